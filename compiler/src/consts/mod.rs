@@ -1,0 +1,5 @@
+//! Constants computed at compile time in f64: windows and mel filterbanks. Formulas follow the
+//! reference libraries line by line (sources named at each function).
+
+pub mod mel;
+pub mod window;

@@ -1,0 +1,484 @@
+//! The typed op graph: what to compute, with every library knob explicit.
+//!
+//! Tensors have named axes. Leading axes (`...`, `batch`, `channels`) are carried through every
+//! op; ops act on the trailing "core" axes (`samples`; then `frames` x `taps`; then `frames` x
+//! `bins`/`mel`). Sizes are symbolic in `N`, the input's sample count.
+
+pub mod print;
+mod shape;
+mod verify;
+
+pub use print::type_text;
+pub use shape::Size;
+pub use verify::{infer, verify};
+
+use std::fmt;
+
+/// Index of a node in [`Graph::nodes`].
+pub type NodeId = usize;
+
+/// Floating-point precision of a computation or a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl Precision {
+    /// `f32` / `f64`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+/// How the runtime chooses the compute precision from the caller's array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DTypeRule {
+    /// Always this precision; float and int16 inputs are cast to it (as Keras casts).
+    Fixed(Precision),
+    /// The input's own float precision; integer inputs are rejected (as librosa rejects them).
+    FollowInput,
+}
+
+/// Element kind of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem {
+    /// Real numbers.
+    Real,
+    /// Complex numbers.
+    Complex,
+}
+
+/// One axis: a name and a symbolic size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// `...`, `batch`, `channels`, `samples`, `frames`, `taps`, `bins`, `mel`.
+    pub name: String,
+    /// Its size. `...` has no single size.
+    pub size: Size,
+}
+
+impl Axis {
+    /// An axis.
+    pub fn new(name: &str, size: Size) -> Self {
+        Axis { name: name.to_string(), size }
+    }
+    /// Whether this is the variadic `...` group of leading axes.
+    pub fn is_ellipsis(&self) -> bool {
+        self.name == "..."
+    }
+}
+
+/// Type of a tensor value: element kind and named, sized axes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Type {
+    /// Real or complex.
+    pub elem: Elem,
+    /// Axes, outermost first.
+    pub axes: Vec<Axis>,
+}
+
+impl Type {
+    /// Position of the axis named `name`.
+    pub fn axis(&self, name: &str) -> Option<usize> {
+        self.axes.iter().position(|a| a.name == name)
+    }
+    /// The last axis.
+    pub fn last(&self) -> &Axis {
+        self.axes.last().expect("tensor types have at least one axis")
+    }
+}
+
+/// Window functions, as scipy / torch define them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Hann: `0.5 - 0.5 cos(2 pi n / M)`.
+    Hann,
+    /// Hamming: `0.54 - 0.46 cos(2 pi n / M)`.
+    Hamming,
+    /// Blackman: `0.42 - 0.5 cos(2 pi n / M) + 0.08 cos(4 pi n / M)`.
+    Blackman,
+    /// Bartlett (triangular with zero ends).
+    Bartlett,
+    /// All ones.
+    Boxcar,
+    /// Kaldi's povey: symmetric Hann to the power 0.85.
+    Povey,
+}
+
+impl WindowKind {
+    /// Every window name the language accepts, with the kind it names. Library spellings
+    /// (`hann_window`, `hanning`, `rect`) are aliases.
+    pub const NAMES: &'static [(&'static str, WindowKind)] = &[
+        ("hann", WindowKind::Hann),
+        ("hamming", WindowKind::Hamming),
+        ("blackman", WindowKind::Blackman),
+        ("bartlett", WindowKind::Bartlett),
+        ("boxcar", WindowKind::Boxcar),
+        ("povey", WindowKind::Povey),
+        ("hann_window", WindowKind::Hann),
+        ("hanning", WindowKind::Hann),
+        ("hamming_window", WindowKind::Hamming),
+        ("blackman_window", WindowKind::Blackman),
+        ("bartlett_window", WindowKind::Bartlett),
+        ("rect", WindowKind::Boxcar),
+        ("rectangular", WindowKind::Boxcar),
+        ("ones", WindowKind::Boxcar),
+    ];
+    /// Looks a window up by name.
+    pub fn from_name(name: &str) -> Option<WindowKind> {
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+    /// Canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowKind::Hann => "hann",
+            WindowKind::Hamming => "hamming",
+            WindowKind::Blackman => "blackman",
+            WindowKind::Bartlett => "bartlett",
+            WindowKind::Boxcar => "boxcar",
+            WindowKind::Povey => "povey",
+        }
+    }
+}
+
+/// Where a window shorter than the frame sits in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Zero-padded on both sides, `(frame - length) / 2` zeros on the left (librosa, torch, Keras
+    /// `ops.stft`).
+    Center,
+    /// At the start of the frame, zeros after it (TF `signal.stft`, Keras `STFTSpectrogram`).
+    Left,
+}
+
+/// A window vector, described rather than stored (the fold pass turns it into a constant).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowSpec {
+    /// Which function.
+    pub kind: WindowKind,
+    /// Its length (non-zero part).
+    pub length: usize,
+    /// Periodic (DFT-even, scipy `fftbins=True`) or symmetric.
+    pub periodic: bool,
+    /// Where it sits in the frame.
+    pub placement: Placement,
+    /// The frame length it is placed in.
+    pub frame: usize,
+}
+
+/// Divide the windowed frame by a norm of the window (scipy `scaling`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowScaling {
+    /// No scaling.
+    None,
+    /// `/ sqrt(sum w^2)` (scipy/Keras "density" with fs = 1, torch `normalized=True`).
+    Density,
+    /// `/ sum |w|` (scipy/Keras "spectrum").
+    Spectrum,
+}
+
+/// Padding modes for the signal's ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PadMode {
+    /// A constant value.
+    Constant(f64),
+    /// Mirror without repeating the edge, extended periodically when the pad is longer than the
+    /// signal (numpy / JAX `mode="reflect"`); a 1-sample signal repeats its sample.
+    Reflect,
+    /// Like `Reflect` but, as torch does, the pad must be shorter than the signal.
+    ReflectStrict,
+    /// Repeat the edge sample (numpy `edge`, torch `replicate`).
+    Edge,
+}
+
+/// How much to pad: fixed amounts, or TF's "SAME" rule that depends on the signal length.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PadAmount {
+    /// Fixed left and right amounts.
+    Fixed(usize, usize),
+    /// `frames = ceil(N / hop)`, total `max(0, (frames - 1) * hop + length - N)`, the odd
+    /// sample on the right.
+    Same {
+        /// Frame length.
+        length: usize,
+        /// Hop.
+        hop: usize,
+    },
+}
+
+/// Mel scales.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MelScale {
+    /// HTK / O'Shaughnessy: `2595 log10(1 + f/700)` = `1127 ln(1 + f/700)`.
+    Htk,
+    /// Slaney's auditory toolbox: linear below 1 kHz, logarithmic above (librosa default).
+    Slaney,
+}
+
+/// Domain in which filter triangles are linear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriangleDomain {
+    /// Linear in mel (TF, Keras, Kaldi).
+    Mel,
+    /// Linear in Hz between mel-spaced edges (librosa, torchaudio, Whisper).
+    Hz,
+}
+
+/// Frequencies assigned to FFT bins.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BinGrid {
+    /// `linspace(0, top, F)` (Keras/TF with top = rate/2; torchaudio with top = rate // 2).
+    Linspace {
+        /// The last bin's frequency.
+        top: f64,
+    },
+    /// `k * rate / n_fft` (librosa `fft_frequencies`, numpy `rfftfreq`).
+    Rfftfreq,
+}
+
+/// Filter normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MelNorm {
+    /// Peak 1.
+    None,
+    /// Slaney area normalisation: `2 / (f[i+2] - f[i])`.
+    Slaney,
+}
+
+/// A mel filterbank, described rather than stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MelSpec {
+    /// Number of mel bands.
+    pub bands: usize,
+    /// Sample rate, Hz.
+    pub rate: f64,
+    /// FFT length the bins come from.
+    pub n_fft: usize,
+    /// Lowest band edge, Hz.
+    pub fmin: f64,
+    /// Highest band edge, Hz.
+    pub fmax: f64,
+    /// Mel formula.
+    pub scale: MelScale,
+    /// Where triangles are linear.
+    pub triangles: TriangleDomain,
+    /// Bin frequencies.
+    pub grid: BinGrid,
+    /// Filter normalisation.
+    pub norm: MelNorm,
+    /// Force the DC bin's weights to zero (TF/Keras `bands_to_zero = 1`).
+    pub zero_dc: bool,
+}
+
+/// Over which axes `top_db` takes its maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole tensor, batch included (Keras, librosa 0.11, Whisper).
+    Tensor,
+    /// Each slice over the last `k` axes of the output (torchaudio: 3).
+    Trailing(usize),
+}
+
+/// Elementwise real functions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unary {
+    /// `sqrt(x)`
+    Sqrt,
+    /// `ln(x)`
+    Ln,
+    /// `log10(x)`
+    Log10,
+    /// `x ^ p`
+    Pow(f64),
+    /// `max(x, v)` (a NaN `x` stays NaN)
+    ClampMin(f64),
+    /// `x * a + b`
+    Affine(f64, f64),
+}
+
+/// One axis of a layout's output: a product of internal axes (`channels * bins`), or `...`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutAxis {
+    /// Internal axis names, outermost first; the output axis is their flattening.
+    pub parts: Vec<String>,
+}
+
+/// Operations. Each acts on the trailing axes named in its doc and keeps leading axes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// The input signal. `user_axes` is the caller's axis order; the node's type has the same
+    /// axes with `samples` moved last.
+    Input {
+        /// Axis names as the caller lays them out.
+        user_axes: Vec<String>,
+    },
+    /// Pads `samples`.
+    Pad {
+        /// Amounts.
+        amount: PadAmount,
+        /// Mode.
+        mode: PadMode,
+    },
+    /// Right-pads `samples` with zeros (e.g. Whisper's `padding`).
+    PadRight(usize),
+    /// `samples` -> `frames x taps`: frame t is samples `[t*hop, t*hop + length)`.
+    Frames {
+        /// Frame length.
+        length: usize,
+        /// Hop.
+        hop: usize,
+        /// Drop the last frame (Whisper's `stft[..., :-1]`).
+        drop_last: bool,
+    },
+    /// Multiplies each frame by a window and divides by the window's norm.
+    Window {
+        /// Which window, where.
+        window: WindowSpec,
+        /// Norm division.
+        scaling: WindowScaling,
+    },
+    /// Removes each frame's mean (Kaldi `remove_dc_offset`).
+    RemoveDc,
+    /// `taps` -> complex `bins`: `X[k] = sum_t x[t] exp(-2 pi i t k / period)`,
+    /// `k < n/2 + 1`, frame zero-padded to `n`. `period` is `n` except to reproduce Keras's
+    /// odd-length basis.
+    Rfft {
+        /// Transform length.
+        n: usize,
+        /// DFT period.
+        period: usize,
+    },
+    /// `re^2 + im^2`.
+    Power,
+    /// `sqrt(re^2 + im^2)`.
+    Magnitude,
+    /// Real part.
+    Real,
+    /// Imaginary part.
+    Imag,
+    /// `atan2(im, re)`.
+    Angle,
+    /// Complex `bins` -> real `2 bins`: all real parts, then all imaginary parts.
+    ConcatReIm,
+    /// Multiplies every element by a constant.
+    Scale(f64),
+    /// Elementwise function of a real tensor.
+    Unary(Unary),
+    /// Doubles bins `1 .. F-1` (and the last one too when `last`), as one-sided PSDs do.
+    DoubleInterior {
+        /// Double the last bin too.
+        last: bool,
+    },
+    /// `bins` -> `mel` through a filterbank.
+    Mel(MelSpec),
+    /// `mult * log10(max(x, amin)) - mult * log10(max(|ref|, amin))`, then
+    /// `max(x, max_over_scope(x) - top_db)`.
+    Db {
+        /// 10 for power, 20 for amplitude, 1 for plain log10.
+        mult: f64,
+        /// Floor.
+        amin: f64,
+        /// Reference.
+        reference: f64,
+        /// Dynamic range below the maximum, if clipped.
+        top_db: Option<f64>,
+        /// Where the maximum is taken.
+        scope: Scope,
+    },
+    /// Permutes and merges axes into the output layout.
+    Layout(Vec<OutAxis>),
+}
+
+impl Op {
+    /// Short op name, as in the graph text.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Pad { .. } => "pad",
+            Op::PadRight(_) => "pad_right",
+            Op::Frames { .. } => "frames",
+            Op::Window { .. } => "window",
+            Op::RemoveDc => "remove_dc",
+            Op::Rfft { .. } => "rfft",
+            Op::Power => "power",
+            Op::Magnitude => "magnitude",
+            Op::Real => "real",
+            Op::Imag => "imag",
+            Op::Angle => "angle",
+            Op::ConcatReIm => "concat_re_im",
+            Op::Scale(_) => "scale",
+            Op::Unary(u) => match u {
+                Unary::Sqrt => "sqrt",
+                Unary::Ln => "ln",
+                Unary::Log10 => "log10",
+                Unary::Pow(_) => "pow",
+                Unary::ClampMin(_) => "clamp",
+                Unary::Affine(..) => "affine",
+            },
+            Op::DoubleInterior { .. } => "double_interior",
+            Op::Mel(_) => "mel",
+            Op::Db { .. } => "db",
+            Op::Layout(_) => "layout",
+        }
+    }
+}
+
+/// A node: an op, its inputs, its result type, and the spec text it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// What it computes.
+    pub op: Op,
+    /// Operand nodes.
+    pub inputs: Vec<NodeId>,
+    /// Result type.
+    pub ty: Type,
+    /// The spec's words for it (`rfft(fft_length)`), shown as a comment in the graph text.
+    pub origin: String,
+}
+
+/// A whole program: one input, one output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    /// The spec's name.
+    pub name: String,
+    /// Nodes in topological order; node 0 is the input.
+    pub nodes: Vec<Node>,
+    /// The result.
+    pub output: NodeId,
+    /// How the compute precision is chosen.
+    pub dtype: DTypeRule,
+    /// Array dtypes callers may pass (numpy names).
+    pub accepts: Vec<String>,
+    /// Declared sample rate, Hz, when the spec names one.
+    pub rate: Option<f64>,
+}
+
+impl Graph {
+    /// The input node's type (axes in internal order, `samples` last).
+    pub fn input_type(&self) -> &Type {
+        &self.nodes[0].ty
+    }
+    /// The caller-facing axis names of the input.
+    pub fn user_axes(&self) -> &[String] {
+        match &self.nodes[0].op {
+            Op::Input { user_axes } => user_axes,
+            _ => unreachable!("node 0 is the input"),
+        }
+    }
+    /// The output node's type.
+    pub fn output_type(&self) -> &Type {
+        &self.nodes[self.output].ty
+    }
+}
+
+impl fmt::Display for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        print::write_graph(self, f)
+    }
+}

@@ -1,0 +1,153 @@
+//! The graph's stable text form: one line per node, the spec's words as a comment.
+
+use super::*;
+
+fn fmt_f(x: f64) -> String {
+    format!("{x:?}")
+}
+
+/// Writes the type as `real[..., frames=N // 512 + 1, bins=1025]`.
+pub fn type_text(t: &Type) -> String {
+    let axes: Vec<String> = t
+        .axes
+        .iter()
+        .map(|a| if a.is_ellipsis() { String::from("...") } else { format!("{}={}", a.name, a.size) })
+        .collect();
+    let elem = match t.elem {
+        Elem::Real => "real",
+        Elem::Complex => "complex",
+    };
+    format!("{elem}[{}]", axes.join(", "))
+}
+
+/// The op with its attributes, as in the graph text.
+pub fn op_text(op: &Op) -> String {
+    match op {
+        Op::Input { user_axes } => format!("input(layout: [{}])", user_axes.join(", ")),
+        Op::Pad { amount, mode } => {
+            let m = match mode {
+                PadMode::Constant(v) => format!("constant {}", fmt_f(*v)),
+                PadMode::Reflect => String::from("reflect"),
+                PadMode::ReflectStrict => String::from("reflect, strict"),
+                PadMode::Edge => String::from("edge"),
+            };
+            match amount {
+                PadAmount::Fixed(l, r) => format!("pad(left: {l}, right: {r}, {m})"),
+                PadAmount::Same { length, hop } => {
+                    format!("pad(same, length: {length}, hop: {hop}, {m})")
+                }
+            }
+        }
+        Op::PadRight(n) => format!("pad_right({n})"),
+        Op::Frames { length, hop, drop_last } => {
+            let d = if *drop_last { ", drop_last" } else { "" };
+            format!("frames(length: {length}, hop: {hop}{d})")
+        }
+        Op::Window { window: w, scaling } => {
+            let p = if w.periodic { "periodic" } else { "symmetric" };
+            let pl = match w.placement {
+                Placement::Center => "center",
+                Placement::Left => "left",
+            };
+            let s = match scaling {
+                WindowScaling::None => "",
+                WindowScaling::Density => ", scaling: density",
+                WindowScaling::Spectrum => ", scaling: spectrum",
+            };
+            format!("window({} {p}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
+        }
+        Op::RemoveDc => String::from("remove_dc()"),
+        Op::Rfft { n, period } => {
+            if n == period {
+                format!("rfft(n: {n})")
+            } else {
+                format!("rfft(n: {n}, period: {period})")
+            }
+        }
+        Op::Scale(k) => format!("scale({})", fmt_f(*k)),
+        Op::Unary(u) => match u {
+            Unary::Pow(p) => format!("pow({})", fmt_f(*p)),
+            Unary::ClampMin(v) => format!("clamp(min: {})", fmt_f(*v)),
+            Unary::Affine(a, b) => format!("affine(scale: {}, offset: {})", fmt_f(*a), fmt_f(*b)),
+            _ => format!("{}()", op.name()),
+        },
+        Op::DoubleInterior { last } => {
+            if *last {
+                String::from("double_interior(last: true)")
+            } else {
+                String::from("double_interior()")
+            }
+        }
+        Op::Mel(m) => {
+            let scale = match m.scale {
+                MelScale::Htk => "htk",
+                MelScale::Slaney => "slaney",
+            };
+            let tri = match m.triangles {
+                TriangleDomain::Mel => "mel",
+                TriangleDomain::Hz => "hz",
+            };
+            let grid = match m.grid {
+                BinGrid::Linspace { top } => format!("linspace(0, {})", fmt_f(top)),
+                BinGrid::Rfftfreq => String::from("rfftfreq"),
+            };
+            let norm = match m.norm {
+                MelNorm::None => "none",
+                MelNorm::Slaney => "slaney",
+            };
+            format!(
+                "mel(bands: {}, rate: {}, n_fft: {}, fmin: {}, fmax: {}, scale: {scale}, \
+                 triangles: {tri}, grid: {grid}, norm: {norm}{})",
+                m.bands,
+                fmt_f(m.rate),
+                m.n_fft,
+                fmt_f(m.fmin),
+                fmt_f(m.fmax),
+                if m.zero_dc { ", zero_dc" } else { "" }
+            )
+        }
+        Op::Db { mult, amin, reference, top_db, scope } => {
+            let top = match top_db {
+                Some(t) => fmt_f(*t),
+                None => String::from("none"),
+            };
+            let sc = match scope {
+                Scope::Tensor => String::from("tensor"),
+                Scope::Trailing(k) => format!("trailing({k})"),
+            };
+            format!(
+                "db(mult: {}, amin: {}, ref: {}, top_db: {top}, over: {sc})",
+                fmt_f(*mult),
+                fmt_f(*amin),
+                fmt_f(*reference)
+            )
+        }
+        Op::Layout(axes) => {
+            let v: Vec<String> = axes.iter().map(|a| a.parts.join(" * ")).collect();
+            format!("layout({})", v.join(", "))
+        }
+        _ => format!("{}()", op.name()),
+    }
+}
+
+pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let dtype = match g.dtype {
+        DTypeRule::Fixed(p) => p.as_str().to_string(),
+        DTypeRule::FollowInput => String::from("float (as input)"),
+    };
+    write!(f, "graph {} (compute: {dtype}, accepts: {}", g.name, g.accepts.join(" | "))?;
+    if let Some(r) = g.rate {
+        write!(f, ", rate: {} Hz", fmt_f(r))?;
+    }
+    writeln!(f, ")")?;
+    for (i, n) in g.nodes.iter().enumerate() {
+        let ins: Vec<String> = n.inputs.iter().map(|x| format!("%{x}")).collect();
+        let lhs = format!("  %{i} = {}", op_text(&n.op));
+        let lhs = if ins.is_empty() { lhs } else { format!("{lhs} {}", ins.join(", ")) };
+        writeln!(f, "{lhs} : {}", type_text(&n.ty))?;
+        if !n.origin.is_empty() {
+            writeln!(f, "      # {}", n.origin)?;
+        }
+    }
+    writeln!(f, "  return %{}", g.output)
+}

@@ -1,0 +1,438 @@
+//! The reference interpreter: runs a graph over whole tensors, op by op, in f64.
+//!
+//! Written to be obviously right rather than fast: it is the oracle every optimisation and every
+//! generated kernel is checked against. It shares nothing with code generation but the graph.
+
+use crate::consts::{mel, window};
+use crate::graph::*;
+use num_complex::Complex64;
+use rustfft::FftPlanner;
+use std::f64::consts::PI;
+
+/// A tensor: named, sized axes (the `...` group expanded, each of its axes named `...`) and
+/// row-major data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    /// Axis names.
+    pub names: Vec<String>,
+    /// Axis sizes.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Data,
+}
+
+/// A tensor's values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    /// Real values.
+    Real(Vec<f64>),
+    /// Complex values.
+    Complex(Vec<Complex64>),
+}
+
+impl Tensor {
+    /// The real values; panics on a complex tensor (graphs are verified, so outputs are real
+    /// exactly when their type says so).
+    pub fn real(&self) -> &[f64] {
+        match &self.data {
+            Data::Real(v) => v,
+            Data::Complex(_) => panic!("complex tensor where a real one was expected"),
+        }
+    }
+}
+
+/// Why a graph could not run on an input.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct InterpError(pub String);
+
+/// Runs `g` on `input`, whose shape is in the caller's layout (the graph's `user_axes`, `...`
+/// standing for any number of leading axes).
+pub fn run(g: &Graph, input: &[f64], shape: &[usize]) -> Result<Tensor, InterpError> {
+    let mut values: Vec<Option<Tensor>> = vec![None; g.nodes.len()];
+    let mut uses = vec![0usize; g.nodes.len()];
+    for n in &g.nodes {
+        for &i in &n.inputs {
+            uses[i] += 1;
+        }
+    }
+    uses[g.output] += 1;
+    for (id, node) in g.nodes.iter().enumerate() {
+        let t = if let Op::Input { user_axes } = &node.op {
+            input_tensor(user_axes, input, shape)?
+        } else {
+            let src = node.inputs[0];
+            let x = values[src].as_ref().expect("operands run first");
+            let y = eval(&node.op, x)?;
+            uses[src] -= 1;
+            if uses[src] == 0 {
+                values[src] = None;
+            }
+            y
+        };
+        values[id] = Some(t);
+    }
+    Ok(values[g.output].take().expect("output computed"))
+}
+
+fn input_tensor(user_axes: &[String], data: &[f64], shape: &[usize]) -> Result<Tensor, InterpError> {
+    let named = user_axes.iter().filter(|a| *a != "...").count();
+    let ell = user_axes.iter().any(|a| a == "...");
+    if shape.len() < named || (!ell && shape.len() != named) {
+        return Err(InterpError(format!(
+            "input has {} axes, the spec expects [{}]",
+            shape.len(),
+            user_axes.join(", ")
+        )));
+    }
+    if shape.iter().product::<usize>() != data.len() {
+        return Err(InterpError(String::from("input data does not match its shape")));
+    }
+    let mut names = Vec::new();
+    for a in user_axes {
+        if a == "..." {
+            for _ in 0..shape.len() - named {
+                names.push(String::from("..."));
+            }
+        } else {
+            names.push(a.clone());
+        }
+    }
+    let t = Tensor { names, shape: shape.to_vec(), data: Data::Real(data.to_vec()) };
+    // Move `samples` last, keeping the other axes in order.
+    let s = t.names.iter().position(|n| n == "samples").expect("input has samples");
+    let mut perm: Vec<usize> = (0..t.shape.len()).filter(|&i| i != s).collect();
+    perm.push(s);
+    Ok(permute(&t, &perm))
+}
+
+fn permute(t: &Tensor, perm: &[usize]) -> Tensor {
+    let shape: Vec<usize> = perm.iter().map(|&p| t.shape[p]).collect();
+    let names: Vec<String> = perm.iter().map(|&p| t.names[p].clone()).collect();
+    let mut strides = vec![1usize; t.shape.len()];
+    for i in (0..t.shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * t.shape[i + 1];
+    }
+    let total: usize = shape.iter().product();
+    let mut idx = vec![0usize; shape.len()];
+    let mut src_index = Vec::with_capacity(total);
+    for _ in 0..total {
+        src_index.push(idx.iter().zip(perm).map(|(&i, &p)| i * strides[p]).sum::<usize>());
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    let data = match &t.data {
+        Data::Real(v) => Data::Real(src_index.iter().map(|&i| v[i]).collect()),
+        Data::Complex(v) => Data::Complex(src_index.iter().map(|&i| v[i]).collect()),
+    };
+    Tensor { names, shape, data }
+}
+
+/// NaN-propagating maximum, as numpy / JAX / torch `maximum` behave.
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Applies `f` to each slice over the last `k` axes; `f` returns the new slice and the new
+/// trailing sizes replace the old ones.
+fn rows_real(t: &Tensor, k: usize, tail: &[(&str, usize)], f: impl Fn(&[f64]) -> Vec<f64>) -> Tensor {
+    let v = t.real();
+    let inner: usize = t.shape[t.shape.len() - k..].iter().product();
+    let outer: usize = t.shape[..t.shape.len() - k].iter().product();
+    let mut out = Vec::new();
+    for r in 0..outer {
+        out.extend(f(&v[r * inner..(r + 1) * inner]));
+    }
+    retail(t, k, tail, Data::Real(out))
+}
+
+fn retail(t: &Tensor, k: usize, tail: &[(&str, usize)], data: Data) -> Tensor {
+    let keep = t.shape.len() - k;
+    let mut names: Vec<String> = t.names[..keep].to_vec();
+    let mut shape: Vec<usize> = t.shape[..keep].to_vec();
+    for (n, s) in tail {
+        names.push(n.to_string());
+        shape.push(*s);
+    }
+    Tensor { names, shape, data }
+}
+
+fn complex_rows(t: &Tensor) -> &[Complex64] {
+    match &t.data {
+        Data::Complex(v) => v,
+        Data::Real(_) => panic!("real tensor where a complex one was expected"),
+    }
+}
+
+fn map_complex(t: &Tensor, f: impl Fn(Complex64) -> f64) -> Tensor {
+    let v: Vec<f64> = complex_rows(t).iter().map(|&z| f(z)).collect();
+    Tensor { names: t.names.clone(), shape: t.shape.clone(), data: Data::Real(v) }
+}
+
+fn map_real(t: &Tensor, f: impl Fn(f64) -> f64) -> Tensor {
+    let v: Vec<f64> = t.real().iter().map(|&x| f(x)).collect();
+    Tensor { names: t.names.clone(), shape: t.shape.clone(), data: Data::Real(v) }
+}
+
+fn last(t: &Tensor) -> usize {
+    *t.shape.last().expect("at least one axis")
+}
+
+/// numpy `pad(mode="reflect")` index: the signal extended by mirroring without repeating the
+/// edge, periodically with period `2 (n - 1)`; a 1-sample signal repeats.
+fn reflect_index(j: i64, n: i64) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let p = 2 * (n - 1);
+    let m = j.rem_euclid(p);
+    (if m < n { m } else { p - m }) as usize
+}
+
+fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
+    Ok(match op {
+        Op::Input { .. } => unreachable!("handled by run"),
+        Op::Pad { amount, mode } => {
+            let n = last(x);
+            let (l, r) = match *amount {
+                PadAmount::Fixed(l, r) => (l, r),
+                PadAmount::Same { length, hop } => {
+                    let frames = n.div_ceil(hop);
+                    let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
+                    (total / 2, total - total / 2)
+                }
+            };
+            match mode {
+                PadMode::Reflect | PadMode::Edge if n == 0 && l + r > 0 => {
+                    return Err(InterpError(String::from("cannot reflect or extend an empty signal")))
+                }
+                PadMode::ReflectStrict if (l >= n || r >= n) && l + r > 0 => {
+                    return Err(InterpError(format!(
+                        "reflect padding of {} needs a signal longer than that, got {n} samples",
+                        l.max(r)
+                    )))
+                }
+                _ => {}
+            }
+            let mode = *mode;
+            rows_real(x, 1, &[("samples", n + l + r)], move |s| {
+                (0..n + l + r)
+                    .map(|i| {
+                        let j = i as i64 - l as i64;
+                        if j >= 0 && (j as usize) < n {
+                            return s[j as usize];
+                        }
+                        match mode {
+                            PadMode::Constant(v) => v,
+                            PadMode::Reflect | PadMode::ReflectStrict => s[reflect_index(j, n as i64)],
+                            PadMode::Edge => s[if j < 0 { 0 } else { n - 1 }],
+                        }
+                    })
+                    .collect()
+            })
+        }
+        Op::PadRight(k) => {
+            let n = last(x);
+            rows_real(x, 1, &[("samples", n + k)], |s| {
+                let mut v = s.to_vec();
+                v.resize(n + k, 0.0);
+                v
+            })
+        }
+        Op::Frames { length, hop, drop_last } => {
+            let n = last(x);
+            let mut t = if n >= *length { (n - length) / hop + 1 } else { 0 };
+            if *drop_last {
+                t = t.saturating_sub(1);
+            }
+            if t == 0 {
+                return Err(InterpError(format!(
+                    "the signal ({n} samples after padding) is too short for one frame of {length}"
+                )));
+            }
+            let (length, hop) = (*length, *hop);
+            rows_real(x, 1, &[("frames", t), ("taps", length)], move |s| {
+                let mut v = Vec::with_capacity(t * length);
+                for f in 0..t {
+                    v.extend_from_slice(&s[f * hop..f * hop + length]);
+                }
+                v
+            })
+        }
+        Op::Window { window: w, scaling } => {
+            let wv = window::frame_vector(w, *scaling);
+            let k = last(x);
+            rows_real(x, 1, &[("taps", k)], |s| s.iter().zip(&wv).map(|(a, b)| a * b).collect())
+        }
+        Op::RemoveDc => {
+            let k = last(x);
+            rows_real(x, 1, &[("taps", k)], |s| {
+                let mean = s.iter().sum::<f64>() / s.len() as f64;
+                s.iter().map(|v| v - mean).collect()
+            })
+        }
+        Op::Rfft { n, period } => rfft(x, *n, *period),
+        Op::Power => map_complex(x, |z| z.re * z.re + z.im * z.im),
+        Op::Magnitude => map_complex(x, |z| (z.re * z.re + z.im * z.im).sqrt()),
+        Op::Real => map_complex(x, |z| z.re),
+        Op::Imag => map_complex(x, |z| z.im),
+        Op::Angle => map_complex(x, |z| z.im.atan2(z.re)),
+        Op::ConcatReIm => {
+            let f = last(x);
+            let v = complex_rows(x);
+            let mut out = Vec::with_capacity(v.len() * 2);
+            for row in v.chunks(f.max(1)) {
+                out.extend(row.iter().map(|z| z.re));
+                out.extend(row.iter().map(|z| z.im));
+            }
+            retail(x, 1, &[("bins", 2 * f)], Data::Real(out))
+        }
+        Op::Scale(k) => match &x.data {
+            Data::Real(_) => map_real(x, |v| v * k),
+            Data::Complex(v) => Tensor {
+                names: x.names.clone(),
+                shape: x.shape.clone(),
+                data: Data::Complex(v.iter().map(|z| z * k).collect()),
+            },
+        },
+        Op::Unary(u) => match *u {
+            Unary::Sqrt => map_real(x, f64::sqrt),
+            Unary::Ln => map_real(x, f64::ln),
+            Unary::Log10 => map_real(x, f64::log10),
+            Unary::Pow(p) => map_real(x, |v| v.powf(p)),
+            Unary::ClampMin(m) => map_real(x, |v| nan_max(v, m)),
+            Unary::Affine(a, b) => map_real(x, |v| v * a + b),
+        },
+        Op::DoubleInterior { last: with_last } => {
+            let f = last(x);
+            let end = if *with_last { f } else { f.saturating_sub(1) };
+            rows_real(x, 1, &[("bins", f)], |s| {
+                s.iter().enumerate().map(|(k, &v)| if k >= 1 && k < end { 2.0 * v } else { v }).collect()
+            })
+        }
+        Op::Mel(spec) => {
+            let fb = mel::filterbank(spec);
+            rows_real(x, 1, &[("mel", spec.bands)], |s| {
+                // Dense, as the libraries multiply: a NaN or inf in any bin reaches every band.
+                fb.iter().map(|row| row.iter().zip(s).map(|(w, v)| w * v).sum()).collect()
+            })
+        }
+        Op::Db { mult, amin, reference, top_db, scope } => {
+            let offset = mult * nan_max(reference.abs(), *amin).log10();
+            let y = map_real(x, |v| mult * nan_max(v, *amin).log10() - offset);
+            match top_db {
+                None => y,
+                Some(top) => {
+                    let k = match scope {
+                        Scope::Tensor => y.shape.len(),
+                        Scope::Trailing(k) => (*k).min(y.shape.len()),
+                    };
+                    rows_real(&y, k, &[], |s| {
+                        let m = s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b));
+                        s.iter().map(|&v| nan_max(v, m - top)).collect()
+                    })
+                    .with_shape(&y)
+                }
+            }
+        }
+        Op::Layout(out) => layout(x, out),
+    })
+}
+
+impl Tensor {
+    fn with_shape(mut self, like: &Tensor) -> Tensor {
+        self.names = like.names.clone();
+        self.shape = like.shape.clone();
+        self
+    }
+}
+
+fn rfft(x: &Tensor, n: usize, period: usize) -> Tensor {
+    let taps = last(x);
+    let bins = n / 2 + 1;
+    let v = x.real();
+    let rows = v.len().checked_div(taps).unwrap_or(0);
+    let mut out = Vec::with_capacity(rows * bins);
+    if period == n {
+        let fft = FftPlanner::<f64>::new().plan_fft_forward(n);
+        let mut buf = vec![Complex64::new(0.0, 0.0); n];
+        for r in 0..rows {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = Complex64::new(if i < taps { v[r * taps + i] } else { 0.0 }, 0.0);
+            }
+            fft.process(&mut buf);
+            out.extend_from_slice(&buf[..bins]);
+        }
+    } else {
+        // A DFT whose period differs from its length (Keras's odd-length basis): direct sum,
+        // angles reduced modulo the period for accuracy.
+        let tw: Vec<Complex64> = (0..period.max(1))
+            .map(|j| Complex64::from_polar(1.0, -2.0 * PI * j as f64 / period as f64))
+            .collect();
+        for r in 0..rows {
+            let s = &v[r * taps..(r + 1) * taps];
+            for k in 0..bins {
+                let mut acc = Complex64::new(0.0, 0.0);
+                for (t, &xv) in s.iter().enumerate() {
+                    acc += tw[(t * k) % period] * xv;
+                }
+                out.push(acc);
+            }
+        }
+    }
+    retail(x, 1, &[("bins", bins)], Data::Complex(out))
+}
+
+fn layout(x: &Tensor, out: &[OutAxis]) -> Tensor {
+    let mut perm = Vec::new();
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for o in out {
+        if o.parts == ["..."] {
+            for (i, n) in x.names.iter().enumerate() {
+                if n == "..." {
+                    perm.push(i);
+                    groups.push((String::from("..."), vec![x.shape[i]]));
+                }
+            }
+            continue;
+        }
+        let mut sizes = Vec::new();
+        for p in &o.parts {
+            let i = x.names.iter().position(|n| n == p).expect("verified layout");
+            perm.push(i);
+            sizes.push(x.shape[i]);
+        }
+        groups.push((o.parts.join("*"), sizes));
+    }
+    let t = permute(x, &perm);
+    Tensor {
+        names: groups.iter().map(|(n, _)| n.clone()).collect(),
+        shape: groups.iter().map(|(_, s)| s.iter().product()).collect(),
+        data: t.data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_matches_numpy() {
+        // np.pad([0, 1, 2], 5, mode="reflect") = [1 0 1 2 1 | 0 1 2 | 1 0 1 2 1]
+        let got: Vec<usize> = (-5..8).map(|j| reflect_index(j, 3)).collect();
+        assert_eq!(got, vec![1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1]);
+        // np.pad([0, 1, 2, 3], 9, mode="reflect")[:6] = [3 2 1 0 1 2]
+        let got: Vec<usize> = (-9..-3).map(|j| reflect_index(j, 4)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2]);
+        assert_eq!(reflect_index(-4, 1), 0);
+    }
+}

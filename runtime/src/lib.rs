@@ -1,0 +1,305 @@
+//! specc's runtime: checks an input against a compiled program, casts it as the reproduced
+//! library casts, runs an engine, and returns the output in the spec's layout and dtype.
+//!
+//! The runtime knows graphs, never spec syntax.
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, Precision, Size};
+use specc_compiler::interp;
+
+pub mod npy;
+
+/// Which engine runs the program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// The reference interpreter (f64, whole tensors).
+    #[default]
+    Interp,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "interp" => Ok(Engine::Interp),
+            other => Err(format!("unknown engine `{other}`; engines: interp")),
+        }
+    }
+}
+
+/// An input array of any supported element type, any layout.
+#[derive(Clone, Debug)]
+pub enum Input<'a> {
+    /// float32 samples.
+    F32(ArrayViewD<'a, f32>),
+    /// float64 samples.
+    F64(ArrayViewD<'a, f64>),
+    /// int16 samples (cast by value, as Keras casts; not scaled).
+    I16(ArrayViewD<'a, i16>),
+}
+
+impl Input<'_> {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Input::F32(a) => a.shape(),
+            Input::F64(a) => a.shape(),
+            Input::I16(a) => a.shape(),
+        }
+    }
+    /// The element type's numpy name.
+    pub fn dtype_name(&self) -> &'static str {
+        match self {
+            Input::F32(_) => "float32",
+            Input::F64(_) => "float64",
+            Input::I16(_) => "int16",
+        }
+    }
+}
+
+/// A result array in the program's output precision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// float32 values.
+    F32(ArrayD<f32>),
+    /// float64 values.
+    F64(ArrayD<f64>),
+}
+
+impl Output {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Output::F32(a) => a.shape(),
+            Output::F64(a) => a.shape(),
+        }
+    }
+    /// Values widened to f64, in row-major order.
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            Output::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            Output::F64(a) => a.iter().copied().collect(),
+        }
+    }
+}
+
+/// Limits that protect the machine from absurd inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest working memory a run may need, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bytes: 8 << 30 }
+    }
+}
+
+/// Why an input could not be run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// The input's rank does not fit the spec's input declaration.
+    #[error("input shape {shape:?} does not fit the spec's input [{expected}]: {why}")]
+    Shape {
+        /// The input's shape.
+        shape: Vec<usize>,
+        /// The declared axes.
+        expected: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The element type is not accepted.
+    #[error("input dtype {dtype} is not accepted: {why}")]
+    DType {
+        /// The input's dtype.
+        dtype: String,
+        /// What is accepted.
+        why: String,
+    },
+    /// An axis has length zero.
+    #[error("input is empty: shape {0:?}")]
+    Empty(Vec<usize>),
+    /// Too few samples for what the spec does.
+    #[error("input too short: {0}")]
+    TooShort(String),
+    /// The run would need more memory than allowed.
+    #[error("input too large: {0}")]
+    TooLarge(String),
+    /// The engine failed.
+    #[error("engine error: {0}")]
+    Engine(String),
+}
+
+/// What the runtime derived from an input shape before running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Output shape, in the spec's layout.
+    pub output_shape: Vec<usize>,
+    /// Number of frames per signal.
+    pub frames: usize,
+    /// Output precision.
+    pub precision: Precision,
+}
+
+fn lead_sizes(g: &Graph, shape: &[usize]) -> Result<Vec<(String, usize)>, RunError> {
+    let user = g.user_axes();
+    let named = user.iter().filter(|a| *a != "...").count();
+    let ell = user.iter().any(|a| a == "...");
+    let expected = user.join(", ");
+    if shape.len() < named || (!ell && shape.len() != named) {
+        let why = if ell {
+            format!("needs at least {named} axes, has {}", shape.len())
+        } else {
+            format!("needs exactly {named} axes, has {}", shape.len())
+        };
+        return Err(RunError::Shape { shape: shape.to_vec(), expected, why });
+    }
+    let extra = shape.len() - named;
+    let mut out = Vec::new();
+    let mut i = 0;
+    for a in user {
+        if a == "..." {
+            for _ in 0..extra {
+                out.push((String::from("..."), shape[i]));
+                i += 1;
+            }
+        } else {
+            out.push((a.clone(), shape[i]));
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Checks `shape` and `dtype` against the program and derives the output shape, without running
+/// anything. Every error an input can cause is found here.
+pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<Plan, RunError> {
+    if !g.accepts.iter().any(|a| a == dtype) {
+        return Err(RunError::DType {
+            dtype: dtype.to_string(),
+            why: format!("this spec accepts {}, as its library does", g.accepts.join(", ")),
+        });
+    }
+    let precision = match (g.dtype, dtype) {
+        (DTypeRule::Fixed(p), "float32" | "float64" | "int16") => p,
+        (DTypeRule::FollowInput, "float32") => Precision::F32,
+        (DTypeRule::FollowInput, "float64") => Precision::F64,
+        (DTypeRule::FollowInput, other) => {
+            return Err(RunError::DType {
+                dtype: other.to_string(),
+                why: String::from(
+                    "this spec takes floating-point audio (float32 or float64), as its library does",
+                ),
+            })
+        }
+        (_, other) => {
+            return Err(RunError::DType {
+                dtype: other.to_string(),
+                why: String::from("accepted dtypes are float32, float64 and int16"),
+            })
+        }
+    };
+    let axes = lead_sizes(g, shape)?;
+    if shape.contains(&0) {
+        return Err(RunError::Empty(shape.to_vec()));
+    }
+    let n = axes.iter().find(|(a, _)| a == "samples").map(|(_, s)| *s).unwrap_or(0) as i64;
+    let lead = |name: &str| axes.iter().find(|(a, _)| a == name).map(|(_, s)| *s as i64);
+    let size = |s: &Size| s.eval(n, &lead);
+    let mut frames = 0usize;
+    let mut work: u64 = 0;
+    let outer: u64 = axes.iter().filter(|(a, _)| a != "samples").map(|(_, s)| *s as u64).product();
+    for node in &g.nodes {
+        let mut elems: u64 = outer;
+        for a in node.ty.axes.iter().filter(|a| !a.is_ellipsis()) {
+            if matches!(a.size, Size::Lead(_)) {
+                continue;
+            }
+            let v = size(&a.size).unwrap_or(-1);
+            if a.name == "frames" {
+                if v < 1 {
+                    let need = min_samples(g, n);
+                    return Err(RunError::TooShort(format!(
+                        "{n} samples give no complete frame{}",
+                        need.map(|m| format!("; this spec needs at least {m} samples")).unwrap_or_default()
+                    )));
+                }
+                frames = v as usize;
+            }
+            if v < 0 {
+                return Err(RunError::TooShort(format!("{n} samples are too few for `{}`", node.origin)));
+            }
+            elems = elems.saturating_mul(v as u64);
+        }
+        let bytes = if node.ty.elem == specc_compiler::graph::Elem::Complex { 16 } else { 8 };
+        work = work.saturating_add(elems.saturating_mul(bytes));
+        if let Op::Pad { amount: PadAmount::Fixed(l, r), mode: PadMode::ReflectStrict } = node.op {
+            let src = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
+            if (l.max(r) as i64) >= src {
+                return Err(RunError::TooShort(format!(
+                    "reflect padding of {} samples needs a longer signal than {src} samples (as torch requires)",
+                    l.max(r)
+                )));
+            }
+        }
+    }
+    if work > limits.max_bytes {
+        return Err(RunError::TooLarge(format!(
+            "running this input needs about {} MiB of working memory, over the limit of {} MiB",
+            work >> 20,
+            limits.max_bytes >> 20
+        )));
+    }
+    let out_ty = g.output_type();
+    let mut output_shape = Vec::new();
+    for a in &out_ty.axes {
+        if a.is_ellipsis() {
+            output_shape.extend(axes.iter().filter(|(n, _)| n == "...").map(|(_, s)| *s));
+        } else {
+            let v = size(&a.size).ok_or_else(|| RunError::TooLarge(String::from("output size overflows")))?;
+            output_shape.push(v as usize);
+        }
+    }
+    Ok(Plan { output_shape, frames, precision })
+}
+
+/// The smallest sample count that yields a frame, if one exists below a bound.
+fn min_samples(g: &Graph, n: i64) -> Option<i64> {
+    let out = g.output_type();
+    let frames = out.axes.iter().find(|a| a.name.split('*').any(|p| p == "frames"))?;
+    let ok = |m: i64| frames.size.eval(m, &|_| Some(1)).is_some_and(|f| f >= 1);
+    (n.max(1)..=(1 << 26)).find(|&m| ok(m))
+}
+
+/// Runs `g` on `input` with `engine`.
+pub fn run(g: &Graph, input: &Input<'_>, engine: Engine, limits: &Limits) -> Result<Output, RunError> {
+    let p = plan(g, input.shape(), input.dtype_name(), limits)?;
+    // Cast as the library casts: to the compute precision first, then compute.
+    let data: Vec<f64> = match (input, p.precision) {
+        (Input::F32(a), _) => a.iter().map(|&v| v as f64).collect(),
+        (Input::F64(a), Precision::F32) => a.iter().map(|&v| v as f32 as f64).collect(),
+        (Input::F64(a), Precision::F64) => a.iter().copied().collect(),
+        (Input::I16(a), _) => a.iter().map(|&v| v as f64).collect(),
+    };
+    let t = match engine {
+        Engine::Interp => interp::run(g, &data, input.shape()).map_err(|e| RunError::Engine(e.0))?,
+    };
+    let values = t.real();
+    let shape = IxDyn(&p.output_shape);
+    if t.shape != p.output_shape {
+        return Err(RunError::Engine(format!(
+            "internal error: engine produced {:?}, planned {:?}",
+            t.shape, p.output_shape
+        )));
+    }
+    Ok(match p.precision {
+        Precision::F32 => Output::F32(
+            ArrayD::from_shape_vec(shape, values.iter().map(|&v| v as f32).collect())
+                .map_err(|e| RunError::Engine(e.to_string()))?,
+        ),
+        Precision::F64 => Output::F64(
+            ArrayD::from_shape_vec(shape, values.to_vec()).map_err(|e| RunError::Engine(e.to_string()))?,
+        ),
+    })
+}

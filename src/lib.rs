@@ -1,0 +1,142 @@
+//! # specc
+//!
+//! A compiler for audio feature pipelines. A short spec describes a pipeline (frame -> window
+//! -> FFT -> power -> mel -> dB, or an STFT output mode); specc parses it into an op graph and
+//! runs it, with results equal to the library the spec reproduces (Keras, librosa, torchaudio,
+//! Whisper).
+//!
+//! ```
+//! use specc::{Pipeline, Input};
+//! use ndarray::ArrayD;
+//!
+//! // Keras MelSpectrogram(num_mel_bins=64, sampling_rate=8000) on two 1 s clips.
+//! let p = Pipeline::preset("keras_mel", &["num_mel_bins=64", "sampling_rate=8000"])?;
+//! let x = ArrayD::<f32>::zeros(vec![2, 8000]);
+//! let y = p.run(&Input::F32(x.view()))?;
+//! assert_eq!(y.shape(), &[2, 64, 16]);
+//! # Ok::<(), specc::Error>(())
+//! ```
+
+use std::path::Path;
+
+pub use specc_compiler::diag::{ErrorKind, SpecError};
+pub use specc_compiler::graph::Graph;
+pub use specc_compiler::{Compiled, ParamInfo};
+pub use specc_runtime::npy;
+pub use specc_runtime::{Engine, Input, Limits, Output, Plan, RunError};
+
+/// The shipped specs, embedded so they work from any directory: (name, text).
+pub const PRESETS: &[(&str, &str)] = &[
+    ("keras_mel", include_str!("../specs/keras_mel.spec")),
+    ("keras_stft", include_str!("../specs/keras_stft.spec")),
+    ("librosa_mel", include_str!("../specs/librosa_mel.spec")),
+    ("torchaudio_mel", include_str!("../specs/torchaudio_mel.spec")),
+    ("whisper", include_str!("../specs/whisper.spec")),
+];
+
+/// Every error specc reports.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// The spec or a `--set` value is wrong; carries the source span.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Spec(Box<SpecError>),
+    /// The input does not fit the program.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Npy(#[from] npy::NpyError),
+    /// A spec file could not be read, or names no file nor preset.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<Box<SpecError>> for Error {
+    fn from(e: Box<SpecError>) -> Self {
+        Error::Spec(e)
+    }
+}
+
+/// A compiled pipeline, ready to run on inputs of any batch shape.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    compiled: Compiled,
+    engine: Engine,
+    limits: Limits,
+}
+
+impl Pipeline {
+    /// Compiles spec `text` (called `name` in diagnostics) with `name=value` overrides.
+    pub fn compile(name: &str, text: &str, sets: &[&str]) -> Result<Pipeline, Error> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let compiled = specc_compiler::compile(name, text, &sets)?;
+        Ok(Pipeline { compiled, engine: Engine::default(), limits: Limits::default() })
+    }
+
+    /// Compiles a shipped spec by name (see [`PRESETS`]).
+    pub fn preset(name: &str, sets: &[&str]) -> Result<Pipeline, Error> {
+        let text = preset_text(name).ok_or_else(|| {
+            let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+            Error::Io(format!("no preset named `{name}`; presets: {}", names.join(", ")))
+        })?;
+        Pipeline::compile(&format!("{name}.spec"), text, sets)
+    }
+
+    /// Compiles a spec file, or a preset by name when no such file exists.
+    pub fn open(spec: &str, sets: &[&str]) -> Result<Pipeline, Error> {
+        let path = Path::new(spec);
+        if path.exists() {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
+            return Pipeline::compile(spec, &text, sets);
+        }
+        let stem = spec.strip_suffix(".spec").unwrap_or(spec);
+        let stem = stem.rsplit('/').next().unwrap_or(stem);
+        if preset_text(stem).is_some() && !spec.contains('/') {
+            return Pipeline::preset(stem, sets);
+        }
+        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+        Err(Error::Io(format!(
+            "no spec file `{spec}`, and no preset of that name; presets: {}",
+            names.join(", ")
+        )))
+    }
+
+    /// Chooses the engine.
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Sets resource limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The op graph.
+    pub fn graph(&self) -> &Graph {
+        &self.compiled.graph
+    }
+
+    /// The params in force.
+    pub fn params(&self) -> &[ParamInfo] {
+        &self.compiled.params
+    }
+
+    /// The output shape and frame count for an input shape and dtype, without running.
+    pub fn plan(&self, shape: &[usize], dtype: &str) -> Result<Plan, Error> {
+        Ok(specc_runtime::plan(&self.compiled.graph, shape, dtype, &self.limits)?)
+    }
+
+    /// Runs the pipeline on `input`.
+    pub fn run(&self, input: &Input<'_>) -> Result<Output, Error> {
+        Ok(specc_runtime::run(&self.compiled.graph, input, self.engine, &self.limits)?)
+    }
+}
+
+/// The text of a shipped spec.
+pub fn preset_text(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
