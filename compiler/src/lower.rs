@@ -1115,6 +1115,10 @@ impl<'a> Lowerer<'a> {
                     },
                 };
                 let zero_dc = a.bool_or("zero_dc", false)?;
+                let table = match a.word("table", "f64", &["f32", "f64"])?.as_str() {
+                    "f32" => Precision::F32,
+                    _ => Precision::F64,
+                };
                 let n_fft = match a.get("n_fft")? {
                     Some(_) => a.count("n_fft", 1)?,
                     None => upstream_fft(&a.lw.nodes, input).ok_or_else(|| {
@@ -1123,7 +1127,19 @@ impl<'a> Lowerer<'a> {
                             .help("pass `n_fft:` explicitly")
                     })?,
                 };
-                Op::Mel(MelSpec { bands, rate, n_fft, fmin, fmax, scale, triangles, grid, norm, zero_dc })
+                Op::Mel(MelSpec {
+                    bands,
+                    rate,
+                    n_fft,
+                    fmin,
+                    fmax,
+                    scale,
+                    triangles,
+                    grid,
+                    norm,
+                    zero_dc,
+                    table,
+                })
             }
             "db" => {
                 let mult = a.float_or("mult", 10.0)?;
@@ -1410,7 +1426,7 @@ pub const OPS: &[OpSig] = &[
     OpSig { name: "affine", params: &["scale", "offset"], required: 0, doc: "affine(scale: 1, offset: 0) = x * scale + offset" },
     OpSig { name: "double_interior", params: &["last"], required: 0,
         doc: "double_interior(last: false) doubles bins 1..F-1 (one-sided PSD)" },
-    OpSig { name: "mel", params: &["bands", "rate", "fmin", "fmax", "scale", "triangles", "grid", "top", "norm", "zero_dc", "n_fft"], required: 4,
+    OpSig { name: "mel", params: &["bands", "rate", "fmin", "fmax", "scale", "triangles", "grid", "top", "norm", "zero_dc", "n_fft", "table"], required: 4,
         doc: "mel(bands, rate, fmin, fmax, scale: htk|slaney, triangles: mel|hz, grid: linspace|rfftfreq, top: rate/2, norm: none|slaney, zero_dc: false)" },
     OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over"], required: 0,
         doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes)" },

@@ -1,7 +1,7 @@
 //! Mel filterbanks: librosa `filters.mel`, torchaudio `melscale_fbanks` and Keras/TF
 //! `linear_to_mel_weight_matrix`, each a choice of scale, triangle domain, bin grid and norm.
 
-use crate::graph::{BinGrid, MelNorm, MelScale, MelSpec, TriangleDomain};
+use crate::graph::{BinGrid, MelNorm, MelScale, MelSpec, Precision, TriangleDomain};
 
 /// Hz to mel.
 pub fn hz_to_mel(f: f64, scale: MelScale) -> f64 {
@@ -57,6 +57,9 @@ pub fn bin_frequencies(spec: &MelSpec) -> Vec<f64> {
 
 /// The filterbank as `bands` rows of `n_fft / 2 + 1` weights.
 pub fn filterbank(spec: &MelSpec) -> Vec<Vec<f64>> {
+    if spec.table == Precision::F32 {
+        return filterbank_f32(spec);
+    }
     let freqs = bin_frequencies(spec);
     let edges_mel =
         linspace(hz_to_mel(spec.fmin, spec.scale), hz_to_mel(spec.fmax, spec.scale), spec.bands + 2);
@@ -82,6 +85,61 @@ pub fn filterbank(spec: &MelSpec) -> Vec<Vec<f64>> {
                     let lower = (x - lo) / (c - lo);
                     let upper = (hi - x) / (hi - c);
                     lower.min(upper).max(0.0) * enorm
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// JAX's `jnp.linspace` in float32: `start * (1 - i/div) + stop * (i/div)`, last point `stop`.
+fn linspace_f32(start: f32, stop: f32, num: usize) -> Vec<f32> {
+    match num {
+        0 => Vec::new(),
+        1 => vec![start],
+        _ => {
+            let div = (num - 1) as f32;
+            let mut v: Vec<f32> = (0..num - 1)
+                .map(|i| {
+                    let step = i as f32 / div;
+                    start * (1.0 - step) + stop * step
+                })
+                .collect();
+            v.push(stop);
+            v
+        }
+    }
+}
+
+/// The filterbank computed in float32 the way Keras's `linear_to_mel_weight_matrix` (a port of
+/// TF's) computes it: float32 `linspace` bins and band edges, float32 HTK mel, float32 slopes.
+/// Scalar edges go through Python floats first (`1 + f / 700` in float64), as in Keras.
+fn filterbank_f32(spec: &MelSpec) -> Vec<Vec<f64>> {
+    let bins = spec.n_fft / 2 + 1;
+    let mel_t = |f: f32| 1127.0f32 * (1.0f32 + f / 700.0f32).ln();
+    let mel_s = |f: f64| 1127.0f32 * ((1.0 + f / 700.0) as f32).ln();
+    let to_mel = |f: f32, s: f64| match spec.scale {
+        MelScale::Htk => (mel_t(f), mel_s(s)),
+        MelScale::Slaney => (hz_to_mel(f as f64, spec.scale) as f32, hz_to_mel(s, spec.scale) as f32),
+    };
+    let freqs: Vec<f32> = match spec.grid {
+        BinGrid::Linspace { top } => linspace_f32(0.0, top as f32, bins),
+        BinGrid::Rfftfreq => (0..bins).map(|k| (k as f64 * spec.rate / spec.n_fft as f64) as f32).collect(),
+    };
+    let edges = linspace_f32(to_mel(0.0, spec.fmin).1, to_mel(0.0, spec.fmax).1, spec.bands + 2);
+    let points: Vec<f32> = freqs.iter().map(|&f| to_mel(f, 0.0).0).collect();
+    (0..spec.bands)
+        .map(|i| {
+            let (lo, c, hi) = (edges[i], edges[i + 1], edges[i + 2]);
+            points
+                .iter()
+                .enumerate()
+                .map(|(k, &x)| {
+                    if spec.zero_dc && k == 0 {
+                        return 0.0;
+                    }
+                    let lower = (x - lo) / (c - lo);
+                    let upper = (hi - x) / (hi - c);
+                    lower.min(upper).max(0.0) as f64
                 })
                 .collect()
         })
@@ -117,6 +175,7 @@ mod tests {
             grid: BinGrid::Rfftfreq,
             norm: MelNorm::None,
             zero_dc: false,
+            table: Precision::F64,
         };
         let fb = filterbank(&spec);
         for row in &fb {

@@ -274,6 +274,10 @@ pub struct MelSpec {
     pub norm: MelNorm,
     /// Force the DC bin's weights to zero (TF/Keras `bands_to_zero = 1`).
     pub zero_dc: bool,
+    /// Arithmetic the library builds the table in. Keras builds it in float32 whatever the
+    /// layer's dtype; near triangle edges its weights differ from exact ones by ~1e-5, which a
+    /// strong tone at an edge turns into dB differences of 5e-3, so we build it the same way.
+    pub table: Precision,
 }
 
 /// Over which axes `top_db` takes its maximum.

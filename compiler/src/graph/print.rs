@@ -97,13 +97,14 @@ pub fn op_text(op: &Op) -> String {
             };
             format!(
                 "mel(bands: {}, rate: {}, n_fft: {}, fmin: {}, fmax: {}, scale: {scale}, \
-                 triangles: {tri}, grid: {grid}, norm: {norm}{})",
+                 triangles: {tri}, grid: {grid}, norm: {norm}{}{})",
                 m.bands,
                 fmt_f(m.rate),
                 m.n_fft,
                 fmt_f(m.fmin),
                 fmt_f(m.fmax),
-                if m.zero_dc { ", zero_dc" } else { "" }
+                if m.zero_dc { ", zero_dc" } else { "" },
+                if m.table == Precision::F32 { ", table: f32" } else { "" }
             )
         }
         Op::Db { mult, amin, reference, top_db, scope } => {

@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""Golden-fixture generator for specc.
+
+Runs the REAL reference libraries (Keras 3 on JAX, librosa, torchaudio, openai-whisper) on small,
+seeded, deterministic signals and writes:
+
+    tests/golden/fixtures/inputs/*.npy      input signals
+    tests/golden/fixtures/expected/*.npy    library outputs (exact dtype and shape)
+    tests/golden/fixtures/manifest.json     one entry per case (see README.md)
+
+Usage (from anywhere):
+    bash tests/golden/setup.sh              # once: creates tests/golden/.venv with pinned versions
+    python3 tests/golden/gen.py             # re-execs itself inside tests/golden/.venv
+
+Cases whose input is float64 for a Keras layer with dtype="float64" need JAX's 64-bit mode
+(JAX_ENABLE_X64=1; without it JAX silently truncates to float32). Those cases run in a child
+process of this script started with that variable; every other case runs with JAX's default
+configuration, i.e. exactly what a Keras user gets out of the box.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV_PY = os.path.join(HERE, ".venv", "bin", "python")
+
+# ---------------------------------------------------------------------------------------------
+# Re-exec inside the venv, with a controlled environment, before importing any library.
+# ---------------------------------------------------------------------------------------------
+if os.path.exists(VENV_PY) and os.path.realpath(sys.prefix) != os.path.realpath(
+    os.path.join(HERE, ".venv")
+):
+    os.execv(VENV_PY, [VENV_PY, os.path.abspath(__file__)] + sys.argv[1:])
+
+X64_WORKER = len(sys.argv) >= 2 and sys.argv[1] == "--x64-worker"
+
+os.environ["KERAS_BACKEND"] = "jax"
+os.environ["JAX_PLATFORMS"] = "cpu"
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+if X64_WORKER:
+    os.environ["JAX_ENABLE_X64"] = "1"
+else:
+    os.environ.pop("JAX_ENABLE_X64", None)
+# Isolate Keras from any ~/.keras/keras.json (backend, epsilon, image_data_format, floatx).
+import tempfile  # noqa: E402
+
+_keras_home = tempfile.mkdtemp(prefix="specc-golden-keras-")
+os.environ["KERAS_HOME"] = _keras_home
+
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import warnings  # noqa: E402
+from importlib.metadata import version as pkg_version  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import jax  # noqa: E402
+import keras  # noqa: E402
+import librosa  # noqa: E402
+import scipy  # noqa: E402
+import torch  # noqa: E402
+import torchaudio  # noqa: E402
+import whisper.audio as whisper_audio  # noqa: E402
+
+torch.set_num_threads(1)
+
+assert keras.backend.backend() == "jax", keras.backend.backend()
+assert keras.config.floatx() == "float32"
+assert keras.config.epsilon() == 1e-7
+assert keras.config.image_data_format() == "channels_last"
+assert bool(jax.config.jax_enable_x64) == X64_WORKER
+
+FIX = os.path.join(HERE, "fixtures")
+INPUTS = os.path.join(FIX, "inputs")
+EXPECTED = os.path.join(FIX, "expected")
+REPO = os.path.dirname(os.path.dirname(HERE))
+SPEECH = os.path.join(REPO, "examples", "speech.npy")
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic inputs
+# ---------------------------------------------------------------------------------------------
+
+
+def _clip(n, seed, sr=16000, tones=(440.0, 1234.5), amp=1.0):
+    """Noise + two tones + a short chirp, with a stretch of exact digital silence."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64) / sr
+    x = 0.05 * rng.standard_normal(n)
+    x += 0.3 * np.sin(2 * np.pi * tones[0] * t)
+    x += 0.2 * np.sin(2 * np.pi * tones[1] * t + 0.3)
+    f0, f1 = 200.0, 3000.0
+    dur = max(n / sr, 1e-9)
+    x += 0.1 * np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t * t / (2 * dur)))
+    s0, s1 = int(n * 0.40), int(n * 0.55)
+    x[s0:s1] = 0.0
+    return (amp * x).astype(np.float32)
+
+
+def _batch(n, seeds=(1, 2), **kw):
+    tones = [(440.0, 1234.5), (310.0, 2750.25), (523.25, 997.0)]
+    return np.stack([_clip(n, s, tones=tones[i % 3], **kw) for i, s in enumerate(seeds)])
+
+
+def make_inputs():
+    """name -> array. All float inputs are float32 except the *_f64 ones (which are the float32
+    samples upcast, so float32 and float64 cases carry identical sample values)."""
+    d = {}
+    d["mix_2x16000_f32"] = _batch(16000)
+    d["mix_2x16000_f64"] = d["mix_2x16000_f32"].astype(np.float64)
+    d["mix_2x16000_i16"] = np.round(d["mix_2x16000_f32"] * 16384.0).astype(np.int16)
+    d["mix_16000_f32"] = _clip(16000, 7)
+    d["mix_2x8000_f32"] = _batch(8000, seeds=(3, 4))
+    d["mix_2x7999_f32"] = _batch(7999, seeds=(5, 6))
+    loud = _clip(8000, 11)
+    quiet = _clip(8000, 12, tones=(310.0, 2750.25), amp=1e-3)  # -60 dB
+    d["loudquiet_2x8000_f32"] = np.stack([loud, quiet])
+    d["quiet_8000_f32"] = quiet.copy()
+    loud2 = _batch(8000, seeds=(13, 14))
+    quiet2 = _batch(8000, seeds=(15, 16), amp=1e-3)
+    d["loudquiet_2x2x8000_f32"] = np.stack([loud2, quiet2])  # item 0 loud, item 1 quiet
+    d["mix_2x3x4000_f32"] = np.stack([_batch(4000, seeds=(20, 21, 22)), _batch(4000, seeds=(23, 24, 25))])
+    d["tiny_2x1_f32"] = _batch(1, seeds=(30, 31)) + np.float32(0.25)
+    d["short_2x300_f32"] = _batch(300, seeds=(32, 33))
+    d["empty_f32"] = np.zeros((0,), np.float32)
+    d["empty_2x0_f32"] = np.zeros((2, 0), np.float32)
+    # STFTSpectrogram inputs are rank 3: (B, T, C) channels_last or (B, C, T) channels_first.
+    d["mix_2x4000x1_f32"] = _batch(4000, seeds=(40, 41))[:, :, None]
+    d["mix_2x4000x1_f64"] = d["mix_2x4000x1_f32"].astype(np.float64)
+    d["mix_2x4000x1_i16"] = np.round(d["mix_2x4000x1_f32"] * 16384.0).astype(np.int16)
+    d["mix_2x4000x2_f32"] = np.stack([_batch(4000, seeds=(42, 43)), _batch(4000, seeds=(44, 45))]).transpose(1, 2, 0).copy()
+    d["mix_2x2x4000_f32"] = d["mix_2x4000x2_f32"].transpose(0, 2, 1).copy()  # same samples, (B, C, T)
+    d["mix_2x4000_f32"] = d["mix_2x4000x1_f32"][:, :, 0].copy()
+    d["short_2x100x1_f32"] = _batch(100, seeds=(46, 47))[:, :, None]
+    # Real speech (examples/speech.npy, made by examples/make_speech.sh), byte-identical copy.
+    d["speech_16k_f32"] = np.load(SPEECH)
+    for k, v in d.items():
+        assert v.flags.c_contiguous, k
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Spec runners: (x, params) -> np.ndarray. Params are Python values (window_fn as a name).
+# ---------------------------------------------------------------------------------------------
+
+
+def run_keras_mel(x, p):
+    return keras.ops.convert_to_numpy(keras.layers.MelSpectrogram(**p)(x))
+
+
+def run_keras_stft(x, p):
+    return keras.ops.convert_to_numpy(keras.layers.STFTSpectrogram(**p)(x))
+
+
+def run_librosa_mel(x, p):
+    p = dict(p)
+    to_db = p.pop("power_to_db", True)
+    db_kw = {k: p.pop(k) for k in ("ref", "amin", "top_db") if k in p}
+    S = librosa.feature.melspectrogram(y=x, **p)
+    if to_db:
+        S = librosa.power_to_db(S, **db_kw)
+    return np.asarray(S)
+
+
+def run_torchaudio_mel(x, p):
+    p = dict(p)
+    to_db = p.pop("amplitude_to_db", True)
+    db_kw = {k: p.pop(k) for k in ("stype", "top_db") if k in p}
+    if "window_fn" in p:
+        p["window_fn"] = getattr(torch, p["window_fn"])
+    S = torchaudio.transforms.MelSpectrogram(**p)(torch.from_numpy(x))
+    if to_db:
+        S = torchaudio.transforms.AmplitudeToDB(**db_kw)(S)
+    return S.detach().cpu().numpy()
+
+
+def run_whisper(x, p):
+    return whisper_audio.log_mel_spectrogram(x, **p).detach().cpu().numpy()
+
+
+RUNNERS = {
+    "keras_mel": run_keras_mel,
+    "keras_stft": run_keras_stft,
+    "librosa_mel": run_librosa_mel,
+    "torchaudio_mel": run_torchaudio_mel,
+    "whisper": run_whisper,
+}
+
+
+def call_string(spec, p):
+    def kw(d):
+        return ", ".join(f"{k}={v!r}" if k != "window_fn" else f"{k}=torch.{v}" for k, v in d.items())
+
+    if spec == "keras_mel":
+        return f"keras.layers.MelSpectrogram({kw(p)})(x)"
+    if spec == "keras_stft":
+        return f"keras.layers.STFTSpectrogram({kw(p)})(x)"
+    if spec == "librosa_mel":
+        q = dict(p)
+        to_db = q.pop("power_to_db", True)
+        db = {k: q.pop(k) for k in ("ref", "amin", "top_db") if k in q}
+        inner = f"librosa.feature.melspectrogram(y=x{', ' if q else ''}{kw(q)})"
+        return f"librosa.power_to_db({inner}{', ' if db else ''}{kw(db)})" if to_db else inner
+    if spec == "torchaudio_mel":
+        q = dict(p)
+        to_db = q.pop("amplitude_to_db", True)
+        db = {k: q.pop(k) for k in ("stype", "top_db") if k in q}
+        inner = f"torchaudio.transforms.MelSpectrogram({kw(q)})(torch.from_numpy(x))"
+        return f"torchaudio.transforms.AmplitudeToDB({kw(db)})({inner})" if to_db else inner
+    if spec == "whisper":
+        return f"whisper.audio.log_mel_spectrogram(x, {kw(p)})"
+    raise KeyError(spec)
+
+
+def lit(v):
+    """A parameter value in specc's literal syntax."""
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        r = re.sub(r"e([+-]?)0*(\d)", r"e\1\2", repr(v)).replace("e+", "e")  # 1e-05 -> 1e-5
+        assert any(c in r for c in ".e") or r in ("inf", "-inf"), r
+        return r
+    if isinstance(v, str):
+        return v
+    raise TypeError(f"no literal for {v!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------
+CASES = []
+
+
+def case(name, spec, inp, compare=None, x64=False, expect_error=False, note=None, **params):
+    CASES.append(
+        dict(name=name, spec=spec, input=inp, compare=compare, x64=x64,
+             expect_error=expect_error, note=note, params=params)
+    )
+
+
+# ---- keras_mel ------------------------------------------------------------------------------
+KM = "keras_mel"
+case("keras_mel_default", KM, "mix_2x16000_f32", "db")
+case("keras_mel_speech", KM, "speech_16k_f32", "db", note="examples/speech.npy (copied to inputs/speech_16k_f32.npy), 1-D")
+case("keras_mel_fft400", KM, "mix_2x8000_f32", "db", fft_length=400, sequence_stride=160)
+case("keras_mel_fft1000", KM, "mix_2x8000_f32", "db", fft_length=1000, sequence_stride=250)
+case("keras_mel_fft511_odd", KM, "mix_2x8000_f32", "db", fft_length=511, sequence_stride=128)
+case("keras_mel_fft257_prime", KM, "mix_2x8000_f32", "db", fft_length=257, sequence_stride=100, num_mel_bins=40)
+case("keras_mel_fft509_prime", KM, "mix_2x8000_f32", "db", fft_length=509, sequence_stride=128, num_mel_bins=64)
+case("keras_mel_seqlen_lt_fft_hann", KM, "mix_2x8000_f32", "db", fft_length=1024, sequence_length=600, sequence_stride=256)
+case("keras_mel_seqlen_lt_fft_hamming", KM, "mix_2x8000_f32", "db", fft_length=1024, sequence_length=601, sequence_stride=256, window="hamming")
+case("keras_mel_seqlen_odd_fft_even", KM, "mix_2x8000_f32", "db", fft_length=512, sequence_length=401, sequence_stride=160, num_mel_bins=40)
+case("keras_mel_window_none", KM, "mix_2x8000_f32", "db", fft_length=512, sequence_stride=256, window=None)
+case("keras_mel_window_none_seqlen_lt_fft", KM, "mix_2x8000_f32", "db", fft_length=1024, sequence_length=600, sequence_stride=256, window=None)
+case("keras_mel_mag_exp1", KM, "mix_2x8000_f32", "db", mag_exp=1.0)
+case("keras_mel_no_db", KM, "mix_2x8000_f32", "linear", power_to_db=False)
+case("keras_mel_mag_exp1_no_db", KM, "mix_2x8000_f32", "linear", mag_exp=1.0, power_to_db=False)
+case("keras_mel_freq_range", KM, "mix_2x8000_f32", "db", fft_length=1024, sequence_stride=256, num_mel_bins=40, min_freq=300.0, max_freq=3400.0)
+case("keras_mel_max_freq_above_nyquist", KM, "mix_2x8000_f32", "db", fft_length=512, sequence_stride=256, num_mel_bins=40, min_freq=0.0, max_freq=11000.0)
+case("keras_mel_sr_odd_max_default", KM, "mix_2x8000_f32", "db", fft_length=512, sequence_stride=256, num_mel_bins=40, sampling_rate=22051, note="max_freq defaults to int(22051/2) = 11025")
+case("keras_mel_ref_half", KM, "mix_2x8000_f32", "db", ref_power=0.5)
+case("keras_mel_ref_negative", KM, "mix_2x8000_f32", "db", ref_power=-2.0)
+case("keras_mel_min_power", KM, "mix_2x8000_f32", "db", min_power=1e-4, top_db=120.0)
+case("keras_mel_top_db20_loud_quiet", KM, "loudquiet_2x8000_f32", "db", top_db=20.0,
+     note="clip 1 is clip 0's -60 dB neighbour; the top_db floor uses the max over the WHOLE batch")
+case("keras_mel_top_db20_quiet_alone", KM, "quiet_8000_f32", "db", top_db=20.0,
+     note="the quiet clip of keras_mel_top_db20_loud_quiet on its own (1-D): different floor")
+case("keras_mel_f64", KM, "mix_2x16000_f64", "db", x64=True, dtype="float64",
+     note="needs JAX_ENABLE_X64=1; without it JAX truncates to float32 (see FINDINGS.md)")
+case("keras_mel_f64_input", KM, "mix_2x16000_f64", "db", x64=True,
+     note="float64 input, default float32 layer (run with JAX_ENABLE_X64=1)")
+case("keras_mel_f64_input_no_x64", KM, "mix_2x16000_f64", "db",
+     note="float64 input, default float32 layer, JAX default config")
+case("keras_mel_int16", KM, "mix_2x16000_i16", "db", note="int16 is cast to float32 WITHOUT rescaling")
+case("keras_mel_one_sample", KM, "tiny_2x1_f32", "db")
+case("keras_mel_short_300", KM, "short_2x300_f32", "db", note="T=300 < fft_length//2=1024: reflect padding longer than the signal")
+case("keras_mel_3d", KM, "mix_2x3x4000_f32", "db", fft_length=512, sequence_stride=128, num_mel_bins=64)
+case("keras_mel_1d", KM, "mix_16000_f32", "db")
+case("keras_mel_sr8000_64mels", KM, "mix_2x8000_f32", "db", num_mel_bins=64, sampling_rate=8000)
+case("keras_mel_sr8000_fft256", KM, "mix_2x8000_f32", "db", fft_length=256, sequence_stride=80, num_mel_bins=40, sampling_rate=8000, min_freq=0.0)
+case("keras_mel_odd_len_stride100", KM, "mix_2x7999_f32", "db", fft_length=512, sequence_stride=100, num_mel_bins=40)
+case("keras_mel_empty", KM, "empty_f32", "db", expect_error=True)
+case("keras_mel_empty_batch", KM, "empty_2x0_f32", "db", expect_error=True)
+case("keras_mel_top_db_none", KM, "mix_2x8000_f32", "db", expect_error=True, top_db=None)
+case("keras_mel_window_kaiser", KM, "mix_2x8000_f32", "db", expect_error=True, window="kaiser")
+case("keras_mel_seqlen_gt_fft", KM, "mix_2x8000_f32", "db", expect_error=True, fft_length=512, sequence_length=1024)
+case("keras_mel_stride0", KM, "mix_2x8000_f32", "db", expect_error=True, sequence_stride=0)
+
+# ---- keras_stft -----------------------------------------------------------------------------
+KS = "keras_stft"
+X1 = "mix_2x4000x1_f32"
+case("keras_stft_default", KS, X1, "log", note="mode=log, frame_length=256, symmetric hann, density, valid")
+for mode, cmp in [("log", "log"), ("magnitude", "linear"), ("psd", "linear"), ("real", "linear"),
+                  ("imag", "linear"), ("angle", "angle"), ("stft", "linear")]:
+    case(f"keras_stft_mode_{mode}", KS, X1, cmp, mode=mode, frame_length=200, frame_step=80, fft_length=256)
+case("keras_stft_scaling_density", KS, X1, "linear", mode="magnitude", scaling="density")
+case("keras_stft_scaling_spectrum", KS, X1, "linear", mode="magnitude", scaling="spectrum")
+case("keras_stft_scaling_none", KS, X1, "linear", mode="magnitude", scaling=None)
+case("keras_stft_padding_valid", KS, X1, "linear", mode="real", frame_length=200, frame_step=96, padding="valid")
+case("keras_stft_padding_same", KS, X1, "linear", mode="real", frame_length=200, frame_step=96, padding="same")
+case("keras_stft_periodic_false", KS, X1, "linear", mode="real", periodic=False)
+case("keras_stft_periodic_true", KS, X1, "linear", mode="real", periodic=True)
+case("keras_stft_window_hann", KS, X1, "linear", mode="psd", window="hann")
+case("keras_stft_window_hamming", KS, X1, "linear", mode="psd", window="hamming")
+case("keras_stft_window_hamming_periodic", KS, X1, "linear", mode="psd", window="hamming", periodic=True)
+case("keras_stft_window_none", KS, X1, "linear", mode="psd", window=None)
+case("keras_stft_fft_gt_frame", KS, X1, "linear", mode="stft", frame_length=200, fft_length=512)
+case("keras_stft_frame_step_default", KS, X1, "linear", mode="magnitude", frame_length=300, fft_length=512)
+case("keras_stft_frame_step_explicit", KS, X1, "linear", mode="magnitude", frame_length=300, frame_step=77, fft_length=512)
+case("keras_stft_odd_fft255_real", KS, X1, "linear", mode="real", frame_length=255, fft_length=255,
+     note="odd fft_length: Keras builds the basis with N'=(F-1)*2=254, not 255")
+case("keras_stft_odd_fft255_imag", KS, X1, "linear", mode="imag", frame_length=255, fft_length=255)
+case("keras_stft_odd_fft255_psd", KS, X1, "linear", mode="psd", frame_length=255, fft_length=255)
+case("keras_stft_odd_fft257_stft", KS, X1, "linear", mode="stft", frame_length=255, fft_length=257,
+     note="odd fft_length: basis N'=(129-1)*2=256, not 257")
+case("keras_stft_odd_fft257_psd", KS, X1, "linear", mode="psd", frame_length=255, fft_length=257)
+case("keras_stft_odd_frame_even_fft", KS, X1, "linear", mode="stft", frame_length=255, frame_step=100)
+for df, inp in [("channels_last", "mix_2x4000x2_f32"), ("channels_first", "mix_2x2x4000_f32")]:
+    for ed in (False, True):
+        case(f"keras_stft_{df}_expand_{str(ed).lower()}", KS, inp, "linear", mode="magnitude",
+             frame_length=128, frame_step=64, expand_dims=ed, data_format=df)
+case("keras_stft_multichannel_stft_mode", KS, "mix_2x4000x2_f32", "linear", mode="stft", frame_length=128, frame_step=64)
+case("keras_stft_f64", KS, "mix_2x4000x1_f64", "linear", x64=True, mode="stft", dtype="float64")
+case("keras_stft_f64_log", KS, "mix_2x4000x1_f64", "log", x64=True, mode="log", dtype="float64")
+case("keras_stft_f64_input", KS, "mix_2x4000x1_f64", "linear", x64=True, mode="magnitude",
+     note="float64 input, default float32 layer (run with JAX_ENABLE_X64=1)")
+case("keras_stft_silence_floor", KS, "mix_2x4000x1_f32", "log", mode="log", frame_length=64, frame_step=64,
+     note="input contains exact zeros (40%..55%): frames there hit the 0.5*ln(1e-7) floor")
+case("keras_stft_rank2", KS, "mix_2x4000_f32", "linear", expect_error=True)
+case("keras_stft_int16", KS, "mix_2x4000x1_i16", "linear", expect_error=True, mode="magnitude")
+case("keras_stft_step_gt_frame", KS, X1, "linear", expect_error=True, frame_length=128, frame_step=200)
+case("keras_stft_fft_lt_frame", KS, X1, "linear", expect_error=True, frame_length=256, fft_length=128)
+case("keras_stft_short_valid", KS, "short_2x100x1_f32", "linear", expect_error=True, mode="magnitude",
+     note="T=100 < frame_length=256, padding=valid")
+case("keras_stft_short_same", KS, "short_2x100x1_f32", "linear", mode="magnitude", padding="same",
+     note="T=100 < frame_length=256, padding=same")
+
+# ---- librosa_mel ----------------------------------------------------------------------------
+LM = "librosa_mel"
+case("librosa_mel_default", LM, "mix_2x16000_f32", "db")
+case("librosa_mel_htk", LM, "mix_2x16000_f32", "db", htk=True)
+case("librosa_mel_norm_none", LM, "mix_2x16000_f32", "db", norm=None)
+case("librosa_mel_pad_reflect", LM, "mix_2x16000_f32", "db", pad_mode="reflect")
+case("librosa_mel_center_false", LM, "mix_2x16000_f32", "db", center=False)
+case("librosa_mel_power1", LM, "mix_2x16000_f32", "db", power=1.0)
+case("librosa_mel_no_db", LM, "mix_2x16000_f32", "linear", power_to_db=False)
+case("librosa_mel_top_db_none", LM, "mix_2x16000_f32", "db", top_db=None)
+case("librosa_mel_top_db20_loud_quiet", LM, "loudquiet_2x8000_f32", "db", sr=16000, n_fft=512, hop_length=256, n_mels=40, top_db=20.0)
+case("librosa_mel_win_lt_nfft", LM, "mix_2x16000_f32", "db", n_fft=2048, win_length=1000)
+case("librosa_mel_nfft400_sr16000", LM, "mix_2x16000_f32", "db", sr=16000, n_fft=400)
+case("librosa_mel_whisper_like", LM, "mix_2x16000_f32", "db", sr=16000, n_fft=400, hop_length=160, n_mels=80)
+case("librosa_mel_hamming", LM, "mix_2x16000_f32", "db", window="hamming")
+case("librosa_mel_fmin_fmax", LM, "mix_2x16000_f32", "db", sr=16000, n_mels=64, fmin=50.0, fmax=7000.0)
+case("librosa_mel_ref_amin", LM, "mix_2x16000_f32", "db", ref=2.0, amin=1e-5, top_db=60.0)
+case("librosa_mel_nfft511_odd", LM, "mix_2x16000_f32", "db", sr=16000, n_fft=511, hop_length=128, n_mels=64)
+case("librosa_mel_f64", LM, "mix_2x16000_f64", "db")
+case("librosa_mel_1d", LM, "mix_16000_f32", "db", sr=16000)
+
+# ---- torchaudio_mel -------------------------------------------------------------------------
+TM = "torchaudio_mel"
+case("torchaudio_mel_default", TM, "mix_2x16000_f32", "db")
+case("torchaudio_mel_top_db80", TM, "loudquiet_2x8000_f32", "db", top_db=80.0,
+     note="2-D input -> 3-D output: ONE global max over the whole tensor")
+case("torchaudio_mel_slaney", TM, "mix_2x16000_f32", "db", mel_scale="slaney", norm="slaney")
+case("torchaudio_mel_normalized", TM, "mix_2x16000_f32", "db", normalized=True)
+case("torchaudio_mel_center_false", TM, "mix_2x16000_f32", "db", center=False)
+case("torchaudio_mel_win_lt_nfft", TM, "mix_2x16000_f32", "db", n_fft=512, win_length=400, hop_length=160)
+case("torchaudio_mel_no_db", TM, "mix_2x16000_f32", "linear", amplitude_to_db=False)
+case("torchaudio_mel_magnitude", TM, "mix_2x16000_f32", "db", power=1.0, stype="magnitude")
+case("torchaudio_mel_3d_top_db80", TM, "loudquiet_2x2x8000_f32", "db", top_db=80.0,
+     note="3-D input -> 4-D output: max taken per leading item (over its channels, mels, frames)")
+case("torchaudio_mel_hamming", TM, "mix_2x16000_f32", "db", window_fn="hamming_window")
+case("torchaudio_mel_pad_constant", TM, "mix_2x16000_f32", "db", pad_mode="constant")
+case("torchaudio_mel_fmin_fmax_pad", TM, "mix_2x16000_f32", "db", n_mels=64, f_min=50.0, f_max=7000.0, pad=100)
+case("torchaudio_mel_sr22050", TM, "mix_2x16000_f32", "db", sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80,
+     note="sample_rate // 2 = 11025 grid")
+case("torchaudio_mel_1d", TM, "mix_16000_f32", "db")
+
+# ---- whisper --------------------------------------------------------------------------------
+WH = "whisper"
+case("whisper_80", WH, "speech_16k_f32", "whisper", n_mels=80)
+case("whisper_128", WH, "speech_16k_f32", "whisper", n_mels=128)
+case("whisper_80_padding", WH, "speech_16k_f32", "whisper", n_mels=80, padding=16000)
+case("whisper_80_mix", WH, "mix_16000_f32", "whisper", n_mels=80)
+case("whisper_80_batch", WH, "mix_2x16000_f32", "whisper", n_mels=80,
+     note="2-D batch: the -8 (log10) floor uses the max over the whole tensor")
+case("whisper_128_batch_padding", WH, "loudquiet_2x8000_f32", "whisper", n_mels=128, padding=480,
+     note="loud + quiet clip: global max")
+case("whisper_f64_input", WH, "mix_2x16000_f64", "whisper", expect_error=None, n_mels=80,
+     note="float64 input: torch matmul of float32 filters with float64 magnitudes")
+case("whisper_n_mels_64", WH, "mix_16000_f32", "whisper", expect_error=True, n_mels=64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+KERAS_WRAP = re.compile(
+    r"^Exception encountered when calling \S+\.call\(\)\.\s*(.*?)\s*(Arguments received by .*)?$", re.S
+)
+
+
+def fmt_exc(e):
+    """(type name, full message without ANSI colour codes, core message).
+
+    Keras wraps exceptions raised inside Layer.call() as "Exception encountered when calling
+    X.call().\n\n<message>\n\nArguments received by ..."; the core message is <message>."""
+    t = type(e)
+    name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
+    msg = ANSI.sub("", str(e)).strip()
+    if len(msg) > 4000:
+        msg = msg[:4000] + " …[truncated]"
+    m = KERAS_WRAP.match(msg)
+    core = m.group(1) if m else msg
+    return name, msg, core
+
+
+def run_case(c, inputs):
+    x = inputs[c["input"]]
+    fn = RUNNERS[c["spec"]]
+    keras.utils.clear_session()  # deterministic auto layer names in error messages
+    with warnings.catch_warnings(record=True) as wl:
+        warnings.simplefilter("always")
+        try:
+            y = fn(x, c["params"])
+            err = None
+        except Exception as e:  # noqa: BLE001 - we record whatever the library raises
+            y, err = None, fmt_exc(e)
+    warns = []
+    for w in wl:
+        s = f"{w.category.__name__}: {w.message}"
+        if s not in warns:
+            warns.append(s)
+    entry = {
+        "name": c["name"],
+        "spec": c["spec"],
+        "set": {k: lit(v) for k, v in c["params"].items()},
+        "input": f"inputs/{c['input']}.npy",
+    }
+    if err is not None:
+        entry["error"] = f"{err[0]}: {err[1]}"
+        entry["error_type"] = err[0]
+        entry["error_message"] = err[2]
+    else:
+        y = np.ascontiguousarray(np.asarray(y))
+        rel = f"expected/{c['name']}.npy"
+        np.save(os.path.join(FIX, rel), y, allow_pickle=False)
+        entry["expected"] = rel
+        entry["compare"] = c["compare"]
+        entry["shape"] = list(y.shape)
+        entry["dtype"] = str(y.dtype)
+    entry["call"] = call_string(c["spec"], c["params"])
+    entry["input_shape"] = list(x.shape)
+    entry["input_dtype"] = str(x.dtype)
+    if c["x64"]:
+        entry["env"] = {"JAX_ENABLE_X64": "1"}
+    if warns:
+        entry["warnings"] = warns
+    if c["note"]:
+        entry["note"] = c["note"]
+    if c["expect_error"] is True and err is None:
+        print(f"  note: {c['name']}: expected an error, library returned {entry['dtype']}{entry['shape']}")
+    if c["expect_error"] is False and err is not None:
+        print(f"  WARNING: {c['name']}: unexpected error: {err[0]}: {err[2][:300]}")
+    return entry
+
+
+def load_inputs_from_disk():
+    return {
+        f[:-4]: np.load(os.path.join(INPUTS, f), allow_pickle=False)
+        for f in sorted(os.listdir(INPUTS))
+        if f.endswith(".npy")
+    }
+
+
+def versions():
+    return {
+        "keras": keras.__version__,
+        "jax": jax.__version__,
+        "jaxlib": pkg_version("jaxlib"),
+        "librosa": librosa.__version__,
+        "torch": torch.__version__,
+        "torchaudio": torchaudio.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "whisper": pkg_version("openai-whisper"),
+        "python": sys.version.split()[0],
+    }
+
+
+def main():
+    if X64_WORKER:
+        out_path = sys.argv[2]
+        inputs = load_inputs_from_disk()
+        res = {c["name"]: run_case(c, inputs) for c in CASES if c["x64"]}
+        with open(out_path, "w") as f:
+            json.dump(res, f)
+        shutil.rmtree(_keras_home, ignore_errors=True)
+        return
+
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    for d in (INPUTS, EXPECTED):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    inputs = make_inputs()
+    used = {c["input"] for c in CASES}
+    for k in sorted(used):
+        np.save(os.path.join(INPUTS, f"{k}.npy"), inputs[k], allow_pickle=False)
+    unused = sorted(set(inputs) - used)
+    if unused:
+        print("unused inputs (not written):", unused)
+
+    results = {}
+    for c in CASES:
+        if not c["x64"]:
+            print(f"{c['name']}")
+            results[c["name"]] = run_case(c, inputs)
+
+    tmp = os.path.join(_keras_home, "x64.json")
+    print("running JAX_ENABLE_X64=1 cases in a child process ...")
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--x64-worker", tmp], check=True)
+    with open(tmp) as f:
+        results.update(json.load(f))
+
+    manifest = {
+        "versions": versions(),
+        "generator": "tests/golden/gen.py",
+        "backend": "KERAS_BACKEND=jax, JAX on CPU; JAX_ENABLE_X64 unset unless a case's env says so",
+        "cases": [results[c["name"]] for c in CASES],
+    }
+    with open(os.path.join(FIX, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+    total = 0
+    for root, _, files in os.walk(FIX):
+        total += sum(os.path.getsize(os.path.join(root, fn)) for fn in files)
+    n_err = sum("error" in r for r in results.values())
+    print(f"{len(CASES)} cases ({n_err} error cases), fixtures total {total / 1e6:.2f} MB")
+    assert total <= 12e6, "fixtures exceed 12 MB"
+    shutil.rmtree(_keras_home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+//! The spec language: canonical printing round-trips, and every kind of mistake in a spec or a
+//! `--set` value gets a diagnostic with file:line:col, the source line, a caret and a hint.
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use specc::{ErrorKind, Pipeline, PRESETS};
+use specc_compiler::syntax::{parse_spec, print_spec};
+
+#[test]
+fn every_preset_round_trips_through_the_printer() {
+    for (name, text) in PRESETS {
+        let spec = parse_spec(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let printed = print_spec(&spec);
+        let again = parse_spec(&printed).unwrap_or_else(|e| panic!("{name} printed:\n{printed}\n{e}"));
+        assert_eq!(spec, again, "{name}: parse(print(spec)) != spec\n{printed}");
+        // The canonical form is a fixed point.
+        assert_eq!(print_spec(&again), printed, "{name}");
+    }
+}
+
+#[test]
+fn printer_keeps_precedence_and_literals() {
+    let src = "spec t\nparam a: int = 2\nparam b: float = 1e-10\nparam w: (x | y)? = none\n\
+               input s: f32[..., samples]\n\
+               let c = (a + 1) * 3 // 2 - -a\nlet d = not (a > 1 and a < 3) or a == 2\n\
+               let e = if a == 2 { \"x\" } else { 3 kHz }\n\
+               s |> frames(length: 4, hop: 2) |> if d { window(hann) } else if w == none { } |> rfft(4)\n\
+                 |> match w { x | y => power(), _ => magnitude() } |> layout(..., frames, bins)\n";
+    let spec = parse_spec(src).expect("parses");
+    let printed = print_spec(&spec);
+    assert_eq!(parse_spec(&printed).expect("reparses"), spec, "{printed}");
+    assert!(printed.contains("(a + 1) * 3 // 2 - -a"), "{printed}");
+    assert!(printed.contains("1e-10"), "{printed}");
+}
+
+fn render(spec: &str, sets: &[&str]) -> (ErrorKind, String) {
+    let err = match Pipeline::compile("test.spec", spec, sets) {
+        Ok(_) => panic!("expected an error for:\n{spec}\nsets {sets:?}"),
+        Err(specc::Error::Spec(e)) => e,
+        Err(other) => panic!("expected a spec error, got {other}"),
+    };
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .render_report(&mut out, err.as_ref())
+        .expect("renders");
+    (err.kind, out)
+}
+
+const BASE: &str = "spec t
+param fft: int = 512
+param hop: int = 128
+param bins: int = 40
+param win: window? = hann
+param mode: power | magnitude = power
+
+input audio: f32[..., samples] at 16 kHz
+
+audio
+  |> frames(length: fft, hop: hop)
+  |> window(win)
+  |> rfft(fft)
+  |> match mode { power => power(), magnitude => magnitude() }
+  |> mel(bands: bins, rate: 16 kHz, fmin: 0 Hz, fmax: 8 kHz)
+  |> layout(..., mel, frames)
+";
+
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn base_spec_compiles() {
+    Pipeline::compile("test.spec", BASE, &[]).expect("base compiles");
+}
+
+macro_rules! diag {
+    ($name:ident, $kind:expr, $spec:expr, $sets:expr) => {
+        #[test]
+        fn $name() {
+            let spec: String = $spec.into();
+            let (kind, text) = render(&spec, $sets);
+            assert_eq!(kind, $kind, "{text}");
+            assert!(text.contains("help:"), "every diagnostic has a hint:\n{text}");
+            insta::assert_snapshot!(text);
+        }
+    };
+}
+
+diag!(syntax_error, ErrorKind::Syntax, with("|> rfft(fft)", "|> rfft(fft"), &[]);
+diag!(unknown_op, ErrorKind::UnknownOp, with("|> rfft(fft)", "|> rfftt(fft)"), &[]);
+diag!(
+    unknown_op_in_untaken_branch,
+    ErrorKind::UnknownOp,
+    with("magnitude => magnitude()", "magnitude => magnitud()"),
+    &[]
+);
+diag!(unknown_argument, ErrorKind::UnknownArgument, with("hop: hop)", "hopp: hop)"), &[]);
+diag!(
+    missing_argument,
+    ErrorKind::MissingArgument,
+    with("frames(length: fft, hop: hop)", "frames(length: fft)"),
+    &[]
+);
+diag!(duplicate_argument, ErrorKind::DuplicateArgument, with("rfft(fft)", "rfft(fft, n: 1024)"), &[]);
+diag!(unknown_name, ErrorKind::UnknownName, with("rfft(fft)", "rfft(ftt)"), &[]);
+diag!(wrong_unit, ErrorKind::Type, with("fmin: 0 Hz", "fmin: 20 ms"), &[]);
+diag!(fft_shorter_than_frame, ErrorKind::Range, with("rfft(fft)", "rfft(256)"), &[]);
+diag!(hop_zero, ErrorKind::Range, BASE, &["hop=0"]);
+diag!(zero_bins, ErrorKind::Range, BASE, &["bins=0"]);
+diag!(fmin_above_fmax, ErrorKind::Range, with("fmin: 0 Hz", "fmin: 9 kHz"), &[]);
+diag!(set_unknown_param, ErrorKind::UnknownParam, BASE, &["bin=64"]);
+diag!(set_wrong_type, ErrorKind::Type, BASE, &["fft=fast"]);
+diag!(set_unknown_window, ErrorKind::Type, BASE, &["win=kaiser"]);
+diag!(set_bad_enum, ErrorKind::Type, BASE, &["mode=phase"]);
+diag!(set_syntax, ErrorKind::Syntax, BASE, &["fft=512)"]);
+diag!(set_no_equals, ErrorKind::Syntax, BASE, &["fft"]);
+diag!(set_twice, ErrorKind::DuplicateArgument, BASE, &["fft=512", "fft=1024"]);
+diag!(set_none_for_required, ErrorKind::Type, BASE, &["bins=none"]);
+diag!(
+    duplicate_param,
+    ErrorKind::Duplicate,
+    with("param hop: int = 128", "param hop: int = 128\nparam hop: int = 64"),
+    &[]
+);
+diag!(unknown_type, ErrorKind::Type, with("param bins: int = 40", "param bins: integer = 40"), &[]);
+diag!(no_output, ErrorKind::Structure, BASE.split("\naudio\n").next().unwrap_or(""), &[]);
+diag!(stage_order, ErrorKind::Type, with("|> rfft(fft)", "|> rfft(fft) |> rfft(fft)"), &[]);
+diag!(
+    keras_stft_require,
+    ErrorKind::Range,
+    specc::preset_text("keras_stft").unwrap_or(""),
+    &["frame_length=128", "frame_step=200"]
+);
+diag!(
+    keras_mel_window_longer_than_fft,
+    ErrorKind::Range,
+    specc::preset_text("keras_mel").unwrap_or(""),
+    &["fft_length=512", "sequence_length=1024"]
+);
+diag!(
+    keras_mel_top_db_none,
+    ErrorKind::Type,
+    specc::preset_text("keras_mel").unwrap_or(""),
+    &["top_db=none"]
+);
+
+#[test]
+fn units_resolve_against_the_input_rate() {
+    let spec = with("frames(length: fft, hop: hop)", "frames(length: 32 ms, hop: 8 ms)");
+    let p = Pipeline::compile("t.spec", &spec, &[]).expect("compiles");
+    let text = p.graph().to_string();
+    assert!(text.contains("frames(length: 512, hop: 128)"), "{text}");
+    // 1.01 ms at 16 kHz is 16.16 samples: not a whole number.
+    let spec = with("frames(length: fft, hop: hop)", "frames(length: 32 ms, hop: 1.01 ms)");
+    assert!(Pipeline::compile("t.spec", &spec, &[]).is_err());
+}
+
+#[test]
+fn keras_docstring_stft_vector() {
+    // keras.ops.stft([0, 1, 2, 3, 4], sequence_length=3, sequence_stride=2, fft_length=3)
+    // real [[0.75, -0.375], [3.75, -1.875], [5.25, -2.625]],
+    // imag [[0, 0.6495], [0, 0.6495], [0, -0.6495]] (from the Keras docstring).
+    let spec = "spec t
+input x: f64[..., samples]
+x |> pad(1, mode: reflect) |> frames(length: 3, hop: 2) |> window(hann, periodic: true)
+  |> rfft(3) |> concat_re_im() |> layout(..., frames, bins)
+";
+    let p = Pipeline::compile("t.spec", spec, &[]).expect("compiles");
+    let x = ndarray::ArrayD::from_shape_vec(vec![5], vec![0.0f64, 1.0, 2.0, 3.0, 4.0]).expect("shape");
+    let y = p.run(&specc::Input::F64(x.view())).expect("runs").to_f64();
+    let want = [0.75, -0.375, 0.0, 0.6495, 3.75, -1.875, 0.0, 0.6495, 5.25, -2.625, 0.0, -0.6495];
+    for (g, w) in y.iter().zip(want) {
+        assert!((g - w).abs() < 1e-4, "{y:?}");
+    }
+}
