@@ -1235,6 +1235,9 @@ fn no_arm(s: &Expr, v: &Value) -> Diag {
 fn type_text(t: &TypeExpr) -> String {
     let base = match &t.kind {
         TypeKind::Named(n) => n.name.clone(),
+        TypeKind::Enum(v) if t.optional || v.len() == 1 => {
+            format!("({})", v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" | "))
+        }
         TypeKind::Enum(v) => v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" | "),
     };
     if t.optional {

@@ -1,0 +1,134 @@
+//! The command line, run as a user runs it: real files in, real files out, clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn specc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs specc")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("specc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn readme_command_gives_keras_mel_of_speech() {
+    let out = tmp("speech_mel.npy");
+    let o = specc(&["run", "specs/keras_mel.spec", "examples/speech.npy", "-o", out.to_str().unwrap_or("")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[128, 82] f32 (82 frames)"), "{}", stderr(&o));
+    let y = specc::npy::read(&out).expect("output is .npy");
+    let specc::npy::Array::F32(y) = y else { panic!("float32 output") };
+    assert_eq!(y.shape(), &[128, 82]);
+    // Keras golden for the same clip, computed by keras 3.15.1.
+    let want =
+        specc::npy::read(Path::new("tests/golden/fixtures/expected/keras_mel_speech.npy")).expect("golden");
+    let specc::npy::Array::F32(want) = want else { panic!("float32 golden") };
+    let worst = y.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 2e-3, "max dB error {worst}");
+}
+
+#[test]
+fn preset_by_name_and_set() {
+    let out = tmp("set.npy");
+    let o = specc(&[
+        "run",
+        "keras_mel",
+        "tests/golden/fixtures/inputs/mix_2x8000_f32.npy",
+        "-o",
+        out.to_str().unwrap_or(""),
+        "--set",
+        "num_mel_bins=64",
+        "--set",
+        "sampling_rate=8000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[2, 64, 16]"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_graph_fmt_presets() {
+    let o = specc(&["check", "keras_stft", "--set", "mode=psd"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("mode") && text.contains("= psd  (set)"), "{text}");
+    let o = specc(&["graph", "specs/whisper.spec"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("frames(length: 400, hop: 160, drop_last)"), "{text}");
+    assert!(text.contains("db(mult: 1.0, amin: 1e-10, ref: 1.0, top_db: 8.0, over: tensor)"), "{text}");
+    let o = specc(&["fmt", "specs/librosa_mel.spec"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("spec librosa_mel"));
+    let o = specc(&["presets"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for p in ["keras_mel", "keras_stft", "librosa_mel", "torchaudio_mel", "whisper"] {
+        assert!(text.contains(p), "{text}");
+    }
+}
+
+/// Every bad input exits non-zero with a message naming the problem, and writes no output.
+#[test]
+fn bad_inputs_are_named_errors() {
+    let out = tmp("never.npy");
+    let o_str = out.to_str().unwrap_or("");
+    let garbage = tmp("garbage.npy");
+    std::fs::write(&garbage, b"\x93NUMPY this is not a header").expect("write");
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "keras_mel", "tests/golden/fixtures/inputs/empty_f32.npy", "-o", o_str], "input is empty"),
+        (
+            &["run", "keras_stft", "tests/golden/fixtures/inputs/mix_2x4000_f32.npy", "-o", o_str],
+            "needs exactly 3 axes",
+        ),
+        (
+            &["run", "keras_stft", "tests/golden/fixtures/inputs/mix_2x4000x1_i16.npy", "-o", o_str],
+            "dtype int16 is not accepted",
+        ),
+        (
+            &["run", "keras_stft", "tests/golden/fixtures/inputs/short_2x100x1_f32.npy", "-o", o_str],
+            "input too short",
+        ),
+        (
+            &["run", "whisper", "tests/golden/fixtures/inputs/tiny_2x1_f32.npy", "-o", o_str],
+            "reflect padding",
+        ),
+        (&["run", "keras_mel", "no/such/file.npy", "-o", o_str], "cannot read no/such/file.npy"),
+        (&["run", "keras_mel", garbage.to_str().unwrap_or(""), "-o", o_str], "not a valid .npy"),
+        (&["run", "no_such_spec", "examples/speech.npy", "-o", o_str], "no preset of that name"),
+        (
+            &["run", "keras_mel", "examples/speech.npy", "-o", o_str, "--set", "num_mel_bin=3"],
+            "did you mean `num_mel_bins`",
+        ),
+        (
+            &["run", "keras_mel", "examples/speech.npy", "-o", o_str, "--set", "fft_length=1e40"],
+            "bad value for `fft_length`",
+        ),
+        (
+            &["run", "keras_mel", "examples/speech.npy", "-o", o_str, "--set", "fft_length=1099511627776"],
+            "absurdly large",
+        ),
+        (
+            &["run", "keras_mel", "examples/speech.npy", "-o", o_str, "--set", "num_mel_bins=1000000000"],
+            "absurd",
+        ),
+        (&["run", "keras_mel", "examples/speech.npy", "-o", "/nonexistent-dir/out.npy"], "cannot write"),
+        (&["check", "keras_mel", "--set", "min_freq=9000"], "must be below the highest"),
+    ];
+    for (args, want) in cases {
+        let o = specc(args);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(err.contains(want), "{args:?}: expected `{want}` in:\n{err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    }
+    assert!(!out.exists(), "a failed run left an output file");
+}
