@@ -280,7 +280,7 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 s.iter().map(|v| v - mean).collect()
             })
         }
-        Op::Rfft { n, period } => rfft(x, *n, *period),
+        Op::Rfft { n, period, basis } => rfft(x, *n, *period, *basis),
         Op::Power => map_complex(x, |z| z.re * z.re + z.im * z.im),
         Op::Magnitude => map_complex(x, |z| (z.re * z.re + z.im * z.im).sqrt()),
         Op::Real => map_complex(x, |z| z.re),
@@ -326,7 +326,7 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 fb.iter().map(|row| row.iter().zip(s).map(|(w, v)| w * v).sum()).collect()
             })
         }
-        Op::Db { mult, amin, reference, top_db, scope } => {
+        Op::Db { mult, amin, reference, top_db, scope, nan } => {
             let offset = mult * nan_max(reference.abs(), *amin).log10();
             let y = map_real(x, |v| mult * nan_max(v, *amin).log10() - offset);
             match top_db {
@@ -337,7 +337,12 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                         Scope::Trailing(k) => (*k).min(y.shape.len()),
                     };
                     rows_real(&y, k, &[], |s| {
-                        let m = s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b));
+                        let m = match nan {
+                            NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
+                            NanMax::Skip => {
+                                s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+                            }
+                        };
                         s.iter().map(|&v| nan_max(v, m - top)).collect()
                     })
                     .with_shape(&y)
@@ -356,36 +361,56 @@ impl Tensor {
     }
 }
 
-fn rfft(x: &Tensor, n: usize, period: usize) -> Tensor {
+/// The DFT is defined as the sum `X[k] = sum_t x[t] exp(-2 pi i t k / period)` in IEEE
+/// arithmetic, as a convolution (Keras's STFT) or a matrix product evaluates it: a NaN, or an
+/// inf meeting a zero weight, reaches every bin of its frame. An FFT skips some of those
+/// products (it multiplies by +-i exactly), so frames holding non-finite samples, and periods
+/// other than `n`, are summed directly; finite frames use an f64 FFT.
+fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
     let taps = last(x);
     let bins = n / 2 + 1;
     let v = x.real();
     let rows = v.len().checked_div(taps).unwrap_or(0);
     let mut out = Vec::with_capacity(rows * bins);
-    if period == n {
-        let fft = FftPlanner::<f64>::new().plan_fft_forward(n);
-        let mut buf = vec![Complex64::new(0.0, 0.0); n];
-        for r in 0..rows {
+    let fft = FftPlanner::<f64>::new().plan_fft_forward(n);
+    let tw: Vec<Complex64> =
+        (0..period).map(|j| Complex64::from_polar(1.0, -2.0 * PI * j as f64 / period as f64)).collect();
+    // Keras's kernels: `cos/sin(-2 * t * (k / period) * pi)` in float32, so the sine is exactly
+    // zero only at t * k = 0 and the sign of near-zero entries follows float32 rounding.
+    let keras = |t: usize, k: usize| {
+        let freq = k as f32 / period as f32;
+        let arg = (-2.0f32 * t as f32) * freq * std::f32::consts::PI;
+        let a = arg as f64;
+        Complex64::new(a.cos() as f32 as f64, a.sin() as f32 as f64)
+    };
+    let mut buf = vec![Complex64::new(0.0, 0.0); n];
+    for r in 0..rows {
+        let s = &v[r * taps..(r + 1) * taps];
+        if basis == Precision::F32 {
+            for k in 0..bins {
+                let (mut re, mut im) = (0.0, 0.0);
+                for (t, &xv) in s.iter().enumerate() {
+                    let w = keras(t, k);
+                    re += xv * w.re;
+                    im += xv * w.im;
+                }
+                out.push(Complex64::new(re, im));
+            }
+        } else if period == n && s.iter().all(|v| v.is_finite()) {
             for (i, b) in buf.iter_mut().enumerate() {
-                *b = Complex64::new(if i < taps { v[r * taps + i] } else { 0.0 }, 0.0);
+                *b = Complex64::new(if i < taps { s[i] } else { 0.0 }, 0.0);
             }
             fft.process(&mut buf);
             out.extend_from_slice(&buf[..bins]);
-        }
-    } else {
-        // A DFT whose period differs from its length (Keras's odd-length basis): direct sum,
-        // angles reduced modulo the period for accuracy.
-        let tw: Vec<Complex64> = (0..period.max(1))
-            .map(|j| Complex64::from_polar(1.0, -2.0 * PI * j as f64 / period as f64))
-            .collect();
-        for r in 0..rows {
-            let s = &v[r * taps..(r + 1) * taps];
+        } else {
             for k in 0..bins {
-                let mut acc = Complex64::new(0.0, 0.0);
+                let (mut re, mut im) = (0.0, 0.0);
                 for (t, &xv) in s.iter().enumerate() {
-                    acc += tw[(t * k) % period] * xv;
+                    let w = tw[(t * k) % period];
+                    re += xv * w.re;
+                    im += xv * w.im;
                 }
-                out.push(acc);
+                out.push(Complex64::new(re, im));
             }
         }
     }

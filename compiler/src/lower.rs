@@ -294,8 +294,15 @@ pub fn lower(spec: &Spec, overrides: &[Override]) -> Result<Lowered, Diag> {
             .label("in this spec")
             .help("end the spec with a pipeline such as `audio |> frames(length: 400, hop: 160) |> ...`")
     })?;
-    let graph =
-        Graph { name: spec.name.name.clone(), nodes: lw.nodes, output: out, dtype, accepts, rate: lw.rate };
+    let graph = Graph {
+        name: spec.name.name.clone(),
+        nodes: lw.nodes,
+        output: out,
+        dtype,
+        accepts,
+        finite_only: decl.finite,
+        rate: lw.rate,
+    };
     if let Err(e) = verify(&graph) {
         return Err(Diag::new(
             ErrorKind::Structure,
@@ -1042,7 +1049,11 @@ impl<'a> Lowerer<'a> {
                     None => n,
                     Some(_) => a.count("period", 1)?,
                 };
-                Op::Rfft { n, period }
+                let basis = match a.word("basis", "f64", &["f32", "f64"])?.as_str() {
+                    "f32" => Precision::F32,
+                    _ => Precision::F64,
+                };
+                Op::Rfft { n, period, basis }
             }
             "power" => Op::Power,
             "magnitude" => Op::Magnitude,
@@ -1177,7 +1188,11 @@ impl<'a> Lowerer<'a> {
                     Some(Value::Sym(s)) if s == "tensor" => Scope::Tensor,
                     Some(_) => return Err(a.bad("over", "`tensor` or a positive number of trailing axes")),
                 };
-                Op::Db { mult, amin, reference, top_db, scope }
+                let nan = match a.word("nan", "propagate", &["propagate", "skip"])?.as_str() {
+                    "skip" => NanMax::Skip,
+                    _ => NanMax::Propagate,
+                };
+                Op::Db { mult, amin, reference, top_db, scope, nan }
             }
             "layout" => Op::Layout(a.layout(&ty)?),
             other => unreachable!("op {other} has a signature but no lowering"),
@@ -1411,8 +1426,8 @@ pub const OPS: &[OpSig] = &[
     OpSig { name: "window", params: &["name", "length", "periodic", "placement", "scaling"], required: 1,
         doc: "window(name|none, length: frame, periodic: true, placement: center|left, scaling: none|density|spectrum)" },
     OpSig { name: "remove_dc", params: &[], required: 0, doc: "remove_dc() subtracts each frame's mean" },
-    OpSig { name: "rfft", params: &["n", "period"], required: 1,
-        doc: "rfft(n, period: n) real DFT of frames zero-padded to n; bins n/2+1" },
+    OpSig { name: "rfft", params: &["n", "period", "basis"], required: 1,
+        doc: "rfft(n, period: n, basis: f64|f32) real DFT of frames zero-padded to n; bins n/2+1" },
     OpSig { name: "power", params: &[], required: 0, doc: "power() = re^2 + im^2" },
     OpSig { name: "magnitude", params: &[], required: 0, doc: "magnitude() = sqrt(re^2 + im^2)" },
     OpSig { name: "real", params: &[], required: 0, doc: "real() real part" },
@@ -1431,8 +1446,8 @@ pub const OPS: &[OpSig] = &[
         doc: "double_interior(last: false) doubles bins 1..F-1 (one-sided PSD)" },
     OpSig { name: "mel", params: &["bands", "rate", "fmin", "fmax", "scale", "triangles", "grid", "top", "norm", "zero_dc", "n_fft", "table"], required: 4,
         doc: "mel(bands, rate, fmin, fmax, scale: htk|slaney, triangles: mel|hz, grid: linspace|rfftfreq, top: rate/2, norm: none|slaney, zero_dc: false)" },
-    OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over"], required: 0,
-        doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes)" },
+    OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over", "nan"], required: 0,
+        doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes, nan: propagate|skip)" },
     OpSig { name: "layout", params: &[], required: 0,
         doc: "layout(axis, ...) orders output axes; `a * b` merges; e.g. layout(..., mel, frames)" },
 ];

@@ -123,6 +123,9 @@ pub enum RunError {
     /// Too few samples for what the spec does.
     #[error("input too short: {0}")]
     TooShort(String),
+    /// The input holds NaN or inf and the spec's library rejects that.
+    #[error("input is not finite: {0}")]
+    NotFinite(String),
     /// The run would need more memory than allowed.
     #[error("input too large: {0}")]
     TooLarge(String),
@@ -275,6 +278,18 @@ fn min_samples(g: &Graph, n: i64) -> Option<i64> {
 /// Runs `g` on `input` with `engine`.
 pub fn run(g: &Graph, input: &Input<'_>, engine: Engine, limits: &Limits) -> Result<Output, RunError> {
     let p = plan(g, input.shape(), input.dtype_name(), limits)?;
+    if g.finite_only {
+        let bad = match input {
+            Input::F32(a) => a.iter().position(|v| !v.is_finite()),
+            Input::F64(a) => a.iter().position(|v| !v.is_finite()),
+            Input::I16(_) => None,
+        };
+        if let Some(i) = bad {
+            return Err(RunError::NotFinite(format!(
+                "sample {i} (in row-major order) is NaN or inf; this spec's library rejects non-finite audio"
+            )));
+        }
+    }
     // Cast as the library casts: to the compute precision first, then compute.
     let data: Vec<f64> = match (input, p.precision) {
         (Input::F32(a), _) => a.iter().map(|&v| v as f64).collect(),

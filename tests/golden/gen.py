@@ -134,6 +134,15 @@ def make_inputs():
     d["mix_2x2x4000_f32"] = d["mix_2x4000x2_f32"].transpose(0, 2, 1).copy()  # same samples, (B, C, T)
     d["mix_2x4000_f32"] = d["mix_2x4000x1_f32"][:, :, 0].copy()
     d["short_2x100x1_f32"] = _batch(100, seeds=(46, 47))[:, :, None]
+    # Non-finite samples: a NaN in clip 0 and a +inf in clip 1, in the middle of the signal.
+    nan = _batch(8000, seeds=(50, 51))
+    nan[0, 3000] = np.nan
+    d["nan_2x8000_f32"] = nan
+    inf = _batch(8000, seeds=(52, 53))
+    inf[1, 5000] = np.inf
+    d["inf_2x8000_f32"] = inf
+    d["nan_2x4000x1_f32"] = nan[:, :4000, None].copy()
+    d["inf_2x4000x1_f32"] = np.concatenate([inf[:, 3000:5000], inf[:, 5000:7000]], axis=1)[:, :, None].copy()
     # Real speech (examples/speech.npy, made by examples/make_speech.sh), byte-identical copy.
     d["speech_16k_f32"] = np.load(SPEECH)
     for k, v in d.items():
@@ -381,6 +390,21 @@ case("torchaudio_mel_fmin_fmax_pad", TM, "mix_2x16000_f32", "db", n_mels=64, f_m
 case("torchaudio_mel_sr22050", TM, "mix_2x16000_f32", "db", sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80,
      note="sample_rate // 2 = 11025 grid")
 case("torchaudio_mel_1d", TM, "mix_16000_f32", "db")
+
+# ---- non-finite samples ---------------------------------------------------------------------
+case("keras_mel_nan", KM, "nan_2x8000_f32", "db", note="NaN in clip 0: the batch-wide max is NaN")
+case("keras_mel_nan_no_db", KM, "nan_2x8000_f32", "linear", power_to_db=False)
+case("keras_mel_inf", KM, "inf_2x8000_f32", "db")
+case("keras_mel_inf_no_db", KM, "inf_2x8000_f32", "linear", power_to_db=False)
+case("keras_stft_nan_magnitude", KS, "nan_2x4000x1_f32", "linear", mode="magnitude")
+case("keras_stft_nan_stft", KS, "nan_2x4000x1_f32", "linear", mode="stft")
+case("keras_stft_inf_psd", KS, "inf_2x4000x1_f32", "linear", mode="psd")
+case("librosa_mel_nan", LM, "nan_2x8000_f32", "db", sr=16000, n_fft=512, hop_length=128, n_mels=40)
+case("librosa_mel_inf_no_db", LM, "inf_2x8000_f32", "linear", sr=16000, n_fft=512, hop_length=128, n_mels=40,
+     power_to_db=False)
+case("torchaudio_mel_nan", TM, "nan_2x8000_f32", "db", top_db=80.0)
+case("torchaudio_mel_inf_no_db", TM, "inf_2x8000_f32", "linear", amplitude_to_db=False)
+case("whisper_nan", "whisper", "nan_2x8000_f32", "whisper", n_mels=80)
 
 # ---- whisper --------------------------------------------------------------------------------
 WH = "whisper"

@@ -280,6 +280,15 @@ pub struct MelSpec {
     pub table: Precision,
 }
 
+/// How the `top_db` maximum treats NaN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NanMax {
+    /// A NaN makes the maximum NaN, and so every clipped value (numpy, torch).
+    Propagate,
+    /// NaNs are passed over (XLA's CPU `reduce_max`, so Keras on JAX).
+    Skip,
+}
+
 /// Over which axes `top_db` takes its maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -357,6 +366,9 @@ pub enum Op {
         n: usize,
         /// DFT period.
         period: usize,
+        /// Arithmetic of the basis: `F32` reproduces a library that builds its DFT kernels in
+        /// float32 (Keras's STFT convolution), which decides where `inf * 0` makes NaN.
+        basis: Precision,
     },
     /// `re^2 + im^2`.
     Power,
@@ -394,6 +406,8 @@ pub enum Op {
         top_db: Option<f64>,
         /// Where the maximum is taken.
         scope: Scope,
+        /// How the maximum treats NaN.
+        nan: NanMax,
     },
     /// Permutes and merges axes into the output layout.
     Layout(Vec<OutAxis>),
@@ -459,6 +473,8 @@ pub struct Graph {
     pub dtype: DTypeRule,
     /// Array dtypes callers may pass (numpy names).
     pub accepts: Vec<String>,
+    /// NaN and inf samples are rejected.
+    pub finite_only: bool,
     /// Declared sample rate, Hz, when the spec names one.
     pub rate: Option<f64>,
 }

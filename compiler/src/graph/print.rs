@@ -57,12 +57,10 @@ pub fn op_text(op: &Op) -> String {
             format!("window({} {p}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
         }
         Op::RemoveDc => String::from("remove_dc()"),
-        Op::Rfft { n, period } => {
-            if n == period {
-                format!("rfft(n: {n})")
-            } else {
-                format!("rfft(n: {n}, period: {period})")
-            }
+        Op::Rfft { n, period, basis } => {
+            let p = if n == period { String::new() } else { format!(", period: {period}") };
+            let b = if *basis == Precision::F32 { ", basis: f32" } else { "" };
+            format!("rfft(n: {n}{p}{b})")
         }
         Op::Scale(k) => format!("scale({})", fmt_f(*k)),
         Op::Unary(u) => match u {
@@ -107,7 +105,7 @@ pub fn op_text(op: &Op) -> String {
                 if m.table == Precision::F32 { ", table: f32" } else { "" }
             )
         }
-        Op::Db { mult, amin, reference, top_db, scope } => {
+        Op::Db { mult, amin, reference, top_db, scope, nan } => {
             let top = match top_db {
                 Some(t) => fmt_f(*t),
                 None => String::from("none"),
@@ -116,8 +114,12 @@ pub fn op_text(op: &Op) -> String {
                 Scope::Tensor => String::from("tensor"),
                 Scope::Trailing(k) => format!("trailing({k})"),
             };
+            let nan = match nan {
+                NanMax::Propagate => "",
+                NanMax::Skip => ", nan: skip",
+            };
             format!(
-                "db(mult: {}, amin: {}, ref: {}, top_db: {top}, over: {sc})",
+                "db(mult: {}, amin: {}, ref: {}, top_db: {top}, over: {sc}{nan})",
                 fmt_f(*mult),
                 fmt_f(*amin),
                 fmt_f(*reference)
@@ -137,6 +139,9 @@ pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         DTypeRule::FollowInput => String::from("float (as input)"),
     };
     write!(f, "graph {} (compute: {dtype}, accepts: {}", g.name, g.accepts.join(" | "))?;
+    if g.finite_only {
+        write!(f, ", finite")?;
+    }
     if let Some(r) = g.rate {
         write!(f, ", rate: {} Hz", fmt_f(r))?;
     }

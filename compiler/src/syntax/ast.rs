@@ -124,6 +124,8 @@ pub struct InputDecl {
     pub axes: Vec<AxisDecl>,
     /// Array dtypes callers may pass; empty means the default for the dtype.
     pub accepts: Vec<Ident>,
+    /// Reject NaN and inf samples.
+    pub finite: bool,
     /// The sample rate that resolves time units.
     pub rate: Option<Expr>,
     /// The declaration applies only when this holds.

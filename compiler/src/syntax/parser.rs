@@ -103,6 +103,7 @@ fn rule_name(r: Rule) -> Option<String> {
         Rule::at_rate => "`at`",
         Rule::when => "`when`",
         Rule::accepts => "`accepts`",
+        Rule::finite => "`finite`",
         Rule::block => "`{`",
         _ => return None,
     };
@@ -146,6 +147,7 @@ fn input_decl(p: P) -> InputDecl {
     let mut rate = None;
     let mut when = None;
     let mut accepts = Vec::new();
+    let mut finite = false;
     for q in i {
         match q.as_rule() {
             Rule::axis => {
@@ -155,13 +157,14 @@ fn input_decl(p: P) -> InputDecl {
                     _ => AxisDecl::Named(ident(a)),
                 });
             }
+            Rule::finite => finite = true,
             Rule::accepts => accepts = q.into_inner().map(ident).collect(),
             Rule::at_rate => rate = Some(expr(q.into_inner().next().expect("rate"))),
             Rule::when => when = Some(expr(q.into_inner().next().expect("cond"))),
             r => unreachable!("input part {r:?}"),
         }
     }
-    InputDecl { name, dtype, axes, accepts, rate, when, span: sp }
+    InputDecl { name, dtype, axes, accepts, finite, rate, when, span: sp }
 }
 
 fn expr(p: P) -> Expr {

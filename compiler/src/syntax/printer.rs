@@ -37,6 +37,9 @@ pub fn print_spec(spec: &Spec) -> String {
                     let a: Vec<&str> = i.accepts.iter().map(|x| x.name.as_str()).collect();
                     let _ = write!(out, " accepts {}", a.join(" | "));
                 }
+                if i.finite {
+                    out.push_str(" finite");
+                }
                 if let Some(r) = &i.rate {
                     let _ = write!(out, " at {}", expr_prec(r, 1));
                 }
