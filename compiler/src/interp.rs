@@ -280,6 +280,12 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 s.iter().map(|v| v - mean).collect()
             })
         }
+        Op::Preemphasis(c) => {
+            let k = last(x);
+            rows_real(x, 1, &[("taps", k)], |s| {
+                (0..s.len()).map(|i| s[i] - c * s[i.saturating_sub(1)]).collect()
+            })
+        }
         Op::Rfft { n, period, basis } => rfft(x, *n, *period, *basis),
         Op::Power => map_complex(x, |z| z.re * z.re + z.im * z.im),
         Op::Magnitude => map_complex(x, |z| (z.re * z.re + z.im * z.im).sqrt()),
@@ -449,6 +455,17 @@ fn layout(x: &Tensor, out: &[OutAxis]) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preemphasis_replicates_the_first_sample() {
+        let x = Tensor {
+            names: vec!["frames".into(), "taps".into()],
+            shape: vec![1, 3],
+            data: Data::Real(vec![1.0, 2.0, 4.0]),
+        };
+        let y = eval(&Op::Preemphasis(0.5), &x).expect("runs");
+        assert_eq!(y.real(), &[0.5, 1.5, 3.0]);
+    }
 
     #[test]
     fn reflect_matches_numpy() {

@@ -1028,6 +1028,7 @@ impl<'a> Lowerer<'a> {
                 Op::Window { window: WindowSpec { kind, length, periodic, placement, frame }, scaling }
             }
             "remove_dc" => Op::RemoveDc,
+            "preemphasis" => Op::Preemphasis(a.float("coeff")?),
             "rfft" => {
                 let n = a.count("n", 1)?;
                 let frame = frame_len();
@@ -1426,6 +1427,8 @@ pub const OPS: &[OpSig] = &[
     OpSig { name: "window", params: &["name", "length", "periodic", "placement", "scaling"], required: 1,
         doc: "window(name|none, length: frame, periodic: true, placement: center|left, scaling: none|density|spectrum)" },
     OpSig { name: "remove_dc", params: &[], required: 0, doc: "remove_dc() subtracts each frame's mean" },
+    OpSig { name: "preemphasis", params: &["coeff"], required: 1,
+        doc: "preemphasis(coeff) per frame y[i] = x[i] - coeff * x[i-1], x[-1] = x[0] (Kaldi)" },
     OpSig { name: "rfft", params: &["n", "period", "basis"], required: 1,
         doc: "rfft(n, period: n, basis: f64|f32) real DFT of frames zero-padded to n; bins n/2+1" },
     OpSig { name: "power", params: &[], required: 0, doc: "power() = re^2 + im^2" },

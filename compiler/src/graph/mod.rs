@@ -358,6 +358,9 @@ pub enum Op {
     },
     /// Removes each frame's mean (Kaldi `remove_dc_offset`).
     RemoveDc,
+    /// Per frame `y[i] = x[i] - coeff * x[i - 1]`, with `x[-1] = x[0]` (Kaldi
+    /// `preemphasis_coefficient`).
+    Preemphasis(f64),
     /// `taps` -> complex `bins`: `X[k] = sum_t x[t] exp(-2 pi i t k / period)`,
     /// `k < n/2 + 1`, frame zero-padded to `n`. `period` is `n` except to reproduce Keras's
     /// odd-length basis.
@@ -423,6 +426,7 @@ impl Op {
             Op::Frames { .. } => "frames",
             Op::Window { .. } => "window",
             Op::RemoveDc => "remove_dc",
+            Op::Preemphasis(_) => "preemphasis",
             Op::Rfft { .. } => "rfft",
             Op::Power => "power",
             Op::Magnitude => "magnitude",

@@ -57,6 +57,7 @@ pub fn op_text(op: &Op) -> String {
             format!("window({} {p}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
         }
         Op::RemoveDc => String::from("remove_dc()"),
+        Op::Preemphasis(c) => format!("preemphasis({})", fmt_f(*c)),
         Op::Rfft { n, period, basis } => {
             let p = if n == period { String::new() } else { format!(", period: {period}") };
             let b = if *basis == Precision::F32 { ", basis: f32" } else { "" };

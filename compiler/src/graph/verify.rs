@@ -109,7 +109,7 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             }
             t.clone()
         }
-        Op::RemoveDc => {
+        Op::RemoveDc | Op::Preemphasis(_) => {
             core(t, &["frames", "taps"], Elem::Real)?;
             t.clone()
         }
