@@ -392,16 +392,20 @@ fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
     let mut buf = vec![Complex64::new(0.0, 0.0); n];
     for r in 0..rows {
         let s = &v[r * taps..(r + 1) * taps];
-        if basis == Precision::F32 {
+        // A sum of products, in order, with the basis entry for (t, k).
+        let direct = |out: &mut Vec<Complex64>, w: &dyn Fn(usize, usize) -> Complex64| {
             for k in 0..bins {
                 let (mut re, mut im) = (0.0, 0.0);
                 for (t, &xv) in s.iter().enumerate() {
-                    let w = keras(t, k);
-                    re += xv * w.re;
-                    im += xv * w.im;
+                    let b = w(t, k);
+                    re += xv * b.re;
+                    im += xv * b.im;
                 }
                 out.push(Complex64::new(re, im));
             }
+        };
+        if basis == Precision::F32 {
+            direct(&mut out, &keras);
         } else if period == n && s.iter().all(|v| v.is_finite()) {
             for (i, b) in buf.iter_mut().enumerate() {
                 *b = Complex64::new(if i < taps { s[i] } else { 0.0 }, 0.0);
@@ -409,15 +413,7 @@ fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
             fft.process(&mut buf);
             out.extend_from_slice(&buf[..bins]);
         } else {
-            for k in 0..bins {
-                let (mut re, mut im) = (0.0, 0.0);
-                for (t, &xv) in s.iter().enumerate() {
-                    let w = tw[(t * k) % period];
-                    re += xv * w.re;
-                    im += xv * w.im;
-                }
-                out.push(Complex64::new(re, im));
-            }
+            direct(&mut out, &|t, k| tw[(t * k) % period]);
         }
     }
     retail(x, 1, &[("bins", bins)], Data::Complex(out))

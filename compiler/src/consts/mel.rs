@@ -75,20 +75,30 @@ pub fn filterbank(spec: &MelSpec) -> Vec<Vec<f64>> {
                 MelNorm::None => 1.0,
                 MelNorm::Slaney => 2.0 / (edges_hz[i + 2] - edges_hz[i]),
             };
-            points
-                .iter()
-                .enumerate()
-                .map(|(k, &x)| {
-                    if spec.zero_dc && k == 0 {
-                        return 0.0;
-                    }
-                    let lower = (x - lo) / (c - lo);
-                    let upper = (hi - x) / (hi - c);
-                    lower.min(upper).max(0.0) * enorm
-                })
-                .collect()
+            row(spec, &points, |x| triangle(x, lo, c, hi) * enorm)
         })
         .collect()
+}
+
+/// The weight of a point on a triangle rising from `lo` to 1 at `c` and falling to `hi`, in the
+/// points' own precision: `max(0, min((x - lo) / (c - lo), (hi - x) / (hi - c)))`.
+fn triangle<T>(x: T, lo: T, c: T, hi: T) -> T
+where
+    T: Copy + Default + PartialOrd + std::ops::Sub<Output = T> + std::ops::Div<Output = T>,
+{
+    let lower = (x - lo) / (c - lo);
+    let upper = (hi - x) / (hi - c);
+    let m = if upper < lower { upper } else { lower };
+    if m > T::default() {
+        m
+    } else {
+        T::default()
+    }
+}
+
+/// One filter's weights over the bins' points (DC forced to zero when the spec asks).
+fn row<T: Copy>(spec: &MelSpec, points: &[T], weight: impl Fn(T) -> f64) -> Vec<f64> {
+    points.iter().enumerate().map(|(k, &x)| if spec.zero_dc && k == 0 { 0.0 } else { weight(x) }).collect()
 }
 
 /// JAX's `jnp.linspace` in float32: `start * (1 - i/div) + stop * (i/div)`, last point `stop`.
@@ -130,18 +140,7 @@ fn filterbank_f32(spec: &MelSpec) -> Vec<Vec<f64>> {
     (0..spec.bands)
         .map(|i| {
             let (lo, c, hi) = (edges[i], edges[i + 1], edges[i + 2]);
-            points
-                .iter()
-                .enumerate()
-                .map(|(k, &x)| {
-                    if spec.zero_dc && k == 0 {
-                        return 0.0;
-                    }
-                    let lower = (x - lo) / (c - lo);
-                    let upper = (hi - x) / (hi - c);
-                    lower.min(upper).max(0.0) as f64
-                })
-                .collect()
+            row(spec, &points, |x| triangle(x, lo, c, hi) as f64)
         })
         .collect()
 }
