@@ -50,6 +50,9 @@ pub enum Error {
     /// A spec file could not be read, or names no file nor preset.
     #[error("{0}")]
     Io(String),
+    /// A bug in specc: a pass produced an invalid graph.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<Box<SpecError>> for Error {
@@ -62,6 +65,7 @@ impl From<Box<SpecError>> for Error {
 #[derive(Clone, Debug)]
 pub struct Pipeline {
     compiled: Compiled,
+    optimized: Graph,
     engine: Engine,
     limits: Limits,
 }
@@ -71,7 +75,8 @@ impl Pipeline {
     pub fn compile(name: &str, text: &str, sets: &[&str]) -> Result<Pipeline, Error> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let compiled = specc_compiler::compile(name, text, &sets)?;
-        Ok(Pipeline { compiled, engine: Engine::default(), limits: Limits::default() })
+        let optimized = specc_compiler::passes::optimize(compiled.graph.clone()).map_err(Error::Internal)?;
+        Ok(Pipeline { compiled, optimized, engine: Engine::default(), limits: Limits::default() })
     }
 
     /// Compiles a shipped spec by name (see [`PRESETS`]).
@@ -115,9 +120,20 @@ impl Pipeline {
         self
     }
 
-    /// The op graph.
+    /// The op graph as lowered from the spec, before any pass.
     pub fn graph(&self) -> &Graph {
         &self.compiled.graph
+    }
+
+    /// The graph after every pass: what runs.
+    pub fn optimized(&self) -> &Graph {
+        &self.optimized
+    }
+
+    /// The graph after the passes up to and including `pass` (see
+    /// [`specc_compiler::passes::PASSES`]).
+    pub fn graph_after(&self, pass: &str) -> Result<Graph, Error> {
+        specc_compiler::passes::run_until(self.compiled.graph.clone(), Some(pass)).map_err(Error::Io)
     }
 
     /// The params in force.
@@ -127,12 +143,12 @@ impl Pipeline {
 
     /// The output shape and frame count for an input shape and dtype, without running.
     pub fn plan(&self, shape: &[usize], dtype: &str) -> Result<Plan, Error> {
-        Ok(specc_runtime::plan(&self.compiled.graph, shape, dtype, &self.limits)?)
+        Ok(specc_runtime::plan(&self.optimized, shape, dtype, &self.limits)?)
     }
 
     /// Runs the pipeline on `input`.
     pub fn run(&self, input: &Input<'_>) -> Result<Output, Error> {
-        Ok(specc_runtime::run(&self.compiled.graph, input, self.engine, &self.limits)?)
+        Ok(specc_runtime::run(&self.optimized, input, self.engine, &self.limits)?)
     }
 }
 

@@ -43,13 +43,20 @@ enum Cmd {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<String>,
     },
-    /// Print a spec's op graph.
+    /// Print a spec's op graph, as lowered or after a pass.
     Graph {
-        /// Spec file or preset name.
-        spec: String,
+        /// Spec file or preset name (optional with --passes).
+        #[arg(required_unless_present = "passes")]
+        spec: Option<String>,
         /// Override a param.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<String>,
+        /// Print the graph after this pass (see --passes); `all` for the fully optimized graph.
+        #[arg(long, value_name = "PASS")]
+        after: Option<String>,
+        /// List the passes in order.
+        #[arg(long)]
+        passes: bool,
     },
     /// Print a spec in canonical form.
     Fmt {
@@ -116,9 +123,19 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             println!("  output: {}", specc_compiler::graph::type_text(out));
             Ok(())
         }
-        Cmd::Graph { spec, sets } => {
-            let p = open(&spec, &sets)?;
-            print!("{}", p.graph());
+        Cmd::Graph { spec, sets, after, passes } => {
+            if passes {
+                for (i, p) in specc_compiler::passes::PASSES.iter().enumerate() {
+                    println!("{}. {:<9} {}", i + 1, p.name, p.doc);
+                }
+                return Ok(());
+            }
+            let p = open(spec.as_deref().unwrap_or_default(), &sets)?;
+            match after.as_deref() {
+                None => print!("{}", p.graph()),
+                Some("all") => print!("{}", p.optimized()),
+                Some(pass) => print!("{}", p.graph_after(pass)?),
+            }
             Ok(())
         }
         Cmd::Fmt { spec } => {

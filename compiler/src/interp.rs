@@ -356,7 +356,160 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
             }
         }
         Op::Layout(out) => layout(x, out),
+        Op::WindowTable(t) => {
+            let k = last(x);
+            rows_real(x, 1, &[("taps", k)], |s| s.iter().zip(t.data.iter()).map(|(a, b)| a * b).collect())
+        }
+        Op::MelTable(t) => rows_real(x, 1, &[("mel", t.rows)], |s| {
+            t.data.chunks(t.cols.max(1)).map(|row| row.iter().zip(s).map(|(w, v)| w * v).sum()).collect()
+        }),
+        Op::DbFolded { mult, amin, offset, clip } => {
+            let y = map_real(x, |v| step(&Step::Log { mult: *mult, amin: *amin, offset: *offset }, v, 0, 1));
+            match clip {
+                Some(c) => clip_tensor(&y, c),
+                None => y,
+            }
+        }
+        Op::FramedLoad { pads, length, hop, drop_last, window } => {
+            let mut t = x.clone();
+            for p in pads {
+                t = eval(&Op::Pad { amount: p.amount, mode: p.mode }, &t)?;
+            }
+            t = eval(&Op::Frames { length: *length, hop: *hop, drop_last: *drop_last }, &t)?;
+            match window {
+                Some(w) => eval(&Op::WindowTable(w.clone()), &t)?,
+                None => t,
+            }
+        }
+        Op::PowerMel { power, matrix } => {
+            let p = match power {
+                SpectrumPower::Power => map_complex(x, |z| z.re * z.re + z.im * z.im),
+                SpectrumPower::MagnitudePow(e) => {
+                    map_complex(x, |z| (z.re * z.re + z.im * z.im).sqrt().powf(*e))
+                }
+            };
+            rows_real(&p, 1, &[("mel", matrix.rows.len())], |s| {
+                matrix
+                    .rows
+                    .iter()
+                    .map(|(start, w)| {
+                        let end = start + w.len();
+                        // The dense product multiplies every other bin by an exact zero: a
+                        // non-finite bin there makes the band NaN.
+                        if s[..*start].iter().chain(&s[end..]).any(|v| !v.is_finite()) {
+                            return f64::NAN;
+                        }
+                        w.iter().zip(&s[*start..end]).map(|(a, b)| a * b).sum()
+                    })
+                    .collect()
+            })
+        }
+        Op::Epilogue(e) => {
+            let mut y = match e.from {
+                None => x.clone(),
+                Some(f) => map_complex(x, |z| match f {
+                    FromComplex::Power => z.re * z.re + z.im * z.im,
+                    FromComplex::Magnitude => (z.re * z.re + z.im * z.im).sqrt(),
+                    FromComplex::Real => z.re,
+                    FromComplex::Imag => z.im,
+                    FromComplex::Angle => z.im.atan2(z.re),
+                }),
+            };
+            y = steps(&y, &e.pre);
+            if let Some(c) = &e.clip {
+                y = clip_tensor(&y, c);
+            }
+            steps(&y, &e.post)
+        }
+        Op::Fft { n, period, basis, plan } => {
+            if *basis == Precision::F32 {
+                rfft(x, *n, *period, *basis)
+            } else {
+                planned_fft(x, *n, *period, plan)
+            }
+        }
     })
+}
+
+/// One elementwise step at bin `k` of `bins`.
+fn step(s: &Step, v: f64, k: usize, bins: usize) -> f64 {
+    match *s {
+        Step::Unary(u) => match u {
+            Unary::Sqrt => v.sqrt(),
+            Unary::Ln => v.ln(),
+            Unary::Log10 => v.log10(),
+            Unary::Pow(p) => v.powf(p),
+            Unary::ClampMin(m) => nan_max(v, m),
+            Unary::Affine(a, b) => v * a + b,
+        },
+        Step::Scale(f) => v * f,
+        Step::DoubleInterior { last } => {
+            let end = if last { bins } else { bins.saturating_sub(1) };
+            if k >= 1 && k < end {
+                2.0 * v
+            } else {
+                v
+            }
+        }
+        Step::Log { mult, amin, offset } => mult * nan_max(v, amin).log10() - offset,
+    }
+}
+
+fn steps(x: &Tensor, ss: &[Step]) -> Tensor {
+    if ss.is_empty() {
+        return x.clone();
+    }
+    let bins = last(x);
+    rows_real(x, 1, &[(x.names.last().map(|s| s.as_str()).unwrap_or("bins"), bins)], |s| {
+        s.iter().enumerate().map(|(k, &v)| ss.iter().fold(v, |acc, st| step(st, acc, k, bins))).collect()
+    })
+    .with_shape(x)
+}
+
+/// `max(x, max_over_scope(x) - top)`.
+fn clip_tensor(y: &Tensor, c: &Clip) -> Tensor {
+    let k = match c.scope {
+        Scope::Tensor => y.shape.len(),
+        Scope::Trailing(k) => k.min(y.shape.len()),
+    };
+    rows_real(y, k, &[], |s| {
+        let m = match c.nan {
+            NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
+            NanMax::Skip => s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+        };
+        s.iter().map(|&v| nan_max(v, m - c.top)).collect()
+    })
+    .with_shape(y)
+}
+
+/// The DFT through an explicit plan for `period` points: taps past the period wrap onto the
+/// start (a DFT of that period sees them there), the rest is zero; bins `0..n/2+1`. Frames
+/// holding non-finite samples keep the sum-of-products meaning (see [`rfft`]).
+fn planned_fft(x: &Tensor, n: usize, period: usize, plan: &RealPlan) -> Tensor {
+    let taps = last(x);
+    let bins = n / 2 + 1;
+    let v = x.real();
+    let rows = v.len().checked_div(taps).unwrap_or(0);
+    let mut out = Vec::with_capacity(rows * bins);
+    let mut frame = vec![0.0; period];
+    let mut spec = vec![Complex64::new(0.0, 0.0); period / 2 + 1];
+    for r in 0..rows {
+        let s = &v[r * taps..(r + 1) * taps];
+        if !s.iter().all(|v| v.is_finite()) {
+            let one =
+                Tensor { names: vec![String::from("taps")], shape: vec![taps], data: Data::Real(s.to_vec()) };
+            let y = rfft(&one, n, period, Precision::F64);
+            out.extend_from_slice(complex_rows(&y));
+            continue;
+        }
+        frame.iter_mut().for_each(|f| *f = 0.0);
+        for (t, &xv) in s.iter().enumerate() {
+            frame[t % period] += xv;
+        }
+        crate::passes::fft_plan::execute_real(plan, &frame, &mut spec);
+        out.extend_from_slice(&spec[..bins]);
+    }
+    retail(x, 1, &[("bins", bins)], Data::Complex(out))
 }
 
 impl Tensor {

@@ -6,6 +6,7 @@ pub mod diag;
 pub mod graph;
 pub mod interp;
 pub mod lower;
+pub mod passes;
 pub mod syntax;
 
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};

@@ -302,6 +302,7 @@ pub fn lower(spec: &Spec, overrides: &[Override]) -> Result<Lowered, Diag> {
         accepts,
         finite_only: decl.finite,
         rate: lw.rate,
+        schedule: None,
     };
     if let Err(e) = verify(&graph) {
         return Err(Diag::new(
@@ -941,7 +942,11 @@ impl<'a> Lowerer<'a> {
             op,
             inputs: vec![input],
             ty,
-            origin: printer::expr(&Expr { kind: ExprKind::Call(c.clone()), span: c.span }),
+            // One line per node in the graph text, whatever the spec's layout.
+            origin: printer::expr(&Expr { kind: ExprKind::Call(c.clone()), span: c.span })
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         });
         Ok(self.nodes.len() - 1)
     }

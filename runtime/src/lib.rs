@@ -4,7 +4,7 @@
 //! The runtime knows graphs, never spec syntax.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, Precision, Size};
+use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
 use specc_compiler::interp;
 
 pub mod npy;
@@ -214,6 +214,33 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
     let mut work: u64 = 0;
     let outer: u64 = axes.iter().filter(|(a, _)| a != "samples").map(|(_, s)| *s as u64).product();
     for node in &g.nodes {
+        // torch's reflect padding must be shorter than the signal it pads: check each pad step,
+        // standalone or inside a framed load, against the length it sees.
+        let pads: Vec<PadStep> = match &node.op {
+            Op::Pad { amount, mode } => vec![PadStep { amount: *amount, mode: *mode }],
+            Op::FramedLoad { pads, .. } => pads.clone(),
+            _ => Vec::new(),
+        };
+        if !pads.is_empty() {
+            let mut len = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
+            for p in pads {
+                let (l, r) = match p.amount {
+                    PadAmount::Fixed(l, r) => (l as i64, r as i64),
+                    PadAmount::Same { length, hop } => {
+                        let frames = (len + hop as i64 - 1) / hop as i64;
+                        let total = ((frames - 1) * hop as i64 + length as i64 - len).max(0);
+                        (total / 2, total - total / 2)
+                    }
+                };
+                if p.mode == PadMode::ReflectStrict && l.max(r) >= len {
+                    return Err(RunError::TooShort(format!(
+                        "reflect padding of {} samples needs a longer signal than {len} samples (as torch requires)",
+                        l.max(r)
+                    )));
+                }
+                len += l + r;
+            }
+        }
         let mut elems: u64 = outer;
         for a in node.ty.axes.iter().filter(|a| !a.is_ellipsis()) {
             if matches!(a.size, Size::Lead(_)) {
@@ -237,15 +264,6 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
         }
         let bytes = if node.ty.elem == specc_compiler::graph::Elem::Complex { 16 } else { 8 };
         work = work.saturating_add(elems.saturating_mul(bytes));
-        if let Op::Pad { amount: PadAmount::Fixed(l, r), mode: PadMode::ReflectStrict } = node.op {
-            let src = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
-            if (l.max(r) as i64) >= src {
-                return Err(RunError::TooShort(format!(
-                    "reflect padding of {} samples needs a longer signal than {src} samples (as torch requires)",
-                    l.max(r)
-                )));
-            }
-        }
     }
     if work > limits.max_bytes {
         return Err(RunError::TooLarge(format!(

@@ -13,6 +13,9 @@ pub use shape::Size;
 pub use verify::{infer, verify};
 
 use std::fmt;
+use std::sync::Arc;
+
+pub use crate::passes::fft_plan::RealPlan;
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
@@ -322,6 +325,140 @@ pub struct OutAxis {
     pub parts: Vec<String>,
 }
 
+/// A constant table folded at compile time: `rows x cols` values in f64, row-major. Code
+/// generation stores them in the kernel's dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Values.
+    pub data: Arc<Vec<f64>>,
+}
+
+impl Table {
+    /// Number of non-zero entries.
+    pub fn nnz(&self) -> usize {
+        self.data.iter().filter(|v| **v != 0.0).count()
+    }
+    /// FNV-1a over the values' bits: a stable fingerprint for the graph text.
+    pub fn checksum(&self) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        for v in self.data.iter() {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+        }
+        h
+    }
+}
+
+/// A filterbank stored by rows as one contiguous non-zero range each (triangular filters touch
+/// a few bins each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseRows {
+    /// Number of input bins.
+    pub cols: usize,
+    /// Per row: first bin and the weights from there.
+    pub rows: Vec<(usize, Vec<f64>)>,
+}
+
+impl SparseRows {
+    /// Non-zero weights stored.
+    pub fn nnz(&self) -> usize {
+        self.rows.iter().map(|(_, w)| w.len()).sum()
+    }
+    /// The same matrix, dense.
+    pub fn dense(&self) -> Table {
+        let mut data = vec![0.0; self.rows.len() * self.cols];
+        for (r, (start, w)) in self.rows.iter().enumerate() {
+            data[r * self.cols + start..r * self.cols + start + w.len()].copy_from_slice(w);
+        }
+        Table { rows: self.rows.len(), cols: self.cols, data: Arc::new(data) }
+    }
+}
+
+/// Complex bins to real values, the first step of a fused tail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FromComplex {
+    /// `re^2 + im^2`
+    Power,
+    /// `sqrt(re^2 + im^2)`
+    Magnitude,
+    /// `re`
+    Real,
+    /// `im`
+    Imag,
+    /// `atan2(im, re)`
+    Angle,
+}
+
+/// One elementwise step of a fused tail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    /// A real function.
+    Unary(Unary),
+    /// Multiply.
+    Scale(f64),
+    /// Double bins 1..F-1 (and the last when `last`): depends on the bin index only.
+    DoubleInterior {
+        /// Double the last bin too.
+        last: bool,
+    },
+    /// `mult * log10(max(x, amin)) - offset`, the reference folded into `offset`.
+    Log {
+        /// 10, 20 or 1.
+        mult: f64,
+        /// Floor.
+        amin: f64,
+        /// `mult * log10(max(|ref|, amin))`.
+        offset: f64,
+    },
+}
+
+/// The dynamic-range clip `max(x, max_over_scope(x) - top)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clip {
+    /// Range below the maximum.
+    pub top: f64,
+    /// Where the maximum is taken.
+    pub scope: Scope,
+    /// How NaN enters the maximum.
+    pub nan: NanMax,
+}
+
+/// A fused elementwise tail: complex-to-real, steps, an optional clip against a reduction, steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epilogue {
+    /// Complex-to-real first step, when the input is complex.
+    pub from: Option<FromComplex>,
+    /// Steps before the clip.
+    pub pre: Vec<Step>,
+    /// The clip, which needs the maximum of `pre`'s result over its scope.
+    pub clip: Option<Clip>,
+    /// Steps after the clip.
+    pub post: Vec<Step>,
+}
+
+/// What the sparse power-filterbank takes of each bin.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SpectrumPower {
+    /// `re^2 + im^2`.
+    Power,
+    /// `sqrt(re^2 + im^2) ^ p` (Keras `mag_exp`, librosa/torchaudio `power`).
+    MagnitudePow(f64),
+}
+
+/// One padding step of a framed load.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PadStep {
+    /// Amounts.
+    pub amount: PadAmount,
+    /// Mode.
+    pub mode: PadMode,
+}
+
 /// Operations. Each acts on the trailing axes named in its doc and keeps leading axes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -414,6 +551,58 @@ pub enum Op {
     },
     /// Permutes and merges axes into the output layout.
     Layout(Vec<OutAxis>),
+
+    // Forms made by the passes.
+    /// `window` folded: multiply taps by a `1 x taps` table.
+    WindowTable(Table),
+    /// `mel` folded: a dense `bands x bins` table.
+    MelTable(Table),
+    /// `db` with its reference folded: `mult * log10(max(x, amin)) - offset`, then the clip.
+    DbFolded {
+        /// 10, 20 or 1.
+        mult: f64,
+        /// Floor.
+        amin: f64,
+        /// `mult * log10(max(|ref|, amin))`.
+        offset: f64,
+        /// The clip, if any.
+        clip: Option<Clip>,
+    },
+    /// Pads, framing and windowing in one load straight from the signal: samples -> frames x
+    /// taps, no padded copy of the signal.
+    FramedLoad {
+        /// Pads applied in order.
+        pads: Vec<PadStep>,
+        /// Frame length.
+        length: usize,
+        /// Hop.
+        hop: usize,
+        /// Drop the last frame.
+        drop_last: bool,
+        /// Window table, if any.
+        window: Option<Table>,
+    },
+    /// Complex bins -> mel through a sparse filterbank, the power computed on the fly. Keeps the
+    /// dense product's meaning: a non-finite bin makes NaN every band it has a zero weight in.
+    PowerMel {
+        /// What of each bin.
+        power: SpectrumPower,
+        /// The filterbank.
+        matrix: SparseRows,
+    },
+    /// A fused elementwise tail.
+    Epilogue(Epilogue),
+    /// `rfft` with an explicit plan.
+    Fft {
+        /// Transform length.
+        n: usize,
+        /// DFT period.
+        period: usize,
+        /// Basis arithmetic.
+        basis: Precision,
+        /// The plan for `period` points.
+        plan: RealPlan,
+    },
 }
 
 impl Op {
@@ -447,6 +636,13 @@ impl Op {
             Op::Mel(_) => "mel",
             Op::Db { .. } => "db",
             Op::Layout(_) => "layout",
+            Op::WindowTable(_) => "window_table",
+            Op::MelTable(_) => "mel_table",
+            Op::DbFolded { .. } => "db_folded",
+            Op::FramedLoad { .. } => "framed_load",
+            Op::PowerMel { .. } => "power_mel",
+            Op::Epilogue(_) => "epilogue",
+            Op::Fft { .. } => "fft",
         }
     }
 }
@@ -481,6 +677,36 @@ pub struct Graph {
     pub finite_only: bool,
     /// Declared sample rate, Hz, when the spec names one.
     pub rate: Option<f64>,
+    /// Kernels and phases, once the schedule pass has run.
+    pub schedule: Option<Schedule>,
+}
+
+/// How nodes group into kernels and phases.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Phases in order; a phase ends where a whole-scope reduction must complete.
+    pub phases: Vec<Phase>,
+}
+
+/// One phase: a kernel run per block of frames, and the reduction it feeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    /// Nodes the kernel computes, in order. A node split across phases appears in both, with
+    /// `part` saying which half.
+    pub nodes: Vec<(NodeId, Part)>,
+    /// A maximum reduction over this scope that the next phase needs.
+    pub reduce: Option<Scope>,
+}
+
+/// Which part of a node a phase computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// All of it.
+    Whole,
+    /// An epilogue's steps up to its clip, feeding the reduction.
+    BeforeClip,
+    /// The clip and the steps after it.
+    AfterClip,
 }
 
 impl Graph {

@@ -126,12 +126,144 @@ pub fn op_text(op: &Op) -> String {
                 fmt_f(*reference)
             )
         }
+        Op::WindowTable(t) => format!("window_table({})", table_text(t)),
+        Op::MelTable(t) => format!("mel_table({})", table_text(t)),
+        Op::DbFolded { mult, amin, offset, clip } => {
+            format!(
+                "db_folded({}{})",
+                step_text(&Step::Log { mult: *mult, amin: *amin, offset: *offset }),
+                clip_text(clip)
+            )
+        }
+        Op::FramedLoad { pads, length, hop, drop_last, window } => {
+            let mut parts: Vec<String> = pads.iter().map(pad_text).collect();
+            parts.push(format!("frames {length} hop {hop}{}", if *drop_last { " drop_last" } else { "" }));
+            if let Some(w) = window {
+                parts.push(format!("window {}", table_text(w)));
+            }
+            format!("framed_load({})", parts.join("; "))
+        }
+        Op::PowerMel { power, matrix } => {
+            let p = match power {
+                SpectrumPower::Power => String::from("re^2 + im^2"),
+                SpectrumPower::MagnitudePow(e) if *e == 1.0 => String::from("|X|"),
+                SpectrumPower::MagnitudePow(e) => format!("|X|^{}", fmt_f(*e)),
+            };
+            let widths: Vec<usize> = matrix.rows.iter().map(|(_, w)| w.len()).collect();
+            let max_w = widths.iter().copied().max().unwrap_or(0);
+            format!(
+                "power_mel({p}; sparse {}x{}, nnz {}, widest band {max_w} bins, crc {:08x})",
+                matrix.rows.len(),
+                matrix.cols,
+                matrix.nnz(),
+                matrix.dense().checksum()
+            )
+        }
+        Op::Epilogue(e) => {
+            let mut parts = Vec::new();
+            if let Some(f) = e.from {
+                parts.push(
+                    match f {
+                        FromComplex::Power => "re^2 + im^2",
+                        FromComplex::Magnitude => "|X|",
+                        FromComplex::Real => "re",
+                        FromComplex::Imag => "im",
+                        FromComplex::Angle => "atan2(im, re)",
+                    }
+                    .to_string(),
+                );
+            }
+            parts.extend(e.pre.iter().map(step_text));
+            if let Some(c) = &e.clip {
+                parts.push(clip_text(&Some(*c)).trim_start_matches("; ").to_string());
+            }
+            parts.extend(e.post.iter().map(step_text));
+            format!("epilogue({})", parts.join(" -> "))
+        }
+        Op::Fft { n, period, basis, plan } => {
+            let p = if n == period { String::new() } else { format!(", period {period}") };
+            let b = if *basis == Precision::F32 { ", basis f32" } else { "" };
+            format!("fft(n {n}{p}{b}: {plan})")
+        }
         Op::Layout(axes) => {
             let v: Vec<String> = axes.iter().map(|a| a.parts.join(" * ")).collect();
             format!("layout({})", v.join(", "))
         }
         _ => format!("{}()", op.name()),
     }
+}
+
+fn table_text(t: &Table) -> String {
+    format!("{}x{}, nnz {}, crc {:08x}", t.rows, t.cols, t.nnz(), t.checksum())
+}
+
+fn pad_text(p: &PadStep) -> String {
+    let m = match p.mode {
+        PadMode::Constant(v) => format!("constant {}", fmt_f(v)),
+        PadMode::Reflect => String::from("reflect"),
+        PadMode::ReflectStrict => String::from("reflect strict"),
+        PadMode::Edge => String::from("edge"),
+    };
+    match p.amount {
+        PadAmount::Fixed(l, r) => format!("pad {l}+{r} {m}"),
+        PadAmount::Same { length, hop } => format!("pad same({length}, {hop}) {m}"),
+    }
+}
+
+fn step_text(s: &Step) -> String {
+    match s {
+        Step::Unary(u) => op_text(&Op::Unary(*u)),
+        Step::Scale(k) => format!("scale({})", fmt_f(*k)),
+        Step::DoubleInterior { last } => {
+            if *last {
+                String::from("double_interior(last)")
+            } else {
+                String::from("double_interior()")
+            }
+        }
+        Step::Log { mult, amin, offset } => {
+            format!("{} * log10(max(x, {})) - {}", fmt_f(*mult), fmt_f(*amin), fmt_f(*offset))
+        }
+    }
+}
+
+fn clip_text(c: &Option<Clip>) -> String {
+    match c {
+        None => String::new(),
+        Some(c) => {
+            let sc = match c.scope {
+                Scope::Tensor => String::from("tensor"),
+                Scope::Trailing(k) => format!("last {k} axes"),
+            };
+            let nan = match c.nan {
+                NanMax::Propagate => "",
+                NanMax::Skip => ", NaN skipped",
+            };
+            format!("; clip max(x, max over {sc}{nan} - {})", fmt_f(c.top))
+        }
+    }
+}
+
+fn write_schedule(s: &Schedule, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "  schedule:")?;
+    for (i, p) in s.phases.iter().enumerate() {
+        let nodes: Vec<String> = p
+            .nodes
+            .iter()
+            .map(|(n, part)| match part {
+                Part::Whole => format!("%{n}"),
+                Part::BeforeClip => format!("%{n}.pre"),
+                Part::AfterClip => format!("%{n}.clip+post"),
+            })
+            .collect();
+        write!(f, "    phase {}: kernel per block of frames [{}]", i + 1, nodes.join(", "))?;
+        match p.reduce {
+            None => writeln!(f)?,
+            Some(Scope::Tensor) => writeln!(f, " -> max over the whole tensor")?,
+            Some(Scope::Trailing(k)) => writeln!(f, " -> max per slice of the last {k} axes")?,
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -156,5 +288,9 @@ pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result 
             writeln!(f, "      # {}", n.origin)?;
         }
     }
-    writeln!(f, "  return %{}", g.output)
+    writeln!(f, "  return %{}", g.output)?;
+    if let Some(s) = &g.schedule {
+        write_schedule(s, f)?;
+    }
+    Ok(())
 }

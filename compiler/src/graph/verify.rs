@@ -19,6 +19,13 @@ pub fn verify(g: &Graph) -> Result<(), String> {
             Op::Input { .. } => 0,
             _ => 1,
         };
+        if let (Some(s), true) = (&g.schedule, i == 0) {
+            for p in &s.phases {
+                if let Some(&(bad, _)) = p.nodes.iter().find(|(x, _)| *x >= g.nodes.len()) {
+                    return Err(format!("the schedule names %{bad}, which does not exist"));
+                }
+            }
+        }
         if n.inputs.len() != want {
             return Err(format!("%{i} ({}) has {} inputs, wants {want}", n.op.name(), n.inputs.len()));
         }
@@ -159,6 +166,61 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             }
             t.clone()
         }
+        Op::WindowTable(tab) => {
+            core(t, &["frames", "taps"], Elem::Real)?;
+            if last_size() != Size::Const(tab.cols as i64) || tab.rows != 1 {
+                return Err(format!(
+                    "window table {}x{} does not fit {} taps",
+                    tab.rows,
+                    tab.cols,
+                    last_size()
+                ));
+            }
+            t.clone()
+        }
+        Op::MelTable(tab) => {
+            core(t, &["bins"], Elem::Real)?;
+            if last_size() != Size::Const(tab.cols as i64) {
+                return Err(format!("mel table has {} columns, tensor has {} bins", tab.cols, last_size()));
+            }
+            with_tail(t, 1, vec![Axis::new("mel", Size::Const(tab.rows as i64))], Elem::Real)
+        }
+        Op::DbFolded { .. } => {
+            if t.elem != Elem::Real {
+                return Err(String::from("db takes a real tensor"));
+            }
+            t.clone()
+        }
+        Op::FramedLoad { pads, length, hop, drop_last, window } => {
+            let mut ty = t.clone();
+            for p in pads {
+                ty = infer(&Op::Pad { amount: p.amount, mode: p.mode }, &ty)?;
+            }
+            ty = infer(&Op::Frames { length: *length, hop: *hop, drop_last: *drop_last }, &ty)?;
+            if let Some(w) = window {
+                ty = infer(&Op::WindowTable(w.clone()), &ty)?;
+            }
+            ty
+        }
+        Op::PowerMel { matrix, .. } => {
+            core(t, &["bins"], Elem::Complex)?;
+            if last_size() != Size::Const(matrix.cols as i64) {
+                return Err(format!(
+                    "filterbank has {} columns, tensor has {} bins",
+                    matrix.cols,
+                    last_size()
+                ));
+            }
+            with_tail(t, 1, vec![Axis::new("mel", Size::Const(matrix.rows.len() as i64))], Elem::Real)
+        }
+        Op::Epilogue(e) => {
+            let want = if e.from.is_some() { Elem::Complex } else { Elem::Real };
+            if t.elem != want {
+                return Err(format!("epilogue expects a {want:?} tensor"));
+            }
+            Type { elem: Elem::Real, axes: t.axes.clone() }
+        }
+        Op::Fft { n, period, basis, .. } => infer(&Op::Rfft { n: *n, period: *period, basis: *basis }, t)?,
         Op::Layout(out) => {
             let mut used = vec![false; t.axes.len()];
             let mut axes = Vec::new();

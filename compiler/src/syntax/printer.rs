@@ -152,8 +152,9 @@ fn expr_prec(e: &Expr, prec: u8) -> String {
         }
         ExprKind::Match(s, arms) => {
             let mut out = format!("match {} {{", expr_prec(s, 1));
-            for a in arms {
-                let _ = write!(out, "\n  {} => {}", patterns(&a.patterns), indent(&expr(&a.body), 2));
+            for (i, a) in arms.iter().enumerate() {
+                let comma = if i + 1 < arms.len() { "," } else { "" };
+                let _ = write!(out, "\n  {} => {}{comma}", patterns(&a.patterns), indent(&expr(&a.body), 2));
             }
             out.push_str("\n}");
             if prec > 0 {
