@@ -22,7 +22,7 @@ use std::path::Path;
 pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
-pub use specc_runtime::npy;
+pub use specc_runtime::{audio, image, npy};
 pub use specc_runtime::{Engine, Input, Limits, Output, Plan, RunError};
 
 /// The shipped specs, embedded so they work from any directory: (name, text).
@@ -50,6 +50,9 @@ pub enum Error {
     /// A spec file could not be read, or names no file nor preset.
     #[error("{0}")]
     Io(String),
+    /// Some inputs of a run failed; each was reported with its reason.
+    #[error("some inputs failed")]
+    Failed,
     /// A bug in specc: a pass produced an invalid graph.
     #[error("{0}")]
     Internal(String),
@@ -68,6 +71,7 @@ pub struct Pipeline {
     optimized: Graph,
     engine: Engine,
     limits: Limits,
+    threads: usize,
 }
 
 impl Pipeline {
@@ -76,7 +80,7 @@ impl Pipeline {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let compiled = specc_compiler::compile(name, text, &sets)?;
         let optimized = specc_compiler::passes::optimize(compiled.graph.clone()).map_err(Error::Internal)?;
-        Ok(Pipeline { compiled, optimized, engine: Engine::default(), limits: Limits::default() })
+        Ok(Pipeline { compiled, optimized, engine: Engine::default(), limits: Limits::default(), threads: 0 })
     }
 
     /// Compiles a shipped spec by name (see [`PRESETS`]).
@@ -111,6 +115,12 @@ impl Pipeline {
     /// Chooses the engine.
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
+        self
+    }
+
+    /// Sets how many threads [`Pipeline::run_many`] uses; 0 (the default) means one per core.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
         self
     }
 
@@ -149,6 +159,48 @@ impl Pipeline {
     /// Runs the pipeline on `input`.
     pub fn run(&self, input: &Input<'_>) -> Result<Output, Error> {
         Ok(specc_runtime::run(&self.optimized, input, self.engine, &self.limits)?)
+    }
+
+    /// Runs the pipeline on `input` into a caller's buffer, which must have the planned output
+    /// shape (see [`Pipeline::plan`]) and the output's precision.
+    ///
+    /// ```
+    /// use specc::{Input, Output, Pipeline};
+    /// let p = Pipeline::preset("whisper", &[])?;
+    /// let x = ndarray::ArrayD::<f32>::zeros(vec![16000]);
+    /// let shape = p.plan(x.shape(), "float32")?.output_shape;
+    /// let mut out = Output::F32(ndarray::ArrayD::zeros(shape));
+    /// p.run_into(&Input::F32(x.view()), &mut out)?;
+    /// assert_eq!(out.shape(), &[80, 100]);
+    /// # Ok::<(), specc::Error>(())
+    /// ```
+    pub fn run_into(&self, input: &Input<'_>, out: &mut Output) -> Result<(), Error> {
+        let plan = self.plan(input.shape(), input.dtype_name())?;
+        let fits = match (&*out, plan.precision) {
+            (Output::F32(a), specc_compiler::graph::Precision::F32) => a.shape() == plan.output_shape,
+            (Output::F64(a), specc_compiler::graph::Precision::F64) => a.shape() == plan.output_shape,
+            _ => false,
+        };
+        if !fits {
+            return Err(Error::Run(RunError::Shape {
+                shape: out.shape().to_vec(),
+                expected: format!("{:?} {}", plan.output_shape, plan.precision.as_str()),
+                why: String::from("the output buffer must have the planned shape and precision"),
+            }));
+        }
+        *out = self.run(input)?;
+        Ok(())
+    }
+
+    /// Runs the pipeline on several inputs in parallel (see [`Pipeline::with_threads`]); one
+    /// result per input, in order. A failing input does not stop the others.
+    pub fn run_many(&self, inputs: &[Input<'_>]) -> Vec<Result<Output, Error>> {
+        use rayon::prelude::*;
+        let work = || inputs.par_iter().map(|x| self.run(x)).collect();
+        match rayon::ThreadPoolBuilder::new().num_threads(self.threads).build() {
+            Ok(pool) => pool.install(work),
+            Err(_) => inputs.iter().map(|x| self.run(x)).collect(),
+        }
     }
 }
 

@@ -1,10 +1,13 @@
 //! The `specc` command line.
 
 use clap::{Parser, Subcommand};
-use specc::{npy, Engine, Pipeline};
+mod files;
+
+use specc::{Engine, Pipeline};
+use specc_runtime::audio::ChannelMode;
+use specc_runtime::image::{Colormap, PngOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -19,13 +22,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a spec over an input .npy and write the result as .npy.
+    /// Run a spec over audio files (WAV, FLAC, MP3, OGG), .npy arrays or folders of them.
     Run {
         /// Spec file, or the name of a shipped preset (see `specc presets`).
         spec: String,
-        /// Input array (.npy: float32, float64 or int16).
-        input: PathBuf,
-        /// Output file (.npy).
+        /// Inputs: audio files, .npy arrays (float32, float64, int16), or folders (recursed).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output file (one input, or .npz for many), or folder (one output per input).
         #[arg(short, long)]
         output: PathBuf,
         /// Override a param: `--set name=value` (repeatable).
@@ -34,6 +38,24 @@ enum Cmd {
         /// Engine: interp (the reference interpreter).
         #[arg(long, default_value = "interp")]
         engine: Engine,
+        /// Output format when the output's extension does not say: npy, npz or png.
+        #[arg(long)]
+        format: Option<files::Format>,
+        /// Multi-channel audio: mix (mean, as librosa), first, or all (keeps a channel axis).
+        #[arg(long, default_value = "mix")]
+        channels: ChannelMode,
+        /// Resample audio whose rate differs from the spec's (sinc, see README).
+        #[arg(long)]
+        resample: bool,
+        /// PNG size as WIDTHxHEIGHT (default: one pixel per value).
+        #[arg(long, value_name = "WxH")]
+        png_size: Option<String>,
+        /// PNG colormap: magma, viridis, inferno, gray.
+        #[arg(long, default_value = "magma")]
+        colormap: Colormap,
+        /// Files processed in parallel (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -71,6 +93,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Failures were reported as they happened.
+        Err(specc::Error::Failed) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
             ExitCode::FAILURE
@@ -85,26 +109,49 @@ fn open(spec: &str, sets: &[String]) -> Result<Pipeline, specc::Error> {
 
 fn real_main(cli: Cli) -> Result<(), specc::Error> {
     match cli.cmd {
-        Cmd::Run { spec, input, output, sets, engine } => {
+        Cmd::Run {
+            spec,
+            inputs,
+            output,
+            sets,
+            engine,
+            format,
+            channels,
+            resample,
+            png_size,
+            colormap,
+            jobs,
+        } => {
             let p = open(&spec, &sets)?.with_engine(engine);
-            let x = npy::read(&input)?;
-            let view = x.view();
-            let plan = p.plan(view.shape(), view.dtype_name())?;
-            let t0 = Instant::now();
-            let y = p.run(&view)?;
-            let dt = t0.elapsed();
-            npy::write(&output, &y)?;
-            eprintln!(
-                "{} -> {}: {:?} {} ({} frames) in {:.1} ms [{:?}]",
-                input.display(),
-                output.display(),
-                y.shape(),
-                plan.precision.as_str(),
-                plan.frames,
-                dt.as_secs_f64() * 1e3,
-                engine
-            );
-            Ok(())
+            let (width, height) = match png_size {
+                None => (None, None),
+                Some(s) => {
+                    let parsed =
+                        s.split_once(['x', 'X']).and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
+                    match parsed {
+                        Some((w, h)) => (Some(w), Some(h)),
+                        None => {
+                            return Err(specc::Error::Io(format!(
+                                "--png-size `{s}` is not WIDTHxHEIGHT, e.g. 800x400"
+                            )))
+                        }
+                    }
+                }
+            };
+            let opts = files::RunOptions {
+                inputs,
+                output,
+                format,
+                channels,
+                resample,
+                png: PngOptions { width, height, colormap },
+                jobs,
+            };
+            if files::run(&p, &opts)? {
+                Ok(())
+            } else {
+                Err(specc::Error::Failed)
+            }
         }
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;

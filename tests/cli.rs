@@ -132,3 +132,23 @@ fn bad_inputs_are_named_errors() {
     }
     assert!(!out.exists(), "a failed run left an output file");
 }
+
+#[test]
+fn graph_after_and_passes() {
+    let o = specc(&["graph", "--passes"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for p in ["fold", "fuse", "plan", "schedule", "dce"] {
+        assert!(text.contains(p), "{text}");
+    }
+    let o = specc(&["graph", "keras_mel", "--after", "schedule", "--set", "fft_length=400"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        text.contains("framed_load(") && text.contains("power_mel(") && text.contains("epilogue("),
+        "{text}"
+    );
+    assert!(text.contains("real 400 = half 200 [8 x 5 x 5] + post-twiddle"), "{text}");
+    assert!(text.contains("phase 2:"), "{text}");
+    let o = specc(&["graph", "keras_mel", "--after", "fusion"]);
+    assert!(!o.status.success() && stderr(&o).contains("no pass named `fusion`"), "{}", stderr(&o));
+}

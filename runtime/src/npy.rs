@@ -120,3 +120,32 @@ pub fn write(path: &Path, out: &Output) -> Result<(), NpyError> {
     }
     Ok(())
 }
+
+/// Writes several arrays into one `.npz` (uncompressed), named as given, through a temporary
+/// file renamed into place.
+pub fn write_npz(path: &Path, arrays: &[(String, Output)]) -> Result<(), NpyError> {
+    let p = path.display().to_string();
+    let werr = |why: String| NpyError::Write { path: p.clone(), why };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| werr(String::from("not a file path")))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let res = (|| -> Result<(), String> {
+        let f = File::create(&tmp).map_err(|e| e.to_string())?;
+        let mut npz = ndarray_npy::NpzWriter::new(BufWriter::new(f));
+        for (n, a) in arrays {
+            match a {
+                Output::F32(x) => npz.add_array(n.as_str(), x).map_err(|e| e.to_string())?,
+                Output::F64(x) => npz.add_array(n.as_str(), x).map_err(|e| e.to_string())?,
+            }
+        }
+        let w = npz.finish().map_err(|e| e.to_string())?;
+        let f = w.into_inner().map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    })();
+    if let Err(why) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(werr(why));
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! `specc run` over files: audio or `.npy` in, `.npy`, `.npz` or `.png` out, many inputs in
+//! parallel, a progress bar on a terminal, and a summary that counts what really happened.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayD, IxDyn};
+use rayon::prelude::*;
+use specc::{npy, Error, Output, Pipeline};
+use specc_runtime::audio::{self, ChannelMode};
+use specc_runtime::image::{self, PngOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Output file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One `.npy` per input.
+    Npy,
+    /// One `.npz` holding one array per input.
+    Npz,
+    /// One `.png` heatmap per input.
+    Png,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "npy" => Ok(Format::Npy),
+            "npz" => Ok(Format::Npz),
+            "png" => Ok(Format::Png),
+            other => Err(format!("unknown format `{other}`; formats: npy, npz, png")),
+        }
+    }
+}
+
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Npy => "npy",
+            Format::Npz => "npz",
+            Format::Png => "png",
+        }
+    }
+    fn from_path(p: &Path) -> Option<Format> {
+        p.extension().and_then(|e| e.to_str()).and_then(|e| e.to_ascii_lowercase().parse().ok())
+    }
+}
+
+/// What `specc run` was asked to do.
+pub struct RunOptions {
+    /// Input files and folders.
+    pub inputs: Vec<PathBuf>,
+    /// Output file, or folder for several inputs.
+    pub output: PathBuf,
+    /// Format, when not given by the output's extension.
+    pub format: Option<Format>,
+    /// How multi-channel audio becomes the spec's input.
+    pub channels: ChannelMode,
+    /// Resample audio whose rate differs from the spec's.
+    pub resample: bool,
+    /// PNG rendering.
+    pub png: PngOptions,
+    /// Parallel jobs (0: one per core).
+    pub jobs: usize,
+}
+
+/// One input's outcome.
+struct Done {
+    input: PathBuf,
+    audio_seconds: f64,
+    result: Result<String, String>,
+}
+
+/// Where one input's result goes.
+enum Sink {
+    File(PathBuf, Format),
+    Npz(String),
+}
+
+fn is_npy(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// Files to run: given files as they are, folders recursed (sorted) for audio and `.npy` files;
+/// other files in folders are skipped with a warning.
+fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for root in inputs {
+        if root.is_dir() {
+            let mut stack = vec![root.clone()];
+            let mut found = Vec::new();
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        warnings.push(format!("skipping {}: {e}", dir.display()));
+                        continue;
+                    }
+                };
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if audio::is_audio_path(&p) || is_npy(&p) {
+                        found.push(p);
+                    } else {
+                        warnings.push(format!("skipping {}: not an audio or .npy file", p.display()));
+                    }
+                }
+            }
+            found.sort();
+            for p in found {
+                let rel = p.strip_prefix(root).unwrap_or(&p).with_extension("");
+                let name = rel.to_string_lossy().replace(['/', '\\'], "_");
+                out.push((p, name));
+            }
+        } else {
+            let name = root.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push((root.clone(), name));
+        }
+    }
+    // Two inputs with one name would overwrite each other: the later ones get their extension
+    // (`speech.wav`, `speech.ogg` -> `speech`, `speech_ogg`), then a number if still taken.
+    let mut taken = std::collections::HashSet::new();
+    for (path, name) in out.iter_mut() {
+        if !taken.insert(name.clone()) {
+            let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = format!("{name}_{ext}");
+            let mut candidate = base.clone();
+            let mut k = 2;
+            while !taken.insert(candidate.clone()) {
+                candidate = format!("{base}_{k}");
+                k += 1;
+            }
+            *name = candidate;
+        }
+    }
+    out
+}
+
+/// Reads an input as an array in the spec's input layout, with its audio duration.
+fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64), String> {
+    let g = p.graph();
+    if is_npy(path) || !audio::is_audio_path(path) {
+        let a = npy::read(path).map_err(|e| e.to_string())?;
+        let seconds = match (g.rate, a.view().shape().last()) {
+            (Some(r), Some(&n)) if g.user_axes().last().map(String::as_str) == Some("samples") => {
+                let rows: usize = a.view().shape().iter().rev().skip(1).product();
+                rows as f64 * n as f64 / r
+            }
+            _ => 0.0,
+        };
+        return Ok((a, seconds));
+    }
+    let mut a = audio::decode(path).map_err(|e| e.to_string())?.select(opts.channels);
+    let seconds = a.duration_seconds();
+    if let Some(rate) = g.rate {
+        if (a.rate as f64 - rate).abs() > 1e-9 {
+            if !opts.resample {
+                return Err(format!(
+                    "{} is sampled at {} Hz but the spec expects {} Hz; pass --resample, or set the spec's rate param",
+                    path.display(),
+                    a.rate,
+                    rate
+                ));
+            }
+            if rate.fract() != 0.0 || rate <= 0.0 || rate > u32::MAX as f64 {
+                return Err(format!("cannot resample to {rate} Hz: not a whole number of Hz"));
+            }
+            a = a.resample(rate as u32).map_err(|e| e.in_file(path).to_string())?;
+        }
+    }
+    Ok((npy::Array::F32(shape_audio(g.user_axes(), &a, opts.channels)?), seconds))
+}
+
+/// Lays decoded audio out as the spec's input: `[..., samples]` gets `(samples)` or
+/// `(channels, samples)`; `[batch, samples, channels]` and `[batch, channels, samples]` get a batch
+/// of one.
+fn shape_audio(user_axes: &[String], a: &audio::Audio, mode: ChannelMode) -> Result<ArrayD<f32>, String> {
+    let c = a.channels;
+    let t = a.frames;
+    let keep_axis = mode == ChannelMode::All;
+    let axes: Vec<&str> = user_axes.iter().map(String::as_str).collect();
+    let (shape, data): (Vec<usize>, Vec<f32>) = match axes.as_slice() {
+        ["...", "samples"] if keep_axis => (vec![c, t], a.data.clone()),
+        ["...", "samples"] | ["samples"] if c == 1 => (vec![t], a.data.clone()),
+        ["batch", "channels", "samples"] => (vec![1, c, t], a.data.clone()),
+        ["batch", "samples", "channels"] => {
+            let mut d = vec![0.0; c * t];
+            for ch in 0..c {
+                for (i, v) in a.channel(ch).iter().enumerate() {
+                    d[i * c + ch] = *v;
+                }
+            }
+            (vec![1, t, c], d)
+        }
+        _ => {
+            return Err(format!(
+                "cannot lay out {c}-channel audio as this spec's input [{}]; try --channels mix",
+                user_axes.join(", ")
+            ))
+        }
+    };
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| e.to_string())
+}
+
+/// Values as f32 for display, frequency rows (lowest first) by time columns, leading axes as
+/// stacked panels.
+fn heatmap(p: &Pipeline, out: &Output) -> Result<(ndarray::Array2<f32>, usize), String> {
+    let ty = p.optimized().output_type();
+    let shape = out.shape().to_vec();
+    let names: Vec<&str> = {
+        // Expand `...` to as many axes as the output has beyond the named ones.
+        let named = ty.axes.iter().filter(|a| !a.is_ellipsis()).count();
+        let mut v = Vec::new();
+        for a in &ty.axes {
+            if a.is_ellipsis() {
+                v.extend(std::iter::repeat_n("...", shape.len() - named));
+            } else {
+                v.push(a.name.as_str());
+            }
+        }
+        v
+    };
+    let t_ax = names.iter().position(|n| *n == "frames").ok_or("the output has no time axis to draw")?;
+    let f_ax = (0..names.len()).rev().find(|&i| i != t_ax && names[i] != "...").ok_or("no frequency axis")?;
+    let values: Vec<f32> = out.to_f64().into_iter().map(|v| v as f32).collect();
+    let arr = ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())?;
+    let mut perm: Vec<usize> = (0..shape.len()).filter(|&i| i != t_ax && i != f_ax).collect();
+    perm.push(f_ax);
+    perm.push(t_ax);
+    let arr = arr.permuted_axes(perm);
+    let panels: usize = arr.shape()[..arr.ndim() - 2].iter().product();
+    let (f, t) = (shape[f_ax], shape[t_ax]);
+    let flat: Vec<f32> = arr.iter().copied().collect();
+    let a2 = ndarray::Array2::from_shape_vec((panels * f, t), flat).map_err(|e| e.to_string())?;
+    Ok((a2, panels.max(1)))
+}
+
+fn write(p: &Pipeline, out: &Output, path: &Path, format: Format, png: &PngOptions) -> Result<(), String> {
+    match format {
+        Format::Npy => npy::write(path, out).map_err(|e| e.to_string()),
+        Format::Png => {
+            let (values, panels) = heatmap(p, out)?;
+            let range = image::finite_range(values.iter().copied())
+                .ok_or_else(|| format!("{}: the output has no finite values to draw", path.display()))?;
+            // One pixel per frame by default, but no wider than 4096: a long recording is drawn
+            // averaged rather than refused.
+            let mut opts = *png;
+            if opts.width.is_none() && values.ncols() > 4096 {
+                opts.width = Some(4096);
+            }
+            let img = image::render_panels(values.view(), panels, range, &opts).map_err(|e| e.to_string())?;
+            image::write_png(path, &img).map_err(|e| e.to_string())
+        }
+        Format::Npz => unreachable!("npz outputs are gathered and written once"),
+    }
+}
+
+/// Runs every input; prints a summary; returns whether all succeeded.
+pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
+    let mut warnings = Vec::new();
+    let inputs = collect(&opts.inputs, &mut warnings);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if inputs.is_empty() {
+        return Err(Error::Io(String::from("no input files to run")));
+    }
+    let single = inputs.len() == 1 && !opts.inputs[0].is_dir();
+    let out_fmt = Format::from_path(&opts.output);
+    let format = opts.format.or(out_fmt).unwrap_or(Format::Npy);
+    let to_dir = !(single || format == Format::Npz) || opts.output.is_dir();
+    if to_dir {
+        std::fs::create_dir_all(&opts.output)
+            .map_err(|e| Error::Io(format!("cannot create output folder {}: {e}", opts.output.display())))?;
+    }
+    let sink = |name: &str| -> Sink {
+        match format {
+            Format::Npz => Sink::Npz(name.to_string()),
+            f if to_dir => Sink::File(opts.output.join(format!("{name}.{}", f.ext())), f),
+            f => Sink::File(opts.output.clone(), f),
+        }
+    };
+    let npz_arrays: Mutex<Vec<(String, Output)>> = Mutex::new(Vec::new());
+    let bar = ProgressBar::new(inputs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files  {elapsed_precise}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let t0 = Instant::now();
+    let one = |(path, name): &(PathBuf, String)| -> Done {
+        let mut seconds = 0.0;
+        let result = (|| {
+            let (x, s) = load(p, path, opts)?;
+            seconds = s;
+            let view = x.view();
+            let plan = p.plan(view.shape(), view.dtype_name()).map_err(|e| e.to_string())?;
+            let t = Instant::now();
+            let y = p.run(&view).map_err(|e| e.to_string())?;
+            let what = format!(
+                "{:?} {} ({} frames) in {:.1} ms",
+                y.shape(),
+                plan.precision.as_str(),
+                plan.frames,
+                t.elapsed().as_secs_f64() * 1e3
+            );
+            match sink(name) {
+                Sink::File(dest, f) => {
+                    write(p, &y, &dest, f, &opts.png)?;
+                    Ok(format!("{} -> {}: {what}", path.display(), dest.display()))
+                }
+                Sink::Npz(n) => {
+                    npz_arrays.lock().map_err(|_| "internal error: lock poisoned")?.push((n.clone(), y));
+                    Ok(format!("{} -> {}[{n}]: {what}", path.display(), opts.output.display()))
+                }
+            }
+        })();
+        bar.inc(1);
+        Done { input: path.clone(), audio_seconds: seconds, result }
+    };
+    let results: Vec<Done> = match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {
+        Ok(pool) => pool.install(|| inputs.par_iter().map(one).collect()),
+        Err(_) => inputs.iter().map(one).collect(),
+    };
+    bar.finish_and_clear();
+    if format == Format::Npz {
+        let mut arrays = npz_arrays.into_inner().unwrap_or_default();
+        arrays.sort_by(|a, b| a.0.cmp(&b.0));
+        if !arrays.is_empty() {
+            npy::write_npz(&opts.output, &arrays)?;
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let ok = results.iter().filter(|d| d.result.is_ok()).count();
+    let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
+    if results.len() == 1 {
+        match &results[0].result {
+            Ok(line) => eprintln!("{line}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        return Ok(ok == 1);
+    }
+    for d in results.iter().filter(|d| d.result.is_err()) {
+        if let Err(e) = &d.result {
+            eprintln!("failed: {}: {e}", d.input.display());
+        }
+    }
+    let rtf =
+        if wall > 0.0 && audio > 0.0 { format!(", {:.1}x real time", audio / wall) } else { String::new() };
+    eprintln!(
+        "{} files: {ok} done, {} failed; {:.1} s of audio in {:.2} s{rtf}",
+        results.len(),
+        results.len() - ok,
+        audio,
+        wall
+    );
+    Ok(ok == results.len())
+}
