@@ -421,13 +421,7 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
             }
             steps(&y, &e.post)
         }
-        Op::Fft { n, period, basis, plan } => {
-            if *basis == Precision::F32 {
-                rfft(x, *n, *period, *basis)
-            } else {
-                planned_fft(x, *n, *period, plan)
-            }
-        }
+        Op::Fft { n, period, basis, plan } => planned_fft(x, *n, *period, *basis, plan),
     })
 }
 
@@ -485,7 +479,7 @@ fn clip_tensor(y: &Tensor, c: &Clip) -> Tensor {
 /// The DFT through an explicit plan for `period` points: taps past the period wrap onto the
 /// start (a DFT of that period sees them there), the rest is zero; bins `0..n/2+1`. Frames
 /// holding non-finite samples keep the sum-of-products meaning (see [`rfft`]).
-fn planned_fft(x: &Tensor, n: usize, period: usize, plan: &RealPlan) -> Tensor {
+fn planned_fft(x: &Tensor, n: usize, period: usize, basis: Precision, plan: &RealPlan) -> Tensor {
     let taps = last(x);
     let bins = n / 2 + 1;
     let v = x.real();
@@ -498,7 +492,7 @@ fn planned_fft(x: &Tensor, n: usize, period: usize, plan: &RealPlan) -> Tensor {
         if !s.iter().all(|v| v.is_finite()) {
             let one =
                 Tensor { names: vec![String::from("taps")], shape: vec![taps], data: Data::Real(s.to_vec()) };
-            let y = rfft(&one, n, period, Precision::F64);
+            let y = rfft(&one, n, period, basis);
             out.extend_from_slice(complex_rows(&y));
             continue;
         }
@@ -524,7 +518,9 @@ impl Tensor {
 /// arithmetic, as a convolution (Keras's STFT) or a matrix product evaluates it: a NaN, or an
 /// inf meeting a zero weight, reaches every bin of its frame. An FFT skips some of those
 /// products (it multiplies by +-i exactly), so frames holding non-finite samples, and periods
-/// other than `n`, are summed directly; finite frames use an f64 FFT.
+/// other than `n`, are summed directly (with the float32 basis for `basis: f32`, whose exact
+/// zeros decide where `inf * 0` happens); finite frames use an f64 FFT, which differs from a
+/// float32 basis only by that basis's rounding.
 fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
     let taps = last(x);
     let bins = n / 2 + 1;
@@ -557,9 +553,10 @@ fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
                 out.push(Complex64::new(re, im));
             }
         };
-        if basis == Precision::F32 {
+        let finite = s.iter().all(|v| v.is_finite());
+        if basis == Precision::F32 && !finite {
             direct(&mut out, &keras);
-        } else if period == n && s.iter().all(|v| v.is_finite()) {
+        } else if period == n && finite {
             for (i, b) in buf.iter_mut().enumerate() {
                 *b = Complex64::new(if i < taps { s[i] } else { 0.0 }, 0.0);
             }

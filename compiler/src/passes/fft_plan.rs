@@ -331,6 +331,7 @@ pub fn execute_real(plan: &RealPlan, input: &[f64], out: &mut [Complex64]) {
             let mut z: Vec<Complex64> =
                 input.chunks_exact(2).map(|pair| Complex64::new(pair[0], pair[1])).collect();
             execute_complex(half, &mut z);
+            let tw = table(n);
             // With z = e + i·o (e, o the even and odd samples), E_k = (Z_k + conj Z_{h-k}) / 2 and
             // O_k = (Z_k - conj Z_{h-k}) / 2i are their h-point DFTs; X_k = E_k + W_n^k · O_k.
             for (k, bin) in out.iter_mut().enumerate() {
@@ -338,7 +339,7 @@ pub fn execute_real(plan: &RealPlan, input: &[f64], out: &mut [Complex64]) {
                 let b = z[(h - k % h) % h].conj();
                 let even = (a + b) * 0.5;
                 let odd = (a - b) * Complex64::new(0.0, -0.5);
-                *bin = even + twiddle(k, n) * odd;
+                *bin = even + tw[k % n] * odd;
             }
         }
     }
@@ -356,8 +357,9 @@ fn run(plan: &ComplexPlan, input: &[Complex64], stride: usize, out: &mut [Comple
 
 /// A codelet stands for a straight-line small DFT; the reference computes that DFT directly.
 fn codelet(r: usize, input: &[Complex64], stride: usize, out: &mut [Complex64]) {
+    let tw = table(r);
     for (k, o) in out.iter_mut().enumerate() {
-        *o = (0..r).map(|j| input[j * stride] * twiddle(j * k, r)).sum();
+        *o = (0..r).map(|j| input[j * stride] * tw[(j * k) % r]).sum();
     }
 }
 
@@ -382,9 +384,10 @@ fn run_factors(factors: &[ComplexPlan], input: &[Complex64], stride: usize, out:
     }
     let mut column = vec![Complex64::default(); r];
     let mut butterfly = vec![Complex64::default(); r];
+    let tw = table(n);
     for k in 0..m {
         for (s, c) in column.iter_mut().enumerate() {
-            *c = sub[s * m + k] * twiddle(s * k, n);
+            *c = sub[s * m + k] * tw[(s * k) % n];
         }
         run(first, &column, 1, &mut butterfly);
         for (k1, &b) in butterfly.iter().enumerate() {
@@ -404,9 +407,10 @@ fn rader(p: usize, inner: &ComplexPlan, input: &[Complex64], stride: usize, out:
     let mut a = vec![Complex64::default(); len];
     let mut c = vec![Complex64::default(); len];
     let (mut down, mut up) = (1, 1);
+    let tw = table(p);
     for (a_q, c_q) in a.iter_mut().zip(&mut c) {
         *a_q = input[down * stride];
-        *c_q = twiddle(up, p);
+        *c_q = tw[up];
         down = mul_mod(down, g_inv, p);
         up = mul_mod(up, g, p);
     }
@@ -431,7 +435,8 @@ fn bluestein(
 ) {
     assert!(m >= 2 * n - 1 && inner.size() == m, "Bluestein needs m >= 2n - 1 and an m-point plan");
     // e^{-πi j²/n} = W_{2n}^{j² mod 2n}: reducing the exponent exactly keeps the angle small.
-    let chirp: Vec<Complex64> = (0..n).map(|j| twiddle(mul_mod(j, j, 2 * n), 2 * n)).collect();
+    let tw = table(2 * n);
+    let chirp: Vec<Complex64> = (0..n).map(|j| tw[mul_mod(j, j, 2 * n)]).collect();
     let mut a = vec![Complex64::default(); m];
     let mut b = vec![Complex64::default(); m];
     for (j, &h) in chirp.iter().enumerate() {
@@ -463,6 +468,21 @@ fn cyclic_convolution(plan: &ComplexPlan, a: &[Complex64], b: &[Complex64]) -> V
     let product: Vec<Complex64> = fa.iter().zip(&fb).map(|(x, y)| (x * y).conj()).collect();
     let scale = 1.0 / len as f64;
     forward(plan, &product).into_iter().map(|v| v.conj() * scale).collect()
+}
+
+/// All `n` twiddles `W_n^e`, computed once per length and thread: the interpreter runs the same
+/// plan for every frame, and recomputing `sin_cos` per butterfly dominated its time.
+fn table(n: usize) -> std::rc::Rc<Vec<Complex64>> {
+    thread_local! {
+        static TABLES: std::cell::RefCell<std::collections::HashMap<usize, std::rc::Rc<Vec<Complex64>>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    TABLES.with(|t| {
+        t.borrow_mut()
+            .entry(n)
+            .or_insert_with(|| std::rc::Rc::new((0..n).map(|e| twiddle(e, n)).collect()))
+            .clone()
+    })
 }
 
 /// `W_n^e = e^{-2πi e/n}`, from the exponent reduced mod `n` and folded into the first half
