@@ -1,27 +1,17 @@
 //! Real audio in, pictures and arrays out, as a user runs it: every format, folders with bad
 //! files in them, sample-rate mismatches, channels, PNG and NPZ outputs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn specc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs specc")
-}
+use common::{specc, stderr as err};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("specc-audio-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn read_f32(p: &Path) -> ndarray::ArrayD<f32> {

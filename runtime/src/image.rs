@@ -27,10 +27,8 @@
 
 use ndarray::{s, ArrayView2};
 use std::fmt;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest width or height, in pixels, that [`render`] will produce: beyond this an image is
 /// almost certainly a mistake (a missing `width` on an hour of audio) and would cost gigabytes.
@@ -400,9 +398,6 @@ fn resample(src: &[f32], rows: usize, cols: usize, h: usize, w: usize) -> Vec<f3
     }
 }
 
-/// Distinguishes temporary files of concurrent writers in one process.
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// Saves `img` as an 8-bit RGB PNG. The data goes to a temporary file in the same directory that
 /// is renamed into place only when complete, and removed on any error, so `path` either keeps
 /// its old content or gets the whole new picture — never a truncated one that a viewer would
@@ -412,41 +407,18 @@ pub fn write_png(path: &Path, img: &RgbImage) -> Result<(), ImageError> {
     if img.width == 0 || img.height == 0 || img.pixels.len() as u64 != need {
         return Err(ImageError::BadBuffer { width: img.width, height: img.height, len: img.pixels.len() });
     }
-    let werr = |source: std::io::Error| ImageError::Write { path: path.to_path_buf(), source };
-    let name = path
-        .file_name()
-        .ok_or_else(|| werr(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")))?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|source| ImageError::Create { path: path.to_path_buf(), source })?;
-    let res = (|| -> std::io::Result<()> {
-        let mut buf = BufWriter::new(file);
-        let mut enc = png::Encoder::new(&mut buf, img.width, img.height);
+    crate::atomic::write(path, |buf| {
+        let mut enc = png::Encoder::new(buf, img.width, img.height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         let mut writer = enc.write_header().map_err(encoding_io)?;
         writer.write_image_data(&img.pixels).map_err(encoding_io)?;
-        writer.finish().map_err(encoding_io)?;
-        buf.flush()?;
-        let file = buf.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(source) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(werr(source));
-    }
-    Ok(())
+        writer.finish().map_err(encoding_io)
+    })
+    .map_err(|e| match e {
+        crate::atomic::AtomicError::Create(source) => ImageError::Create { path: path.to_path_buf(), source },
+        crate::atomic::AtomicError::Write(source) => ImageError::Write { path: path.to_path_buf(), source },
+    })
 }
 
 /// The encoder's error as an I/O error, keeping the OS error when there is one.

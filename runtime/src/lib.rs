@@ -7,6 +7,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
 use specc_compiler::interp;
 
+mod atomic;
 pub mod audio;
 pub mod image;
 pub mod npy;

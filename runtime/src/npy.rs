@@ -4,7 +4,7 @@ use crate::{Input, Output};
 use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek};
+use std::io::{self, BufReader, Read, Seek};
 use std::path::Path;
 
 /// An array read from a file, owning its data.
@@ -98,54 +98,32 @@ pub fn read(path: &Path) -> Result<Array, NpyError> {
 /// Writes `out` to `path` through a temporary file renamed into place, so a failed write never
 /// leaves a partial file.
 pub fn write(path: &Path, out: &Output) -> Result<(), NpyError> {
-    let p = path.display().to_string();
-    let werr = |why: String| NpyError::Write { path: p.clone(), why };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| werr(String::from("not a file path")))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let res = (|| -> Result<(), String> {
-        let f = File::create(&tmp).map_err(|e| e.to_string())?;
-        let mut w = BufWriter::new(f);
-        match out {
-            Output::F32(a) => a.write_npy(&mut w).map_err(|e| e.to_string())?,
-            Output::F64(a) => a.write_npy(&mut w).map_err(|e| e.to_string())?,
-        }
-        let f = w.into_inner().map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if let Err(why) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(werr(why));
-    }
-    Ok(())
+    crate::atomic::write(path, |w| match out {
+        Output::F32(a) => a.write_npy(w).map_err(io::Error::other),
+        Output::F64(a) => a.write_npy(w).map_err(io::Error::other),
+    })
+    .map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, e: crate::atomic::AtomicError) -> NpyError {
+    let why = match e {
+        crate::atomic::AtomicError::Create(e) | crate::atomic::AtomicError::Write(e) => e.to_string(),
+    };
+    NpyError::Write { path: path.display().to_string(), why }
 }
 
 /// Writes several arrays into one `.npz` (uncompressed), named as given, through a temporary
 /// file renamed into place.
 pub fn write_npz(path: &Path, arrays: &[(String, Output)]) -> Result<(), NpyError> {
-    let p = path.display().to_string();
-    let werr = |why: String| NpyError::Write { path: p.clone(), why };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| werr(String::from("not a file path")))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let res = (|| -> Result<(), String> {
-        let f = File::create(&tmp).map_err(|e| e.to_string())?;
-        let mut npz = ndarray_npy::NpzWriter::new(BufWriter::new(f));
+    crate::atomic::write(path, |w| {
+        let mut npz = ndarray_npy::NpzWriter::new(w);
         for (n, a) in arrays {
             match a {
-                Output::F32(x) => npz.add_array(n.as_str(), x).map_err(|e| e.to_string())?,
-                Output::F64(x) => npz.add_array(n.as_str(), x).map_err(|e| e.to_string())?,
+                Output::F32(x) => npz.add_array(n.as_str(), x).map_err(io::Error::other)?,
+                Output::F64(x) => npz.add_array(n.as_str(), x).map_err(io::Error::other)?,
             }
         }
-        let w = npz.finish().map_err(|e| e.to_string())?;
-        let f = w.into_inner().map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if let Err(why) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(werr(why));
-    }
-    Ok(())
+        npz.finish().map(|_| ()).map_err(io::Error::other)
+    })
+    .map_err(|e| write_error(path, e))
 }
