@@ -1,6 +1,7 @@
 //! specc's compiler: spec text -> syntax tree -> op graph -> (passes) -> machine code, and the
 //! reference interpreter that is the oracle for every later stage.
 
+pub mod codegen;
 pub mod consts;
 pub mod diag;
 pub mod graph;

@@ -1,0 +1,371 @@
+//! The owner of one Cranelift JIT module: ISA selection, compilation with panics turned into
+//! errors, and function handles that may cross threads but cannot outlive the code they point to.
+
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cranelift_codegen::ir::{Signature, Type, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError};
+
+/// Which instruction set the JIT targets.
+///
+/// `Baseline` exists so the test suite can exercise the fallback lowering (SSE2 only, no FMA)
+/// on a machine that has AVX/FMA: kernels must be correct on both, and must not silently
+/// degrade into per-lane libcalls on the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IsaChoice {
+    /// The host CPU with every feature `cranelift_native` detects (AVX, FMA, AVX-512, ...).
+    Native,
+    /// The host architecture with no inferred features: x86-64 baseline (SSE2), no AVX, no FMA.
+    Baseline,
+}
+
+/// Why a JIT module could not be built or a function could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum JitError {
+    /// The host architecture is not supported by Cranelift.
+    #[error("host ISA not supported by Cranelift: {0}")]
+    UnsupportedHost(&'static str),
+    /// A Cranelift setting was rejected (a bug in this module, not in the input).
+    #[error("Cranelift rejected a setting: {0}")]
+    Setting(#[from] settings::SetError),
+    /// Building the target ISA from the flags failed.
+    #[error("could not build the target ISA: {0}")]
+    Isa(String),
+    /// Cranelift returned an error while declaring, compiling or linking (includes verifier
+    /// errors and unsupported types/instructions).
+    #[error("Cranelift failed on `{name}`: {source}")]
+    Module {
+        /// The function (or "<finalize>") being processed.
+        name: String,
+        /// Cranelift's error.
+        #[source]
+        source: Box<ModuleError>,
+    },
+    /// Cranelift (or the IR-building closure) panicked. Cranelift 0.135 panics instead of
+    /// returning `Err` on some unsupported IR (e.g. `iadd.i32x2` on x64).
+    #[error("Cranelift panicked on `{name}`: {message}")]
+    Panic {
+        /// The function (or "<finalize>") being processed.
+        name: String,
+        /// The panic payload, if it was a string.
+        message: String,
+    },
+    /// An earlier panic may have left the module inconsistent; it accepts no more work.
+    #[error("the JIT module is unusable after an earlier Cranelift panic")]
+    Poisoned,
+    /// The function was defined but `finalize` has not run since, so it has no code yet.
+    #[error("function is not finalized yet; call JitModule::finalize first")]
+    NotFinalized,
+    /// A typed function id was redeemed against a module other than the one that compiled it.
+    #[error("function id belongs to a different JIT module")]
+    ForeignFunction,
+}
+
+static NEXT_UID: AtomicU64 = AtomicU64::new(0);
+
+/// What IR emitters need to know about the target while a function body is being built
+/// (the builder borrows the module's context, so emitters cannot ask the module itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// Emit `fma` only when this is true; otherwise Cranelift lowers it to per-lane libcalls.
+    pub has_fma: bool,
+    /// The integer type of pointers and `usize`.
+    pub pointer_type: Type,
+}
+
+/// Owns a Cranelift `JITModule` and the executable memory of everything compiled into it.
+///
+/// The memory is freed on drop. `JitModule` is `!Sync` (Cranelift's module uses interior
+/// mutability); only [`JitFn`] handles, which borrow the module, cross threads.
+pub struct JitModule {
+    /// `Some` until `Drop` takes it to free the code memory.
+    module: Option<JITModule>,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    target: TargetInfo,
+    isa_choice: IsaChoice,
+    /// Defined but not yet finalized.
+    pending: HashSet<FuncId>,
+    poisoned: bool,
+    /// Process-unique id, so typed function ids cannot be redeemed against another module.
+    uid: u64,
+    capture_vcode: bool,
+    last_vcode: Option<String>,
+}
+
+impl JitModule {
+    /// Builds a module for `isa` with `opt_level=speed`, `is_pic=false` and the IR verifier on
+    /// in debug builds (it costs compile time, and our IR is generated, so release builds trust it).
+    pub fn new(isa: IsaChoice) -> Result<Self, JitError> {
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed")?;
+        flags.set("is_pic", "false")?;
+        flags.set("use_colocated_libcalls", "false")?;
+        flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        let isa_builder = match isa {
+            IsaChoice::Native => cranelift_native::builder(),
+            IsaChoice::Baseline => cranelift_native::builder_with_options(false),
+        }
+        .map_err(JitError::UnsupportedHost)?;
+        let owned_isa =
+            isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Isa(e.to_string()))?;
+        let target =
+            TargetInfo { has_fma: owned_isa.has_native_fma(), pointer_type: owned_isa.pointer_type() };
+        let module = JITModule::new(JITBuilder::with_isa(owned_isa, default_libcall_names()));
+        let ctx = module.make_context();
+        Ok(Self {
+            module: Some(module),
+            ctx,
+            fctx: FunctionBuilderContext::new(),
+            target,
+            isa_choice: isa,
+            pending: HashSet::new(),
+            poisoned: false,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            capture_vcode: false,
+            last_vcode: None,
+        })
+    }
+
+    /// True only when the ISA has AVX and FMA, i.e. when `fma` lowers to `vfmadd*`. Without
+    /// it Cranelift lowers `fma` to one `fmaf` libcall per lane, so emitters use mul+add.
+    pub fn has_fma(&self) -> bool {
+        self.target.has_fma
+    }
+
+    /// Target facts for IR emitters.
+    pub fn target(&self) -> TargetInfo {
+        self.target
+    }
+
+    /// The ISA this module was built for.
+    pub fn isa_choice(&self) -> IsaChoice {
+        self.isa_choice
+    }
+
+    /// A signature with the host's C calling convention (SystemV on x86-64 Linux), so compiled
+    /// functions can be called as `extern "C" fn`.
+    pub fn make_signature(&self) -> Signature {
+        self.module().make_signature()
+    }
+
+    /// A process-unique id of this module; typed kernel ids record it so that redeeming them
+    /// against a different module is an error instead of calling the wrong code.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// Keep the register-allocated machine code text (VCode) of the next functions defined,
+    /// so tests can check instruction selection (e.g. that no `call` to `fmaf` appears).
+    pub fn set_capture_vcode(&mut self, on: bool) {
+        self.capture_vcode = on;
+    }
+
+    /// The VCode text of the last function defined while capture was on.
+    pub fn last_vcode(&self) -> Option<&str> {
+        self.last_vcode.as_deref()
+    }
+
+    fn module(&self) -> &JITModule {
+        self.module.as_ref().expect("JITModule is present until drop")
+    }
+
+    /// Declares and compiles one function whose body `build` emits. The builder is positioned
+    /// nowhere: `build` creates its blocks, must terminate every one and need not seal them.
+    ///
+    /// A panic inside Cranelift or `build` is caught and returned as [`JitError::Panic`];
+    /// the module is poisoned afterwards because Cranelift's state may be half-updated.
+    pub fn define<F>(&mut self, name: &str, sig: Signature, build: F) -> Result<FuncId, JitError>
+    where
+        F: FnOnce(&mut FunctionBuilder<'_>, TargetInfo),
+    {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        let target = self.target;
+        let module = self.module.as_mut().expect("JITModule is present until drop");
+        let ctx = &mut self.ctx;
+        let fctx = &mut self.fctx;
+        let capture = self.capture_vcode;
+        let vcode = &mut self.last_vcode;
+        let result = catch_unwind(AssertUnwindSafe(|| -> Result<FuncId, Box<ModuleError>> {
+            let id = module.declare_function(name, Linkage::Local, &sig).map_err(Box::new)?;
+            module.clear_context(ctx);
+            ctx.func.signature = sig;
+            ctx.func.name = UserFuncName::user(0, id.as_u32());
+            {
+                let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+                build(&mut b, target);
+                b.seal_all_blocks();
+                b.finalize(module.target_config());
+            }
+            ctx.set_disasm(capture);
+            let defined = module.define_function(id, ctx);
+            if capture {
+                *vcode = ctx.compiled_code().and_then(|c| c.vcode.clone());
+            }
+            module.clear_context(ctx);
+            defined.map(|()| id).map_err(Box::new)
+        }));
+        match result {
+            Ok(Ok(id)) => {
+                self.pending.insert(id);
+                Ok(id)
+            }
+            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
+            Err(payload) => {
+                self.poisoned = true;
+                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
+            }
+        }
+    }
+
+    /// Links everything defined so far and makes it executable.
+    pub fn finalize(&mut self) -> Result<(), JitError> {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        let module = self.module.as_mut().expect("JITModule is present until drop");
+        match catch_unwind(AssertUnwindSafe(|| module.finalize_definitions().map_err(Box::new))) {
+            Ok(Ok(())) => {
+                self.pending.clear();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(JitError::Module { name: "<finalize>".into(), source: e }),
+            Err(payload) => {
+                self.poisoned = true;
+                Err(JitError::Panic { name: "<finalize>".into(), message: panic_message(&*payload) })
+            }
+        }
+    }
+
+    /// A handle to finalized code. It borrows the module, so the code cannot be freed while the
+    /// handle (or a thread using it, e.g. under `std::thread::scope`) is alive.
+    pub fn function(&self, id: FuncId) -> Result<JitFn<'_>, JitError> {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        if self.pending.contains(&id) {
+            return Err(JitError::NotFinalized);
+        }
+        Ok(JitFn { ptr: self.module().get_finalized_function(id), _module: PhantomData })
+    }
+}
+
+impl Drop for JitModule {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: every pointer handed out is wrapped in a `JitFn<'m>` that borrows `self`,
+            // so none can exist (on any thread) once `drop` runs: no compiled function is
+            // executing and none can be called afterwards, which is `free_memory`'s contract.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// The entry point of a finalized function, valid for as long as the module borrow `'m`.
+///
+/// It is `Copy`, `Send` and `Sync` so a kernel can run on several threads at once (e.g. with
+/// `std::thread::scope`); the lifetime, not the type, ties it to the code memory. Calling it
+/// needs a signature-checked wrapper (see `math::MapF32`), which is where the `unsafe` lives.
+#[derive(Clone, Copy, Debug)]
+pub struct JitFn<'m> {
+    ptr: *const u8,
+    /// Lifetime only: `&'m JitModule` would make the handle `!Send` since the module is `!Sync`.
+    _module: PhantomData<fn() -> &'m ()>,
+}
+
+// SAFETY: the pointer is to immutable, finalized machine code that stays mapped while `'m`
+// lives (the module is borrowed for `'m` and only frees the code on drop). Executing code has
+// no thread affinity, and the compiled kernels only touch memory passed in their arguments.
+unsafe impl Send for JitFn<'_> {}
+// SAFETY: as for `Send`; sharing the address gives no access beyond calling the code.
+unsafe impl Sync for JitFn<'_> {}
+
+impl JitFn<'_> {
+    /// The raw code address (for the typed wrappers that call it).
+    pub fn as_ptr(self) -> *const u8 {
+        self.ptr
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_codegen::ir::{types, AbiParam, InstBuilder};
+
+    fn add_i32(jit: &mut JitModule, name: &str, ty: Type) -> Result<FuncId, JitError> {
+        let mut sig = jit.make_signature();
+        sig.params.push(AbiParam::new(ty));
+        sig.params.push(AbiParam::new(ty));
+        sig.returns.push(AbiParam::new(ty));
+        jit.define(name, sig, |b, _| {
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            let (x, y) = (b.block_params(blk)[0], b.block_params(blk)[1]);
+            let s = b.ins().iadd(x, y);
+            b.ins().return_(&[s]);
+        })
+    }
+
+    #[test]
+    fn codegen_jit_compiles_and_calls() {
+        for isa in [IsaChoice::Native, IsaChoice::Baseline] {
+            let mut jit = JitModule::new(isa).unwrap();
+            if isa == IsaChoice::Baseline {
+                assert!(!jit.has_fma());
+            }
+            let id = add_i32(&mut jit, "add", types::I32).unwrap();
+            assert!(matches!(jit.function(id), Err(JitError::NotFinalized)));
+            jit.finalize().unwrap();
+            let f = jit.function(id).unwrap();
+            // SAFETY: `add` was compiled with the C signature (i32, i32) -> i32 and `jit` is alive.
+            let add: extern "C" fn(i32, i32) -> i32 = unsafe { std::mem::transmute(f.as_ptr()) };
+            assert_eq!(add(40, 2), 42);
+            // The handle can be used from other threads while the module is borrowed.
+            std::thread::scope(|s| {
+                s.spawn(move || {
+                    // SAFETY: as above; the scope ends before `jit` can be dropped.
+                    let add: extern "C" fn(i32, i32) -> i32 = unsafe { std::mem::transmute(f.as_ptr()) };
+                    assert_eq!(add(1, 2), 3);
+                });
+            });
+        }
+    }
+
+    #[test]
+    fn codegen_jit_panic_becomes_error() {
+        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        // `iadd.i32x2` panics inside the x64 backend ("no rule matched for term x64_lea").
+        let r = add_i32(&mut jit, "bad", types::I32X2);
+        assert!(matches!(r, Err(JitError::Panic { .. }) | Err(JitError::Module { .. })), "{r:?}");
+        if matches!(r, Err(JitError::Panic { .. })) {
+            assert!(matches!(add_i32(&mut jit, "after", types::I32), Err(JitError::Poisoned)));
+        }
+    }
+
+    #[test]
+    fn codegen_jit_unsupported_type_is_error() {
+        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let r = add_i32(&mut jit, "wide", types::I32X8);
+        assert!(r.is_err(), "256-bit vectors are not lowered on x64");
+    }
+}
