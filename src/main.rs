@@ -1,6 +1,7 @@
 //! The `specc` command line.
 
 use clap::{Parser, Subcommand};
+mod bench;
 mod files;
 
 use specc::{Engine, Pipeline};
@@ -56,6 +57,35 @@ enum Cmd {
         /// Files processed in parallel (0: one per core).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+    },
+    /// Time a spec: compile once, warm up, report compile time, median/min compute, frames/s.
+    Bench {
+        /// Spec file or preset name.
+        spec: String,
+        /// Override a param.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Clips in the generated batch (seeded noise + tones).
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Timed runs (after one warm-up).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// 1: the batch in one call; N > 1: its clips as separate inputs on N threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Engine.
+        #[arg(long, default_value = "interp")]
+        engine: Engine,
+        /// Time this .npy instead of a generated batch.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -153,6 +183,12 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
+        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, json } => bench::run(
+            &spec,
+            &sets,
+            engine,
+            &bench::BenchOptions { batch, seconds, runs, threads, input, json },
+        ),
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             println!("spec {}: ok", p.graph().name);

@@ -141,3 +141,18 @@ fn graph_after_and_passes() {
     let o = specc(&["graph", "keras_mel", "--after", "fusion"]);
     assert!(!o.status.success() && stderr(&o).contains("no pass named `fusion`"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_reports_json() {
+    let o = specc(&["bench", "keras_stft", "--batch", "2", "--seconds", "0.5", "--runs", "2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["input_shape"], serde_json::json!([2, 8000, 1]));
+    assert_eq!(v["output_shape"], serde_json::json!([2, 61, 129]));
+    assert_eq!(v["frames"], 122);
+    for k in ["compile_ms", "median_ms", "min_ms", "frames_per_s", "realtime_factor"] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+    let o = specc(&["bench", "whisper", "--batch", "3", "--seconds", "1", "--runs", "1", "--threads", "2"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("frames/s"), "{}", stderr(&o));
+}

@@ -1,0 +1,152 @@
+//! `specc bench`: compile once, warm up, time repeated runs, report medians — the measurement
+//! every speed claim quotes. Timing lives here and in `benches/`, never in tests.
+
+use ndarray::{ArrayD, IxDyn};
+use specc::{npy, Error, Input, Pipeline};
+use std::time::Instant;
+
+/// What to measure.
+pub struct BenchOptions {
+    /// Clips in the generated batch.
+    pub batch: usize,
+    /// Seconds per generated clip.
+    pub seconds: f64,
+    /// Timed runs.
+    pub runs: usize,
+    /// Threads: 1 runs the batch in one call; more run its clips as separate inputs in parallel.
+    pub threads: usize,
+    /// Run this array instead of generated audio.
+    pub input: Option<std::path::PathBuf>,
+    /// Print JSON instead of text.
+    pub json: bool,
+}
+
+/// A seeded batch of noise plus two tones per clip, laid out as the spec's input: `(batch,
+/// samples)` for `[..., samples]`, with a channel axis of one where the spec has one.
+fn generate(p: &Pipeline, batch: usize, samples: usize) -> Result<ArrayD<f32>, Error> {
+    let rate = p.graph().rate.unwrap_or(16000.0);
+    let mut state: u64 = 0x5eed_cafe;
+    let mut noise = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
+    };
+    let mut data = Vec::with_capacity(batch * samples);
+    for b in 0..batch {
+        let (f1, f2) = (220.0 * (1.0 + b as f64 * 0.25), 1234.5 + 97.0 * b as f64);
+        for i in 0..samples {
+            let t = i as f64 / rate;
+            let v = 0.1 * noise()
+                + 0.5 * (2.0 * std::f64::consts::PI * f1 * t).sin()
+                + 0.3 * (2.0 * std::f64::consts::PI * f2 * t).sin();
+            data.push(v as f32);
+        }
+    }
+    let axes: Vec<&str> = p.graph().user_axes().iter().map(String::as_str).collect();
+    let shape = match axes.as_slice() {
+        ["...", "samples"] => vec![batch, samples],
+        ["batch", "samples", "channels"] => vec![batch, samples, 1],
+        ["batch", "channels", "samples"] => vec![batch, 1, samples],
+        other => {
+            return Err(Error::Io(format!(
+                "cannot generate a bench input for layout {other:?}; pass --input"
+            )))
+        }
+    };
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| Error::Io(e.to_string()))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs the benchmark and prints the report.
+pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptions) -> Result<(), Error> {
+    let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let t = Instant::now();
+    let p = Pipeline::open(spec, &refs)?.with_engine(engine).with_threads(opts.threads);
+    let compile_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rate = p.graph().rate.unwrap_or(16000.0);
+    let x: npy::Array = match &opts.input {
+        Some(path) => npy::read(path)?,
+        None => {
+            if opts.batch == 0 || opts.seconds.is_nan() || opts.seconds <= 0.0 || opts.seconds * rate > 1e9 {
+                return Err(Error::Io(String::from("--batch must be >= 1 and --seconds positive and sane")));
+            }
+            npy::Array::F32(generate(&p, opts.batch, (opts.seconds * rate).round() as usize)?)
+        }
+    };
+    let view = x.view();
+    let plan = p.plan(view.shape(), view.dtype_name())?;
+    // Signals in the input: every axis but `samples` (named axes align from the end, after `...`).
+    let named: Vec<&str> = p.graph().user_axes().iter().map(String::as_str).filter(|a| *a != "...").collect();
+    let s_pos = named.iter().position(|a| *a == "samples").unwrap_or(0);
+    let s_axis = (view.shape().len() + s_pos).saturating_sub(named.len());
+    let lead: usize =
+        view.shape().iter().enumerate().filter(|(i, _)| *i != s_axis).map(|(_, d)| *d).product();
+    let samples_total: usize = view.shape().iter().product();
+    let audio_seconds = samples_total as f64 / rate;
+    // Parallel mode: each clip of the batch as its own input.
+    let clips: Vec<ArrayD<f32>> = match (&x, opts.threads > 1) {
+        (npy::Array::F32(a), true) => {
+            a.outer_iter().map(|c| c.to_owned().insert_axis(ndarray::Axis(0))).collect()
+        }
+        _ => Vec::new(),
+    };
+    let once = || -> Result<(), Error> {
+        if clips.is_empty() {
+            p.run(&view).map(|_| ())
+        } else {
+            let inputs: Vec<Input> = clips.iter().map(|c| Input::F32(c.view())).collect();
+            p.run_many(&inputs).into_iter().try_for_each(|r| r.map(|_| ()))
+        }
+    };
+    once()?; // warm-up
+    let mut times = Vec::with_capacity(opts.runs);
+    for _ in 0..opts.runs.max(1) {
+        let t = Instant::now();
+        once()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let med = median(times.clone());
+    let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+    let frames = plan.frames * lead.max(1);
+    if opts.json {
+        println!(
+            "{{\"spec\": \"{}\", \"engine\": \"{:?}\", \"input_shape\": {:?}, \"output_shape\": {:?}, \
+             \"threads\": {}, \"runs\": {}, \"compile_ms\": {:.3}, \"median_ms\": {:.3}, \"min_ms\": {:.3}, \
+             \"frames\": {}, \"frames_per_s\": {:.1}, \"audio_s\": {:.3}, \"realtime_factor\": {:.2}}}",
+            p.graph().name,
+            engine,
+            view.shape(),
+            plan.output_shape,
+            opts.threads,
+            times.len(),
+            compile_ms,
+            med * 1e3,
+            min * 1e3,
+            frames,
+            frames as f64 / med,
+            audio_seconds,
+            audio_seconds / med
+        );
+    } else {
+        println!("spec {} ({:?} engine, {} thread(s))", p.graph().name, engine, opts.threads.max(1));
+        println!("  input {:?} -> output {:?}", view.shape(), plan.output_shape);
+        println!("  compile      {compile_ms:9.3} ms   (parse, lower, optimize)");
+        println!(
+            "  compute      {:9.3} ms median, {:.3} ms min over {} runs",
+            med * 1e3,
+            min * 1e3,
+            times.len()
+        );
+        println!("  frames/s     {:12.0}   ({frames} frames)", frames as f64 / med);
+        println!("  real time    {:9.1}x   ({audio_seconds:.2} s of audio)", audio_seconds / med);
+    }
+    Ok(())
+}
