@@ -32,6 +32,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("librosa_mel", include_str!("../specs/librosa_mel.spec")),
     ("torchaudio_mel", include_str!("../specs/torchaudio_mel.spec")),
     ("whisper", include_str!("../specs/whisper.spec")),
+    ("kaldi_fbank", include_str!("../specs/kaldi_fbank.spec")),
 ];
 
 /// Every error specc reports.

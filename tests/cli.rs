@@ -60,7 +60,7 @@ fn check_graph_fmt_presets() {
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("spec librosa_mel"));
     let o = specc(&["presets"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for p in ["keras_mel", "keras_stft", "librosa_mel", "torchaudio_mel", "whisper"] {
+    for p in ["keras_mel", "keras_stft", "librosa_mel", "torchaudio_mel", "whisper", "kaldi_fbank"] {
         assert!(text.contains(p), "{text}");
     }
 }

@@ -240,6 +240,25 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                     .collect()
             })
         }
+        Op::Select { axis, index } => {
+            let i = x.names.iter().position(|n| n == axis).expect("verified select");
+            let mut perm: Vec<usize> = vec![i];
+            perm.extend((0..x.shape.len()).filter(|&j| j != i));
+            let t = permute(x, &perm);
+            let inner: usize = t.shape[1..].iter().product();
+            if *index >= t.shape[0] {
+                return Err(InterpError(format!(
+                    "{axis} {index} does not exist: the input has {}",
+                    t.shape[0]
+                )));
+            }
+            let v = &t.real()[index * inner..(index + 1) * inner];
+            Tensor {
+                names: t.names[1..].to_vec(),
+                shape: t.shape[1..].to_vec(),
+                data: Data::Real(v.to_vec()),
+            }
+        }
         Op::PadRight(k) => {
             let n = last(x);
             rows_real(x, 1, &[("samples", n + k)], |s| {

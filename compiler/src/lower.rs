@@ -983,6 +983,11 @@ impl<'a> Lowerer<'a> {
                 let hop = a.count("hop", 1)?;
                 Op::Pad { amount: PadAmount::Same { length, hop }, mode: PadMode::Constant(0.0) }
             }
+            "select" => {
+                let axis = a.word("axis", "channels", &["channels", "batch"])?;
+                let index = a.count("index", 0)?;
+                Op::Select { axis, index }
+            }
             "pad_right" => {
                 let n = a.count("amount", 0)?;
                 if n == 0 {
@@ -1427,6 +1432,8 @@ pub const OPS: &[OpSig] = &[
     OpSig { name: "pad_same", params: &["length", "hop"], required: 2,
         doc: "pad_same(length, hop) zero-pads by TF's SAME rule (odd sample on the right)" },
     OpSig { name: "pad_right", params: &["amount"], required: 1, doc: "pad_right(amount) appends zeros" },
+    OpSig { name: "select", params: &["axis", "index"], required: 2,
+        doc: "select(channels|batch, index) keeps one index of a leading input axis" },
     OpSig { name: "frames", params: &["length", "hop", "drop_last"], required: 2,
         doc: "frames(length, hop, drop_last: false) slices samples into frames x taps" },
     OpSig { name: "window", params: &["name", "length", "periodic", "placement", "scaling"], required: 1,

@@ -217,6 +217,16 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
     let mut work: u64 = 0;
     let outer: u64 = axes.iter().filter(|(a, _)| a != "samples").map(|(_, s)| *s as u64).product();
     for node in &g.nodes {
+        if let Op::Select { axis, index } = &node.op {
+            let have = lead(axis).unwrap_or(0);
+            if *index as i64 >= have {
+                return Err(RunError::Shape {
+                    shape: shape.to_vec(),
+                    expected: g.user_axes().join(", "),
+                    why: format!("the spec reads {axis} {index}, the input has {have}"),
+                });
+            }
+        }
         // torch's reflect padding must be shorter than the signal it pads: check each pad step,
         // standalone or inside a framed load, against the length it sees.
         let pads: Vec<PadStep> = match &node.op {

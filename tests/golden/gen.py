@@ -189,7 +189,13 @@ def run_whisper(x, p):
     return whisper_audio.log_mel_spectrogram(x, **p).detach().cpu().numpy()
 
 
+def run_kaldi_fbank(x, p):
+    import torchaudio.compliance.kaldi as kaldi
+    return kaldi.fbank(torch.from_numpy(x), **p).detach().cpu().numpy()
+
+
 RUNNERS = {
+    "kaldi_fbank": run_kaldi_fbank,
     "keras_mel": run_keras_mel,
     "keras_stft": run_keras_stft,
     "librosa_mel": run_librosa_mel,
@@ -220,6 +226,8 @@ def call_string(spec, p):
         return f"torchaudio.transforms.AmplitudeToDB({kw(db)})({inner})" if to_db else inner
     if spec == "whisper":
         return f"whisper.audio.log_mel_spectrogram(x, {kw(p)})"
+    if spec == "kaldi_fbank":
+        return f"torchaudio.compliance.kaldi.fbank(torch.from_numpy(x){', ' if p else ''}{kw(p)})"
     raise KeyError(spec)
 
 
@@ -390,6 +398,20 @@ case("torchaudio_mel_fmin_fmax_pad", TM, "mix_2x16000_f32", "db", n_mels=64, f_m
 case("torchaudio_mel_sr22050", TM, "mix_2x16000_f32", "db", sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80,
      note="sample_rate // 2 = 11025 grid")
 case("torchaudio_mel_1d", TM, "mix_16000_f32", "db")
+
+# ---- kaldi fbank (torchaudio.compliance.kaldi) -----------------------------------------------
+KF = "kaldi_fbank"
+case("kaldi_fbank_default", KF, "mix_2x16000_f32", "log", note="(channels, samples): channel 0 is used")
+case("kaldi_fbank_channel1", KF, "mix_2x16000_f32", "log", channel=1)
+case("kaldi_fbank_40_bins", KF, "mix_2x16000_f32", "log", num_mel_bins=40, low_freq=60.0, high_freq=-400.0)
+case("kaldi_fbank_hamming_no_pow2", KF, "mix_2x16000_f32", "log", window_type="hamming", round_to_power_of_two=False)
+case("kaldi_fbank_hanning_no_dc_no_preemph", KF, "mix_2x16000_f32", "log", window_type="hanning",
+     remove_dc_offset=False, preemphasis_coefficient=0.0)
+case("kaldi_fbank_rect_magnitude", KF, "mix_2x16000_f32", "log", window_type="rectangular", use_power=False)
+case("kaldi_fbank_blackman_linear", KF, "mix_2x16000_f32", "linear", window_type="blackman", use_log_fbank=False)
+case("kaldi_fbank_frames_20_5", KF, "mix_2x16000_f32", "log", frame_length=20.0, frame_shift=5.0, high_freq=6000.0)
+case("kaldi_fbank_8k", KF, "mix_2x8000_f32", "log", sample_frequency=8000.0, num_mel_bins=15)
+case("kaldi_fbank_bad_channel", KF, "mix_2x16000_f32", "log", expect_error=True, channel=5)
 
 # ---- non-finite samples ---------------------------------------------------------------------
 case("keras_mel_nan", KM, "nan_2x8000_f32", "db", note="NaN in clip 0: the batch-wide max is NaN")

@@ -475,6 +475,13 @@ pub enum Op {
         /// Mode.
         mode: PadMode,
     },
+    /// Keeps one index of a leading input axis and drops the axis (Kaldi's `channel`).
+    Select {
+        /// The axis (`channels` or `batch`).
+        axis: String,
+        /// The index kept.
+        index: usize,
+    },
     /// Right-pads `samples` with zeros (e.g. Whisper's `padding`).
     PadRight(usize),
     /// `samples` -> `frames x taps`: frame t is samples `[t*hop, t*hop + length)`.
@@ -612,6 +619,7 @@ impl Op {
             Op::Input { .. } => "input",
             Op::Pad { .. } => "pad",
             Op::PadRight(_) => "pad_right",
+            Op::Select { .. } => "select",
             Op::Frames { .. } => "frames",
             Op::Window { .. } => "window",
             Op::RemoveDc => "remove_dc",

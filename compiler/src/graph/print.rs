@@ -39,6 +39,7 @@ pub fn op_text(op: &Op) -> String {
             }
         }
         Op::PadRight(n) => format!("pad_right({n})"),
+        Op::Select { axis, index } => format!("select({axis}, index: {index})"),
         Op::Frames { length, hop, drop_last } => {
             let d = if *drop_last { ", drop_last" } else { "" };
             format!("frames(length: {length}, hop: {hop}{d})")

@@ -90,6 +90,15 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             };
             with_tail(t, 1, vec![Axis::new("samples", size)], Elem::Real)
         }
+        Op::Select { axis, .. } => {
+            let i = t.axis(axis).ok_or_else(|| format!("no axis named {axis}"))?;
+            if !matches!(t.axes[i].size, Size::Lead(_)) {
+                return Err(format!("select takes a leading input axis, not {axis}"));
+            }
+            let mut axes = t.axes.clone();
+            axes.remove(i);
+            Type { elem: t.elem, axes }
+        }
         Op::PadRight(k) => {
             core(t, &["samples"], Elem::Real)?;
             with_tail(t, 1, vec![Axis::new("samples", last_size().plus(*k as i64))], Elem::Real)
