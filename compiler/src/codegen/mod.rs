@@ -23,6 +23,7 @@
 //! Not yet: `F64X2` logarithms, read-only data objects (windows, twiddles, filterbanks), the
 //! `#[repr(C)]` kernel ABI struct, and an `Arc`-owned handle for kernels that outlive a borrow.
 
+pub mod fft;
 pub mod jit;
 pub mod math;
 
