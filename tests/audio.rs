@@ -180,67 +180,32 @@ fn channels_mix_first_all() {
     let d = tmpdir("channels");
     let wav = d.join("stereo.wav");
     stereo_wav(&wav);
-    let run = |mode: &str| {
-        let out = d.join(format!("{mode}.npy"));
-        let o = specc(&[
+    let run = |spec: &str, mode: &str, extra: &[&str]| {
+        let out = d.join(format!("{spec}-{mode}-{}.npy", extra.len()));
+        let mut args = vec![
             "run",
-            "keras_mel",
+            spec,
             wav.to_str().unwrap_or(""),
             "-o",
             out.to_str().unwrap_or(""),
             "--channels",
             mode,
-        ]);
-        assert!(o.status.success(), "{mode}: {}", err(&o));
+        ];
+        args.extend_from_slice(extra);
+        let o = specc(&args);
+        assert!(o.status.success(), "{spec} {mode}: {}", err(&o));
         read_f32(&out)
     };
-    assert_eq!(run("mix").shape(), &[128, 16]);
-    assert_eq!(run("first").shape(), &[128, 16]);
-    let all = run("all");
-    assert_eq!(all.shape(), &[2, 128, 16]);
+    assert_eq!(run("keras_mel", "mix", &[]).shape(), &[128, 16]);
+    assert_eq!(run("keras_mel", "first", &[]).shape(), &[128, 16]);
+    assert_eq!(run("keras_mel", "all", &[]).shape(), &[2, 128, 16]);
     // Channel 0 of `all` is `first` (Keras's top_db maximum spans both channels, so compare
     // the power_to_db=false spectra).
-    let out = d.join("all_lin.npy");
-    let o = specc(&[
-        "run",
-        "keras_mel",
-        wav.to_str().unwrap_or(""),
-        "-o",
-        out.to_str().unwrap_or(""),
-        "--channels",
-        "all",
-        "--set",
-        "power_to_db=false",
-    ]);
-    assert!(o.status.success());
-    let lin_all = read_f32(&out);
-    let out1 = d.join("first_lin.npy");
-    let o = specc(&[
-        "run",
-        "keras_mel",
-        wav.to_str().unwrap_or(""),
-        "-o",
-        out1.to_str().unwrap_or(""),
-        "--channels",
-        "first",
-        "--set",
-        "power_to_db=false",
-    ]);
-    assert!(o.status.success());
-    assert_eq!(lin_all.index_axis(ndarray::Axis(0), 0), read_f32(&out1));
+    let lin = ["--set", "power_to_db=false"];
+    let all = run("keras_mel", "all", &lin);
+    assert_eq!(all.index_axis(ndarray::Axis(0), 0), run("keras_mel", "first", &lin));
     // STFT presets take (batch, samples, channels): a stereo file is a batch of one.
-    let out2 = d.join("stft.npy");
-    let o = specc(&[
-        "run",
-        "keras_stft",
-        wav.to_str().unwrap_or(""),
-        "-o",
-        out2.to_str().unwrap_or(""),
-        "--channels",
-        "all",
-    ]);
-    assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(read_f32(&out2).shape(), &[1, 61, 2 * 129]);
+    assert_eq!(run("keras_stft", "all", &[]).shape(), &[1, 61, 2 * 129]);
 }
 
 #[test]

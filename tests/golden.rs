@@ -18,44 +18,13 @@
 //!
 //! One case is compared differently, for a stated reason (see `NOISE_FLOOR_CASES`).
 
-use serde::Deserialize;
+mod common;
+
+use common::{fixtures, golden_cases, Case};
 use specc::{npy, Engine, Pipeline};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-#[derive(Deserialize)]
-struct Manifest {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize, Clone)]
-struct Case {
-    name: String,
-    spec: String,
-    #[serde(default)]
-    set: BTreeMap<String, String>,
-    input: String,
-    expected: Option<String>,
-    compare: Option<String>,
-    error: Option<String>,
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fixtures")
-}
-
-fn load() -> Vec<Case> {
-    let text = std::fs::read_to_string(fixtures().join("manifest.json")).expect("manifest");
-    let m: Manifest = serde_json::from_str(&text).expect("manifest parses");
-    m.cases
-}
-
-fn sets(c: &Case) -> Vec<String> {
-    c.set.iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
 
 fn pipeline(c: &Case, extra: &[String]) -> Result<Pipeline, specc::Error> {
-    let mut s = sets(c);
+    let mut s = c.sets();
     s.extend(extra.iter().cloned());
     let refs: Vec<&str> = s.iter().map(|x| x.as_str()).collect();
     Pipeline::preset(&c.spec, &refs)
@@ -159,7 +128,7 @@ fn run_case(c: &Case, engine: Engine) -> Result<String, String> {
 }
 
 fn run_all(engine: Engine) {
-    let cases = load();
+    let cases = golden_cases();
     assert!(cases.len() > 50, "the manifest should hold the full golden set");
     let mut failures = Vec::new();
     for c in &cases {

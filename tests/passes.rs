@@ -7,13 +7,13 @@
 //!   rounding: a different FFT algorithm, folded constants, sparse sums).
 //! - Idempotence: running the pass list on its own output changes nothing.
 
-use serde::Deserialize;
+mod common;
+
+use common::{fixtures, golden_cases};
 use specc::Pipeline;
 use specc_compiler::graph::Graph;
 use specc_compiler::interp;
 use specc_compiler::passes::{optimize, run_until, PASSES};
-use std::collections::BTreeMap;
-use std::path::Path;
 
 fn all_passes_text(p: &Pipeline) -> String {
     let mut out = format!("== lowered\n{}", p.graph());
@@ -55,34 +55,16 @@ fn variants_after_every_pass() {
     }
 }
 
-#[derive(Deserialize)]
-struct Manifest {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    spec: String,
-    #[serde(default)]
-    set: BTreeMap<String, String>,
-    input: String,
-    error: Option<String>,
-}
-
 fn run(g: &Graph, x: &[f64], shape: &[usize]) -> Vec<f64> {
     interp::run(g, x, shape).expect("runs").real().to_vec()
 }
 
 #[test]
 fn every_pass_preserves_meaning_on_every_golden_input() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fixtures");
-    let m: Manifest =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
-            .expect("parses");
+    let dir = fixtures();
     let mut checked = 0;
-    for c in m.cases.iter().filter(|c| c.error.is_none()) {
-        let sets: Vec<String> = c.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for c in golden_cases().iter().filter(|c| c.error.is_none()) {
+        let sets = c.sets();
         let refs: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
         let p = Pipeline::preset(&c.spec, &refs).expect("compiles");
         let input = specc::npy::read(&dir.join(&c.input)).expect("input");

@@ -1,5 +1,10 @@
-//! What the CLI tests share: running the built `specc` as a user would.
+//! What the test crates share: running the built `specc` as a user would, and reading the
+//! golden manifest. Each test crate uses a part of it.
+#![allow(dead_code)]
 
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `specc` with `args` from the repository root, colours off.
@@ -15,4 +20,50 @@ pub fn specc(args: &[&str]) -> Output {
 /// A run's stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `tests/golden/manifest.json`.
+#[derive(Deserialize)]
+pub struct Manifest {
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// One golden case: a spec, its `--set`s, an input, and the library's output or error.
+#[derive(Deserialize, Clone)]
+pub struct Case {
+    /// Case name.
+    pub name: String,
+    /// Preset name.
+    pub spec: String,
+    /// `--set` values.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Input file, relative to the fixtures.
+    pub input: String,
+    /// Expected output file.
+    pub expected: Option<String>,
+    /// How to compare.
+    pub compare: Option<String>,
+    /// The library's error, when it rejects the case.
+    pub error: Option<String>,
+}
+
+impl Case {
+    /// The case's `--set` arguments.
+    pub fn sets(&self) -> Vec<String> {
+        self.set.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+}
+
+/// The fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fixtures")
+}
+
+/// All golden cases.
+pub fn golden_cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(fixtures().join("manifest.json")).expect("manifest");
+    let m: Manifest = serde_json::from_str(&text).expect("manifest parses");
+    m.cases
 }
