@@ -16,6 +16,7 @@
 //! assert_eq!(y.shape(), &[2, 64, 16]);
 //! # Ok::<(), specc::Error>(())
 //! ```
+#![warn(missing_docs)]
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! specc's compiler: spec text -> syntax tree -> op graph -> (passes) -> machine code, and the
 //! reference interpreter that is the oracle for every later stage.
+#![warn(missing_docs)]
 
 pub mod codegen;
 pub mod consts;

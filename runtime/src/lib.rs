@@ -2,6 +2,7 @@
 //! library casts, runs an engine, and returns the output in the spec's layout and dtype.
 //!
 //! The runtime knows graphs, never spec syntax.
+#![warn(missing_docs)]
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};

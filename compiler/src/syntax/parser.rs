@@ -5,9 +5,14 @@ use crate::diag::{Diag, ErrorKind};
 use pest::iterators::Pair;
 use pest::Parser;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "syntax/grammar.pest"]
-struct SpecParser;
+/// pest's generated parser and its `Rule` enum (one variant per grammar rule).
+mod generated {
+    #![allow(missing_docs)]
+    #[derive(pest_derive::Parser)]
+    #[grammar = "syntax/grammar.pest"]
+    pub struct SpecParser;
+}
+use generated::{Rule, SpecParser};
 
 type P<'a> = Pair<'a, Rule>;
 
