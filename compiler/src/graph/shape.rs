@@ -76,6 +76,7 @@ impl Size {
         match self {
             _ if k == 1 => self,
             Size::Const(a) => Size::Const(a.div_euclid(k)),
+            Size::Mul(a, b) if *b == Size::Const(k) => *a,
             s => Size::FloorDiv(Box::new(s), Box::new(Size::Const(k))),
         }
     }

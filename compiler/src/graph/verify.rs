@@ -83,9 +83,14 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
                 PadAmount::Fixed(l, r) => n.plus((l + r) as i64),
                 PadAmount::Same { length, hop } => {
                     let frames = n.clone().ceil_div(hop as i64);
-                    let total =
-                        frames.plus(-1).times(hop as i64).plus(length as i64).sub_size(n.clone()).max(0);
-                    n.add_size(total)
+                    let span = frames.plus(-1).times(hop as i64).plus(length as i64);
+                    if length >= hop {
+                        // (ceil(N / hop) - 1) * hop + length >= N whenever length >= hop, so the
+                        // padded length is that span (and the frame count simplifies to ceil(N / hop)).
+                        span
+                    } else {
+                        n.clone().add_size(span.sub_size(n).max(0))
+                    }
                 }
             };
             with_tail(t, 1, vec![Axis::new("samples", size)], Elem::Real)
