@@ -519,7 +519,7 @@ fn planned_fft(x: &Tensor, n: usize, period: usize, basis: Precision, plan: &Rea
         for (t, &xv) in s.iter().enumerate() {
             frame[t % period] += xv;
         }
-        crate::passes::fft_plan::execute_real(plan, &frame, &mut spec);
+        crate::graph::fft_plan::execute_real(plan, &frame, &mut spec);
         out.extend_from_slice(&spec[..bins]);
     }
     retail(x, 1, &[("bins", bins)], Data::Complex(out))

@@ -45,7 +45,7 @@ use cranelift_module::FuncId;
 
 use super::jit::{JitError, JitFn, JitModule, TargetInfo};
 use super::math::{mul_add, splat_f32};
-use crate::passes::fft_plan::{ComplexPlan, CODELET_LENGTHS};
+use crate::graph::fft_plan::{ComplexPlan, CODELET_LENGTHS};
 
 /// Bytes of one point (one `F32X4`, four frames).
 const POINT: i64 = 16;
@@ -483,7 +483,7 @@ impl Emit<'_, '_> {
 mod tests {
     use super::*;
     use crate::codegen::jit::IsaChoice;
-    use crate::passes::fft_plan::{execute_complex, plan_complex};
+    use crate::graph::fft_plan::{execute_complex, plan_complex};
     use num_complex::{Complex32, Complex64};
     use std::time::Instant;
 

@@ -4,6 +4,7 @@
 //! op; ops act on the trailing "core" axes (`samples`; then `frames` x `taps`; then `frames` x
 //! `bins`/`mel`). Sizes are symbolic in `N`, the input's sample count.
 
+pub mod fft_plan;
 pub mod print;
 mod shape;
 mod verify;
@@ -15,7 +16,7 @@ pub use verify::{infer, verify};
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::passes::fft_plan::RealPlan;
+pub use fft_plan::RealPlan;
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;

@@ -2,7 +2,6 @@
 //! verifier run after each. `specc graph SPEC --after PASS` prints the graph after any of them.
 
 pub mod dce_cse;
-pub mod fft_plan;
 pub mod fold;
 pub mod fuse;
 pub mod plan;

@@ -1,7 +1,7 @@
 //! plan: each FFT becomes an explicit plan, printed in the graph text.
 
-use super::fft_plan::plan_real;
 use super::Rewriter;
+use crate::graph::fft_plan::plan_real;
 use crate::graph::*;
 
 /// Replaces `rfft` by `fft` with a plan for its period.
