@@ -5,7 +5,7 @@
 #![warn(missing_docs)]
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
+use specc_compiler::graph::{infer, DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
 use specc_compiler::interp;
 
 mod atomic;
@@ -236,23 +236,19 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
             _ => Vec::new(),
         };
         if !pads.is_empty() {
-            let mut len = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
+            // Each step's input length comes from the graph's own shape rules.
+            let mut ty = g.nodes[node.inputs[0]].ty.clone();
             for p in pads {
-                let (l, r) = match p.amount {
-                    PadAmount::Fixed(l, r) => (l as i64, r as i64),
-                    PadAmount::Same { length, hop } => {
-                        let frames = (len + hop as i64 - 1) / hop as i64;
-                        let total = ((frames - 1) * hop as i64 + length as i64 - len).max(0);
-                        (total / 2, total - total / 2)
+                let len = size(&ty.last().size).unwrap_or(0);
+                if let (PadMode::ReflectStrict, PadAmount::Fixed(l, r)) = (p.mode, p.amount) {
+                    if l.max(r) as i64 >= len {
+                        return Err(RunError::TooShort(format!(
+                            "reflect padding of {} samples needs a longer signal than {len} samples (as torch requires)",
+                            l.max(r)
+                        )));
                     }
-                };
-                if p.mode == PadMode::ReflectStrict && l.max(r) >= len {
-                    return Err(RunError::TooShort(format!(
-                        "reflect padding of {} samples needs a longer signal than {len} samples (as torch requires)",
-                        l.max(r)
-                    )));
                 }
-                len += l + r;
+                ty = infer(&Op::Pad { amount: p.amount, mode: p.mode }, &ty).map_err(RunError::Engine)?;
             }
         }
         let mut elems: u64 = outer;
