@@ -13,14 +13,14 @@
 //! (see `reference-and-ecosystem.md` §5.5):
 //!
 //! * a length with a codelet ([`CODELET_LENGTHS`]) is that codelet;
-//! * a prime `p` without one uses Rader (an `(p-1)`-point cyclic convolution) when every prime
-//!   factor of `p - 1` is at most [`MAX_RADER_PRIME_FACTOR`], and Bluestein otherwise; Rader's
-//!   inner length is smooth by construction, Bluestein's is `2^k` or `3·2^k`, so recursion stays
-//!   shallow;
-//! * any other length is a flat mixed-radix (Cooley–Tukey) chain: its power-of-two part as radices
-//!   16, then one 8, 4 or 2 for the leftover (a leftover 2 after at least one 16 becomes 8·4, so
-//!   no radix-2 pass appears unless the whole power of two is 2), followed by its odd prime
-//!   factors in ascending order, each prime above 7 as its own Rader/Bluestein sub-plan.
+//! * a length with a prime factor above 7 is one Bluestein convolution of the whole length, of
+//!   length `2^k` or `3·2^k` (what the JIT emits; RustFFT would use Rader for primes with smooth
+//!   `p - 1` and nest them in mixed-radix chains, which our kernels do not do — the executor
+//!   still runs [`ComplexPlan::Rader`] plans, and the tests keep it right);
+//! * any other (7-smooth) length is a flat mixed-radix (Cooley–Tukey) chain: its power-of-two
+//!   part as radices 16, then one 8, 4 or 2 for the leftover (a leftover 2 after at least one 16
+//!   becomes 8·4, so no radix-2 pass appears unless the whole power of two is 2), followed by its
+//!   odd prime factors in ascending order.
 //!
 //! Real input of even length uses the half-length complex FFT plus a post-twiddle pass
 //! (realfft's trick, about twice as fast); odd lengths transform the real input as complex.
@@ -31,11 +31,6 @@ use std::fmt;
 
 /// Lengths for which code generation emits a straight-line codelet.
 pub const CODELET_LENGTHS: [usize; 8] = [1, 2, 3, 4, 5, 7, 8, 16];
-
-/// A prime `p` uses Rader only if `p - 1` has no prime factor above this (RustFFT's
-/// `MAX_RADER_PRIME_FACTOR`): beyond it, Rader's inner transform would itself need Rader or
-/// Bluestein steps that cost more than one Bluestein convolution of a power-of-two length.
-pub const MAX_RADER_PRIME_FACTOR: usize = 23;
 
 /// A plan for a complex DFT of length n (forward, `e^{-2πi jk/n}`, unnormalised).
 #[derive(Clone, Debug, PartialEq)]
@@ -194,20 +189,22 @@ pub fn plan_complex(n: usize) -> ComplexPlan {
         return ComplexPlan::Codelet(n);
     }
     let primes = factorize(n);
-    if let [(p, 1)] = primes[..] {
-        return plan_prime(p);
+    if primes.iter().any(|&(p, _)| p > 7) {
+        // One Bluestein convolution over the whole length: the JIT emits it as two inline
+        // power-of-two (or 3·2^k) FFTs, where a Rader or Bluestein factor nested inside a
+        // mixed-radix chain would need a strided sub-transform per butterfly.
+        let m = bluestein_length(n);
+        return ComplexPlan::Bluestein { n, m, inner: Box::new(plan_complex(m)) };
     }
     let mut factors: Vec<ComplexPlan> = Vec::new();
     for (p, e) in primes {
         if p == 2 {
             factors.extend(power_of_two_radices(e).into_iter().map(ComplexPlan::Codelet));
         } else {
-            for _ in 0..e {
-                factors.push(if p <= 7 { ComplexPlan::Codelet(p) } else { plan_prime(p) });
-            }
+            factors.extend((0..e).map(|_| ComplexPlan::Codelet(p)));
         }
     }
-    // Only a prime or a codelet length yields a single factor, and both returned above.
+    // Only a codelet length yields a single factor, and it returned above.
     debug_assert!(factors.len() >= 2);
     ComplexPlan::MixedRadix { factors }
 }
@@ -240,17 +237,6 @@ fn power_of_two_radices(e: u32) -> Vec<usize> {
         _ => radices.push(8),
     }
     radices
-}
-
-/// Plans a prime length without a codelet: Rader when `p - 1` is smooth, else Bluestein.
-fn plan_prime(p: usize) -> ComplexPlan {
-    let largest = factorize(p - 1).last().map_or(1, |&(q, _)| q);
-    if largest <= MAX_RADER_PRIME_FACTOR {
-        ComplexPlan::Rader { n: p, inner: Box::new(plan_complex(p - 1)) }
-    } else {
-        let m = bluestein_length(p);
-        ComplexPlan::Bluestein { n: p, m, inner: Box::new(plan_complex(m)) }
-    }
 }
 
 /// The smallest `2^k` or `3·2^k` that is at least `2n - 1` (RustFFT's choice): both are made of
@@ -618,6 +604,21 @@ mod tests {
         }
     }
 
+    /// The planner no longer picks Rader, but the executor keeps running such plans right.
+    #[test]
+    fn fft_plan_rader_plans_still_execute() {
+        let mut rng = Lcg(0xabc);
+        for (p, inner) in [(257, 256), (11, 10), (73, 72)] {
+            let plan = ComplexPlan::Rader { n: p, inner: Box::new(plan_complex(inner)) };
+            let x: Vec<Complex64> = (0..p).map(|_| Complex64::new(rng.next(), rng.next())).collect();
+            let mut got = x.clone();
+            execute_complex(&plan, &mut got);
+            let want = oracle(&x);
+            let max_abs = x.iter().fold(0f64, |m, v| m.max(v.norm()));
+            assert_close(&plan.to_string(), p, &got, &want, max_abs);
+        }
+    }
+
     #[test]
     fn fft_plan_display_is_stable() {
         let cases = [
@@ -633,13 +634,8 @@ mod tests {
             ),
             (
                 511,
-                "complex 511 [7 x Rader(73, 72 = [8 x 3 x 3])]",
-                "real 511 = complex 511 [7 x Rader(73, 72 = [8 x 3 x 3])]",
-            ),
-            (
-                257,
-                "complex 257 Rader(257, 256 = [16 x 16])",
-                "real 257 = complex 257 Rader(257, 256 = [16 x 16])",
+                "complex 511 Bluestein(511, 1024 = [16 x 16 x 4])",
+                "real 511 = complex 511 Bluestein(511, 1024 = [16 x 16 x 4])",
             ),
         ];
         for (n, complex, real) in cases {
@@ -649,11 +645,8 @@ mod tests {
         assert_eq!(plan_real(1).to_string(), "real 1 = complex 1 [1]");
         assert_eq!(plan_real(2).to_string(), "real 2 = half 1 [1] + post-twiddle");
         assert_eq!(plan_complex(32).to_string(), "complex 32 [8 x 4]");
-        assert_eq!(
-            plan_complex(2038).to_string(),
-            "complex 2038 [2 x Bluestein(1019, 2048 = [16 x 16 x 8])]"
-        );
-        assert_eq!(plan_complex(23).to_string(), "complex 23 Rader(23, 22 = [2 x Rader(11, 10 = [2 x 5])])");
+        assert_eq!(plan_complex(2038).to_string(), "complex 2038 Bluestein(2038, 4096 = [16 x 16 x 16])");
+        assert_eq!(plan_complex(23).to_string(), "complex 23 Bluestein(23, 48 = [16 x 3])");
     }
 
     /// Checks the planner's invariants: sizes multiply out, inner lengths are right, codelets are
@@ -702,11 +695,8 @@ mod tests {
             let real = plan_real(n);
             assert_eq!(real.size(), n);
         }
-        // Rader's inner lengths are 23-smooth and Bluestein's are 2^k or 3·2^k, so the deepest
-        // nesting is chain -> Rader(p) -> chain -> Rader(23) -> chain -> Rader(11) -> chain ->
-        // codelet (e.g. 1048570 = 2·5·23·47·97, 47 = 2·23 + 1). Depth 8 is the maximum over every
-        // n <= 2^20 (checked once exhaustively; this test samples).
-        assert!(deepest.0 <= 8, "plan for {} has depth {}", deepest.1, deepest.0);
+        // Bluestein's inner lengths are 2^k or 3·2^k: at most Bluestein -> chain -> codelet.
+        assert!(deepest.0 <= 3, "plan for {} has depth {}", deepest.1, deepest.0);
     }
 
     #[test]
