@@ -24,7 +24,10 @@ pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
 pub use specc_runtime::{audio, image, npy};
-pub use specc_runtime::{Engine, Input, Limits, Output, Plan, RunError};
+pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError};
+
+use specc_runtime::{Programs, RunOptions};
+use std::sync::Arc;
 
 /// The shipped specs, embedded so they work from any directory: (name, text).
 pub const PRESETS: &[(&str, &str)] = &[
@@ -74,6 +77,8 @@ pub struct Pipeline {
     engine: Engine,
     limits: Limits,
     threads: usize,
+    /// Machine code per precision, compiled on first use and shared by clones.
+    programs: Arc<Programs>,
 }
 
 impl Pipeline {
@@ -82,7 +87,14 @@ impl Pipeline {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let compiled = specc_compiler::compile(name, text, &sets)?;
         let optimized = specc_compiler::passes::optimize(compiled.graph.clone()).map_err(Error::Internal)?;
-        Ok(Pipeline { compiled, optimized, engine: Engine::default(), limits: Limits::default(), threads: 0 })
+        Ok(Pipeline {
+            compiled,
+            optimized,
+            engine: Engine::default(),
+            limits: Limits::default(),
+            threads: 0,
+            programs: Arc::new(Programs::new(IsaChoice::Native)),
+        })
     }
 
     /// Compiles a shipped spec by name (see [`PRESETS`]).
@@ -120,10 +132,36 @@ impl Pipeline {
         self
     }
 
-    /// Sets how many threads [`Pipeline::run_many`] uses; 0 (the default) means one per core.
+    /// Sets how many threads a run uses (a batch is split over (signal, block of frames) tasks,
+    /// and [`Pipeline::run_many`] runs inputs in parallel); 0 (the default) means one per core.
+    /// Results are identical for every thread count.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self
+    }
+
+    /// Chooses the instruction set the JIT compiles for: the host's (default, with AVX and FMA
+    /// where present) or the x86-64 baseline (SSE2, no FMA), e.g. to check results on both.
+    pub fn with_isa(mut self, isa: IsaChoice) -> Self {
+        self.programs = Arc::new(Programs::new(isa));
+        self
+    }
+
+    /// The engine that runs inputs of `precision` (`f32` or `f64`) and why, when the JIT was
+    /// asked for but cannot compile this graph (it then runs on the interpreter). Compiles the
+    /// JIT program if it was not yet (its compile time is part of the first run otherwise).
+    pub fn engine_for(&self, precision: specc_compiler::graph::Precision) -> (Engine, Option<String>) {
+        match self.engine {
+            Engine::Interp => (Engine::Interp, None),
+            Engine::Jit => match specc_runtime::jit_support(&self.programs, &self.optimized, precision) {
+                Ok(()) => (Engine::Jit, None),
+                Err(why) => (Engine::Interp, Some(why)),
+            },
+        }
+    }
+
+    fn options(&self, threads: usize) -> RunOptions<'_> {
+        RunOptions { engine: self.engine, programs: Some(&self.programs), threads }
     }
 
     /// Sets resource limits.
@@ -160,7 +198,7 @@ impl Pipeline {
 
     /// Runs the pipeline on `input`.
     pub fn run(&self, input: &Input<'_>) -> Result<Output, Error> {
-        Ok(specc_runtime::run(&self.optimized, input, self.engine, &self.limits)?)
+        Ok(specc_runtime::run_with(&self.optimized, input, &self.limits, self.options(self.threads))?)
     }
 
     /// Runs the pipeline on `input` into a caller's buffer, which must have the planned output
@@ -190,18 +228,21 @@ impl Pipeline {
                 why: String::from("the output buffer must have the planned shape and precision"),
             }));
         }
-        *out = self.run(input)?;
-        Ok(())
+        Ok(specc_runtime::run_into(&self.optimized, input, &self.limits, self.options(self.threads), out)?)
     }
 
     /// Runs the pipeline on several inputs in parallel (see [`Pipeline::with_threads`]); one
     /// result per input, in order. A failing input does not stop the others.
     pub fn run_many(&self, inputs: &[Input<'_>]) -> Vec<Result<Output, Error>> {
         use rayon::prelude::*;
-        let work = || inputs.par_iter().map(|x| self.run(x)).collect();
+        // Inputs run in parallel, each on one thread.
+        let one = |x: &Input<'_>| -> Result<Output, Error> {
+            Ok(specc_runtime::run_with(&self.optimized, x, &self.limits, self.options(1))?)
+        };
+        let work = || inputs.par_iter().map(one).collect();
         match rayon::ThreadPoolBuilder::new().num_threads(self.threads).build() {
             Ok(pool) => pool.install(work),
-            Err(_) => inputs.iter().map(|x| self.run(x)).collect(),
+            Err(_) => inputs.iter().map(one).collect(),
         }
     }
 }

@@ -36,8 +36,8 @@ enum Cmd {
         /// Override a param: `--set name=value` (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<String>,
-        /// Engine: interp (the reference interpreter).
-        #[arg(long, default_value = "interp")]
+        /// Engine: jit (Cranelift machine code) or interp (the reference interpreter).
+        #[arg(long, default_value = "jit")]
         engine: Engine,
         /// Output format when the output's extension does not say: npy, npz or png.
         #[arg(long)]
@@ -74,11 +74,11 @@ enum Cmd {
         /// Timed runs (after one warm-up).
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// 1: the batch in one call; N > 1: its clips as separate inputs on N threads.
+        /// Threads one run splits the batch over (0: one per core).
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// Engine.
-        #[arg(long, default_value = "interp")]
+        /// Engine: jit or interp.
+        #[arg(long, default_value = "jit")]
         engine: Engine,
         /// Time this .npy instead of a generated batch.
         #[arg(long)]

@@ -8,7 +8,7 @@
 //! | linear  | power, magnitude, psd, real, imag      | abs <= 1e-4 * |ref| + 1e-5 * max|ref|        |
 //! | log     | natural-log magnitude (Keras mode=log) | `linear` on exp(x), the magnitude            |
 //! | angle   | phase, modulo 2 pi                     | abs <= 2e-3 rad where magnitude >= 1e-3 max |
-//! | whisper | (log10 + 4) / 4                        | abs <= 5e-5 (= 2e-3 dB)                     |
+//! | whisper | (log10 + 4) / 4                        | abs <= 5e-5 (= 2e-3 dB); 1e-4 within 10 dB of the clip floor |
 //!
 //! The `max|ref|` term of `linear` covers entries that cancel to nearly zero, where the library's
 //! own float32 rounding dominates: a float32 sum of L terms (Keras's STFT is a length-L
@@ -16,12 +16,16 @@
 //! L = 256, so 1e-5 of the tensor's maximum leaves a margin of ten. Output dtype and shape must
 //! equal the library's. Cases with `error` must be rejected with an error, never a panic.
 //!
+//! Whisper's outputs within 10 dB of its clip floor (70-80 dB below the batch's loudest bin) get
+//! 1e-4 (4e-3 dB): there float32 FFT round-off of both implementations is what differs (torch's
+//! own result is 4.6e-5 from the exact f64 one at such a bin of `whisper_80`, the JIT's 1.1e-5).
+//!
 //! One case is compared differently, for a stated reason (see `NOISE_FLOOR_CASES`).
 
 mod common;
 
 use common::{fixtures, golden_cases, Case};
-use specc::{npy, Engine, Pipeline};
+use specc::{npy, Engine, IsaChoice, Pipeline};
 
 fn pipeline(c: &Case, extra: &[String]) -> Result<Pipeline, specc::Error> {
     let mut s = c.sets();
@@ -41,6 +45,8 @@ fn compare(c: &Case, got: &[f64], want: &[f64], magnitude: Option<&[f64]>) -> (f
     let lin = |v: f64| if log { v.exp() } else { v };
     let max_ref = want.iter().fold(0.0f64, |m, v| if v.is_finite() { m.max(lin(*v).abs()) } else { m });
     let floor_case = NOISE_FLOOR_CASES.contains(&c.name.as_str());
+    // Whisper clips at max - 8 (log10 units), which is the smallest output.
+    let whisper_floor = want.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
     let mut worst = 0.0f64;
     let mut worst_abs = 0.0f64;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
@@ -59,7 +65,7 @@ fn compare(c: &Case, got: &[f64], want: &[f64], magnitude: Option<&[f64]>) -> (f
                 let (g, w) = (lin(g), lin(w));
                 ((g - w).abs(), 1e-4 * w.abs() + 1e-5 * max_ref)
             }
-            Some("whisper") => ((g - w).abs(), 5e-5),
+            Some("whisper") => ((g - w).abs(), if w < whisper_floor + 0.25 { 1e-4 } else { 5e-5 }),
             Some("angle") => {
                 let m = magnitude.expect("angle cases have magnitudes");
                 let mmax = m.iter().fold(0.0f64, |a, &b| a.max(b));
@@ -77,9 +83,18 @@ fn compare(c: &Case, got: &[f64], want: &[f64], magnitude: Option<&[f64]>) -> (f
     (worst, worst_abs)
 }
 
-fn run_case(c: &Case, engine: Engine) -> Result<String, String> {
+fn run_case(c: &Case, engine: Engine, isa: IsaChoice) -> Result<String, String> {
     let input = npy::read(&fixtures().join(&c.input)).map_err(|e| format!("reading input: {e}"))?;
-    let result = pipeline(c, &[]).and_then(|p| p.with_engine(engine).run(&input.view()));
+    let result = pipeline(c, &[]).and_then(|p| {
+        let p = p.with_engine(engine).with_isa(isa);
+        // The JIT must really run every golden case: no silent fallback to the interpreter.
+        if let (Engine::Jit, Ok(plan)) = (engine, p.plan(input.view().shape(), input.view().dtype_name())) {
+            if let (Engine::Interp, Some(why)) = p.engine_for(plan.precision) {
+                return Err(specc::Error::Internal(format!("the JIT cannot run this case: {why}")));
+            }
+        }
+        p.run(&input.view())
+    });
     if let Some(err) = &c.error {
         return match result {
             Err(e) => Ok(format!("rejected as the library does: {e}")),
@@ -112,7 +127,7 @@ fn run_case(c: &Case, engine: Engine) -> Result<String, String> {
     let mag = if c.compare.as_deref() == Some("angle") {
         let mut c2 = c.clone();
         c2.set.insert(String::from("mode"), String::from("magnitude"));
-        let p = pipeline(&c2, &[]).map_err(|e| e.to_string())?;
+        let p = pipeline(&c2, &[]).map_err(|e| e.to_string())?.with_engine(engine).with_isa(isa);
         Some(p.run(&input.view()).map_err(|e| e.to_string())?.to_f64())
     } else {
         None
@@ -127,12 +142,12 @@ fn run_case(c: &Case, engine: Engine) -> Result<String, String> {
     Ok(format!("max abs error {worst_abs:.2e} ({:.0}% of tolerance)", worst * 100.0))
 }
 
-fn run_all(engine: Engine) {
+fn run_all(engine: Engine, isa: IsaChoice) {
     let cases = golden_cases();
     assert!(cases.len() > 50, "the manifest should hold the full golden set");
     let mut failures = Vec::new();
     for c in &cases {
-        match run_case(c, engine) {
+        match run_case(c, engine, isa) {
             Ok(msg) => eprintln!("ok   {:<44} {msg}", c.name),
             Err(msg) => {
                 eprintln!("FAIL {:<44} {msg}", c.name);
@@ -151,5 +166,16 @@ fn run_all(engine: Engine) {
 
 #[test]
 fn goldens_interpreter() {
-    run_all(Engine::Interp);
+    run_all(Engine::Interp, IsaChoice::Native);
+}
+
+#[test]
+fn goldens_jit() {
+    run_all(Engine::Jit, IsaChoice::Native);
+}
+
+/// The same cases with machine code for the x86-64 baseline (SSE2, no FMA).
+#[test]
+fn goldens_jit_baseline_isa() {
+    run_all(Engine::Jit, IsaChoice::Baseline);
 }

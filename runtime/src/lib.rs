@@ -11,22 +11,40 @@ use specc_compiler::interp;
 mod atomic;
 pub mod audio;
 pub mod image;
+pub mod jit;
 pub mod npy;
+
+pub use jit::Programs;
+pub use specc_compiler::codegen::jit::IsaChoice;
 
 /// Which engine runs the program.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
-    /// The reference interpreter (f64, whole tensors).
+    /// Machine code compiled with Cranelift (the default): SIMD kernels over blocks of frames,
+    /// in the compute precision.
     #[default]
+    Jit,
+    /// The reference interpreter (f64, whole tensors): slow, obviously right, the oracle.
     Interp,
+}
+
+impl Engine {
+    /// `jit` or `interp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interp",
+        }
+    }
 }
 
 impl std::str::FromStr for Engine {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "jit" => Ok(Engine::Jit),
             "interp" => Ok(Engine::Interp),
-            other => Err(format!("unknown engine `{other}`; engines: interp")),
+            other => Err(format!("unknown engine `{other}`; engines: jit, interp")),
         }
     }
 }
@@ -303,8 +321,66 @@ fn min_samples(g: &Graph, n: i64) -> Option<i64> {
     (n.max(1)..=(1 << 26)).find(|&m| ok(m))
 }
 
-/// Runs `g` on `input` with `engine`.
-pub fn run(g: &Graph, input: &Input<'_>, engine: Engine, limits: &Limits) -> Result<Output, RunError> {
+/// How to run: the engine, the JIT's compiled programs, and the thread count.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions<'a> {
+    /// The engine asked for.
+    pub engine: Engine,
+    /// Compiled programs of the graph (used by [`Engine::Jit`]).
+    pub programs: Option<&'a Programs>,
+    /// Worker threads for one run; 0 = one per core.
+    pub threads: usize,
+}
+
+/// Runs `g` on `input` with `opts`. Graphs the JIT cannot compile run on the interpreter (see
+/// [`jit_support`]).
+pub fn run_with(
+    g: &Graph,
+    input: &Input<'_>,
+    limits: &Limits,
+    opts: RunOptions<'_>,
+) -> Result<Output, RunError> {
+    let p = check(g, input, limits)?;
+    if let (Engine::Jit, Some(programs)) = (opts.engine, opts.programs) {
+        if let Ok(prog) = programs.get(g, p.precision) {
+            let mut out = match p.precision {
+                Precision::F32 => Output::F32(ArrayD::zeros(IxDyn(&p.output_shape))),
+                Precision::F64 => Output::F64(ArrayD::zeros(IxDyn(&p.output_shape))),
+            };
+            jit::run_into(g, &prog, input, &p, opts.threads, &mut out)?;
+            return Ok(out);
+        }
+    }
+    interp_run(g, input, &p)
+}
+
+/// Runs `g` on `input` into `out` (planned shape and precision, standard layout) with `opts`,
+/// allocating nothing beyond scratch on the JIT path.
+pub fn run_into(
+    g: &Graph,
+    input: &Input<'_>,
+    limits: &Limits,
+    opts: RunOptions<'_>,
+    out: &mut Output,
+) -> Result<(), RunError> {
+    let p = check(g, input, limits)?;
+    if let (Engine::Jit, Some(programs)) = (opts.engine, opts.programs) {
+        if let Ok(prog) = programs.get(g, p.precision) {
+            return jit::run_into(g, &prog, input, &p, opts.threads, out);
+        }
+    }
+    *out = interp_run(g, input, &p)?;
+    Ok(())
+}
+
+/// `Ok` when the JIT compiles `g` for `precision`, else why it does not (such graphs run on
+/// the interpreter).
+pub fn jit_support(programs: &Programs, g: &Graph, precision: Precision) -> Result<(), String> {
+    programs.get(g, precision).map(|_| ())
+}
+
+/// Plans and checks an input (dtype, shape, finiteness where the library requires it).
+fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunError> {
     let p = plan(g, input.shape(), input.dtype_name(), limits)?;
     if g.finite_only {
         let bad = match input {
@@ -318,6 +394,10 @@ pub fn run(g: &Graph, input: &Input<'_>, engine: Engine, limits: &Limits) -> Res
             )));
         }
     }
+    Ok(p)
+}
+
+fn interp_run(g: &Graph, input: &Input<'_>, p: &Plan) -> Result<Output, RunError> {
     // Cast as the library casts: to the compute precision first, then compute.
     let data: Vec<f64> = match (input, p.precision) {
         (Input::F32(a), _) => a.iter().map(|&v| v as f64).collect(),
@@ -325,9 +405,7 @@ pub fn run(g: &Graph, input: &Input<'_>, engine: Engine, limits: &Limits) -> Res
         (Input::F64(a), Precision::F64) => a.iter().copied().collect(),
         (Input::I16(a), _) => a.iter().map(|&v| v as f64).collect(),
     };
-    let t = match engine {
-        Engine::Interp => interp::run(g, &data, input.shape()).map_err(|e| RunError::Engine(e.0))?,
-    };
+    let t = interp::run(g, &data, input.shape()).map_err(|e| RunError::Engine(e.0))?;
     let values = t.real();
     let shape = IxDyn(&p.output_shape);
     if t.shape != p.output_shape {

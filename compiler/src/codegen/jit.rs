@@ -6,12 +6,15 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use cranelift_codegen::ir::GlobalValue;
 use cranelift_codegen::ir::{Signature, Type, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError};
+use cranelift_module::{
+    default_libcall_names, DataDescription, DataId, FuncId, Linkage, Module, ModuleError,
+};
 
 /// Which instruction set the JIT targets.
 ///
@@ -186,6 +189,51 @@ impl JitModule {
     where
         F: FnOnce(&mut FunctionBuilder<'_>, TargetInfo),
     {
+        self.define_with_data(name, sig, &[], |b, t, _| build(b, t))
+    }
+
+    /// Adds an immutable data object (a window, twiddles, a filterbank) to the module: it lives
+    /// in the module's memory, next to the code, and is freed with it. `align` is in bytes.
+    pub fn define_data(&mut self, name: &str, bytes: Vec<u8>, align: u64) -> Result<DataId, JitError> {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        let module = self.module.as_mut().expect("JITModule is present until drop");
+        let result = catch_unwind(AssertUnwindSafe(|| -> Result<DataId, Box<ModuleError>> {
+            let id = module.declare_data(name, Linkage::Local, false, false).map_err(Box::new)?;
+            let mut desc = DataDescription::new();
+            // An empty object still needs an address; one zero byte gives it one.
+            desc.define(if bytes.is_empty() {
+                vec![0u8].into_boxed_slice()
+            } else {
+                bytes.into_boxed_slice()
+            });
+            desc.set_align(align.max(1));
+            module.define_data(id, &desc).map_err(Box::new)?;
+            Ok(id)
+        }));
+        match result {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
+            Err(payload) => {
+                self.poisoned = true;
+                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
+            }
+        }
+    }
+
+    /// [`define`](Self::define) for a function that reads data objects: `build` gets one
+    /// `GlobalValue` per id in `data` (turn it into an address with `symbol_value`).
+    pub fn define_with_data<F>(
+        &mut self,
+        name: &str,
+        sig: Signature,
+        data: &[DataId],
+        build: F,
+    ) -> Result<FuncId, JitError>
+    where
+        F: FnOnce(&mut FunctionBuilder<'_>, TargetInfo, &[GlobalValue]),
+    {
         if self.poisoned {
             return Err(JitError::Poisoned);
         }
@@ -200,9 +248,11 @@ impl JitModule {
             module.clear_context(ctx);
             ctx.func.signature = sig;
             ctx.func.name = UserFuncName::user(0, id.as_u32());
+            let gvs: Vec<GlobalValue> =
+                data.iter().map(|d| module.declare_data_in_func(*d, &mut ctx.func)).collect();
             {
                 let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
-                build(&mut b, target);
+                build(&mut b, target, &gvs);
                 b.seal_all_blocks();
                 b.finalize(module.target_config());
             }

@@ -26,6 +26,9 @@
 pub mod fft;
 pub mod jit;
 pub mod math;
+pub mod program;
+pub mod vec;
+pub mod vmath;
 
 pub use jit::{IsaChoice, JitError, JitFn, JitModule, TargetInfo};
 pub use math::{DbParams, LogBase, MapF32, MapF32Id};

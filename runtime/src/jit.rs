@@ -1,0 +1,619 @@
+//! The JIT engine's driver: compiled [`Program`]s run over (signal, block of frames) tasks on a
+//! thread pool, the reduction between phases, and the output written in the spec's layout.
+//!
+//! Per block of `lanes` frames of one signal:
+//! 1. interior blocks read straight from the caller's signal; blocks that touch the padding (or
+//!    run past the last frame) read a small staged copy of just the samples they need, with the
+//!    pad applied: the whole signal is never copied;
+//! 2. `load`, then `fft`, or `dft` when the block's flag says a frame holds NaN or inf;
+//! 3. `tail` stores straight into the output; the last, partial block of a signal goes through
+//!    a one-block tile so no kernel writes past the output.
+//!
+//! Results do not depend on the thread count: a frame's lane position is fixed (blocks start at
+//! multiples of `lanes` in each signal), every lane computes the same instructions, and the
+//! reduction runs in one fixed order.
+
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+use ndarray::{ArrayViewD, Axis, IxDyn};
+use specc_compiler::codegen::jit::IsaChoice;
+use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
+use specc_compiler::graph::{Graph, NanMax, Op, PadAmount, PadMode, PadStep, Precision, Scope};
+
+use crate::{Input, Output, Plan, RunError};
+
+/// Compiled programs of one graph, one per precision, built on first use.
+#[derive(Debug)]
+pub struct Programs {
+    isa: IsaChoice,
+    slots: [OnceLock<Result<Arc<Program>, String>>; 2],
+}
+
+impl Programs {
+    /// An empty cache that compiles for `isa`.
+    pub fn new(isa: IsaChoice) -> Self {
+        Programs { isa, slots: [OnceLock::new(), OnceLock::new()] }
+    }
+
+    /// The program for `precision`, compiled now if it was not yet. `Err` says why the JIT
+    /// cannot run this graph.
+    pub fn get(&self, g: &Graph, precision: Precision) -> Result<Arc<Program>, String> {
+        let slot = &self.slots[usize::from(precision == Precision::F64)];
+        slot.get_or_init(|| match compile(g, precision, self.isa) {
+            Ok(p) => Ok(Arc::new(p)),
+            Err(CodegenError::Unsupported(why)) => Err(why),
+            Err(e) => Err(e.to_string()),
+        })
+        .clone()
+    }
+}
+
+/// A float the engine computes in.
+trait Float: Copy + Default + Send + Sync + PartialOrd + 'static {
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Float for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The input as rows of samples in compute precision, with the lead axes' names and sizes:
+/// borrowed when the caller's array already is (standard layout, samples last, same dtype), else
+/// one cast copy.
+#[allow(clippy::type_complexity)]
+fn rows_of<'a, T: Float>(
+    g: &Graph,
+    input: &'a Input<'_>,
+    info: &ProgramInfo,
+) -> Result<(std::borrow::Cow<'a, [T]>, Vec<String>, Vec<usize>, usize), RunError> {
+    let axes = crate::lead_sizes(g, input.shape())?;
+    let samples = axes
+        .iter()
+        .position(|(a, _)| a == "samples")
+        .ok_or_else(|| RunError::Engine(String::from("no samples axis")))?;
+    let mut perm: Vec<usize> = (0..axes.len()).filter(|&i| i != samples).collect();
+    perm.push(samples);
+    let mut names: Vec<String> = perm.iter().map(|&i| axes[i].0.clone()).collect();
+    let select = match &info.select {
+        Some((axis, index)) => {
+            let pos = names
+                .iter()
+                .position(|n| n == axis)
+                .ok_or_else(|| RunError::Engine(format!("no axis {axis} to select")))?;
+            names.remove(pos);
+            Some((pos, *index))
+        }
+        None => None,
+    };
+    fn prepare<'v, E: Copy>(
+        a: &ArrayViewD<'v, E>,
+        perm: &[usize],
+        select: Option<(usize, usize)>,
+    ) -> ArrayViewD<'v, E> {
+        let mut v = a.clone().permuted_axes(IxDyn(perm));
+        if let Some((pos, index)) = select {
+            v = v.index_axis_move(Axis(pos), index);
+        }
+        v
+    }
+    fn cast<E: Copy, T: Float>(v: ArrayViewD<'_, E>, f: impl Fn(E) -> f64) -> Vec<T> {
+        v.iter().map(|&x| T::from_f64(f(x))).collect()
+    }
+    let (data, shape): (std::borrow::Cow<'a, [T]>, Vec<usize>) = match input {
+        Input::F32(a) => {
+            let v = prepare(a, &perm, select);
+            let shape = v.shape().to_vec();
+            if std::mem::size_of::<T>() == 4 {
+                match v.to_slice() {
+                    // SAFETY: T is f32 here (the only 4-byte Float), so the slice reinterprets
+                    // f32 as f32.
+                    Some(s) => (
+                        std::borrow::Cow::Borrowed(unsafe {
+                            std::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len())
+                        }),
+                        shape,
+                    ),
+                    None => (std::borrow::Cow::Owned(cast(v, |x: f32| x as f64)), shape),
+                }
+            } else {
+                (std::borrow::Cow::Owned(cast(v, |x: f32| x as f64)), shape)
+            }
+        }
+        // Keras casts float64 to float32 by rounding once: from_f64 does exactly that.
+        Input::F64(a) => {
+            let v = prepare(a, &perm, select);
+            let shape = v.shape().to_vec();
+            (std::borrow::Cow::Owned(cast(v, |x: f64| x)), shape)
+        }
+        Input::I16(a) => {
+            let v = prepare(a, &perm, select);
+            let shape = v.shape().to_vec();
+            (std::borrow::Cow::Owned(cast(v, |x: i16| x as f64)), shape)
+        }
+    };
+    let n = *shape.last().unwrap_or(&0);
+    names.pop();
+    let lead: Vec<usize> = shape[..shape.len() - 1].to_vec();
+    Ok((data, names, lead, n))
+}
+
+/// Output strides (in elements) of the tail's axes, and whether reductions over trailing axes
+/// are contiguous.
+struct OutMap {
+    /// Per lead axis of the (selected) input rows: stride.
+    lead: Vec<usize>,
+    frames: usize,
+    band: usize,
+}
+
+fn out_map(
+    g: &Graph,
+    lead_names: &[String],
+    lead_sizes: &[usize],
+    frames: usize,
+    bands: usize,
+) -> Result<OutMap, String> {
+    let out_node = &g.nodes[g.output];
+    let Op::Layout(axes) = &out_node.op else { return Err(String::from("the output is not a layout")) };
+    let band_name = g.nodes[out_node.inputs[0]].ty.last().name.clone();
+    // Expand `...` into one output dim per ellipsis lead axis.
+    let mut dims: Vec<Vec<(String, usize)>> = Vec::new();
+    let size_of = |name: &str, nth_ellipsis: usize| -> Option<usize> {
+        if name == "frames" {
+            Some(frames)
+        } else if name == band_name {
+            Some(bands)
+        } else if name == "..." {
+            lead_names.iter().zip(lead_sizes).filter(|(n, _)| *n == "...").nth(nth_ellipsis).map(|(_, s)| *s)
+        } else {
+            lead_names.iter().zip(lead_sizes).find(|(n, _)| *n == name).map(|(_, s)| *s)
+        }
+    };
+    let n_ell = lead_names.iter().filter(|n| *n == "...").count();
+    for a in axes {
+        if a.parts == ["..."] {
+            for i in 0..n_ell {
+                dims.push(vec![(format!("...{i}"), size_of("...", i).unwrap_or(1))]);
+            }
+        } else {
+            let mut d = Vec::new();
+            for p in &a.parts {
+                let s = size_of(p, 0).ok_or_else(|| format!("layout names unknown axis {p}"))?;
+                d.push((p.clone(), s));
+            }
+            dims.push(d);
+        }
+    }
+    let mut stride = 1usize;
+    let mut strides: Vec<(String, usize)> = Vec::new();
+    for d in dims.iter().rev() {
+        for (name, size) in d.iter().rev() {
+            strides.push((name.clone(), stride));
+            stride *= size;
+        }
+    }
+    let find = |name: &str| strides.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
+    let mut lead = Vec::new();
+    let mut ell = 0;
+    for name in lead_names {
+        if name == "..." {
+            lead.push(find(&format!("...{ell}")).unwrap_or(0));
+            ell += 1;
+        } else {
+            lead.push(find(name).ok_or_else(|| format!("the layout drops axis {name}"))?);
+        }
+    }
+    Ok(OutMap {
+        lead,
+        frames: find("frames").ok_or("the layout drops frames")?,
+        band: find(&band_name).ok_or("the layout drops the band axis")?,
+    })
+}
+
+fn pad_amounts(step: &PadStep, n: usize) -> (usize, usize) {
+    match step.amount {
+        PadAmount::Fixed(l, r) => (l, r),
+        PadAmount::Same { length, hop } => {
+            let frames = n.div_ceil(hop);
+            let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
+            (total / 2, total - total / 2)
+        }
+    }
+}
+
+fn reflect_index(j: i64, n: i64) -> i64 {
+    if n == 1 {
+        return 0;
+    }
+    let p = 2 * (n - 1);
+    let m = j.rem_euclid(p);
+    if m < n {
+        m
+    } else {
+        p - m
+    }
+}
+
+/// The value at position `p` of the signal after `k` pad steps (`lens[i]` = length after `i`
+/// steps); positions outside the padded signal read 0 (only lanes past the last frame do).
+fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i64) -> T {
+    if p < 0 || p >= lens[k] as i64 {
+        return T::default();
+    }
+    if k == 0 {
+        return row[p as usize];
+    }
+    let n = lens[k - 1] as i64;
+    let (l, _) = pad_amounts(&pads[k - 1], lens[k - 1]);
+    let j = p - l as i64;
+    if (0..n).contains(&j) {
+        return padded(row, pads, lens, k - 1, j);
+    }
+    match pads[k - 1].mode {
+        PadMode::Constant(c) => T::from_f64(c),
+        PadMode::Reflect | PadMode::ReflectStrict => padded(row, pads, lens, k - 1, reflect_index(j, n)),
+        PadMode::Edge => padded(row, pads, lens, k - 1, if j < 0 { 0 } else { n - 1 }),
+    }
+}
+
+/// Raw output pointer shared by tasks that write disjoint elements.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut u8);
+// SAFETY: tasks write disjoint elements (distinct (signal, frame) pairs), and the buffer
+// outlives the parallel section that uses the pointer.
+unsafe impl Send for OutPtr {}
+// SAFETY: as for Send.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The address (a method, so closures capture the `Send` wrapper, not the raw field).
+    fn get(self) -> *mut u8 {
+        self.0
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch (16-byte aligned), kept between calls.
+    static SCRATCH: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Frames per task: a few blocks, so tasks balance over threads but each amortizes its setup.
+const TASK_FRAMES: usize = 64;
+
+/// Runs phase 1 and 2 of `prog` on `rows` (each `n` samples) into `out` (the planned output,
+/// row-major).
+#[allow(clippy::too_many_arguments)]
+fn run_rows<T: Float>(
+    prog: &Program,
+    rows: &[T],
+    n: usize,
+    lead_sizes: &[usize],
+    frames: usize,
+    map: &OutMap,
+    out: &mut [T],
+    threads: usize,
+) -> Result<(), RunError> {
+    let info = prog.info();
+    let lanes = info.lanes;
+    let esz = std::mem::size_of::<T>();
+    let nrows = rows.len().checked_div(n).unwrap_or(0);
+    let bands = info.bands;
+    // Pad lengths.
+    let mut lens = vec![n];
+    for p in &info.pads {
+        let last = *lens.last().expect("non-empty");
+        let (l, r) = pad_amounts(p, last);
+        lens.push(last + l + r);
+    }
+    let pad_left: usize = {
+        // Position 0 of the padded signal is sample -pad_left of the original (for the
+        // interior test): the sum of left pads.
+        let mut total = 0;
+        let mut len = n;
+        for p in &info.pads {
+            let (l, r) = pad_amounts(p, len);
+            total += l;
+            len += l + r;
+        }
+        total
+    };
+    let row_base: Vec<usize> = (0..nrows)
+        .map(|r| {
+            let mut rem = r;
+            let mut base = 0;
+            for (i, &s) in lead_sizes.iter().enumerate().rev() {
+                base += (rem % s) * map.lead[i];
+                rem /= s;
+            }
+            base
+        })
+        .collect();
+    let blocks_per_row = frames.div_ceil(lanes);
+    let blocks_per_task = (TASK_FRAMES / lanes).max(1);
+    let tasks_per_row = blocks_per_row.div_ceil(blocks_per_task);
+    let total_tasks = nrows * tasks_per_row;
+    let out_ptr = OutPtr(out.as_mut_ptr().cast());
+    let out_len = out.len();
+    let hop = info.hop;
+    let length = info.length;
+    let span = (lanes - 1) * hop + length;
+    // Every index the tail can write for a full block must lie inside `out`.
+    let max_index =
+        |base: usize, t0: usize| base + t0 * map.frames + (lanes - 1) * map.frames + (bands - 1) * map.band;
+    let task = |ti: usize| {
+        let r = ti / tasks_per_row;
+        let b0 = (ti % tasks_per_row) * blocks_per_task;
+        let b1 = (b0 + blocks_per_task).min(blocks_per_row);
+        let row = &rows[r * n..(r + 1) * n];
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let words = info.scratch_bytes.div_ceil(16);
+            if s.len() < words {
+                s.resize(words, 0);
+            }
+            let scratch = s.as_mut_ptr().cast::<u8>();
+            let mut stage: Vec<T> = Vec::new();
+            let mut tile: Vec<T> = Vec::new();
+            let mut spare: Vec<T> = Vec::new();
+            for blk in b0..b1 {
+                let t0 = blk * lanes;
+                let start = (t0 * hop) as i64 - pad_left as i64;
+                let interior = start >= 0 && start as usize + span <= n && t0 + lanes <= frames;
+                let src: *const u8 = if interior {
+                    row[start as usize..start as usize + span].as_ptr().cast()
+                } else {
+                    stage.clear();
+                    stage.extend(
+                        (0..span)
+                            .map(|i| padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64)),
+                    );
+                    stage.as_ptr().cast()
+                };
+                let full = t0 + lanes <= frames;
+                let (dst, band_stride, time_stride) = if full {
+                    assert!(max_index(row_base[r], t0) < out_len, "output block in bounds");
+                    // SAFETY: the block's highest index is inside `out` (asserted above).
+                    let p = unsafe { out_ptr.get().add((row_base[r] + t0 * map.frames) * esz) };
+                    (p, map.band * esz, map.frames * esz)
+                } else {
+                    tile.clear();
+                    tile.resize(lanes * bands, T::default());
+                    if info.time_contiguous {
+                        (tile.as_mut_ptr().cast::<u8>(), lanes * esz, esz)
+                    } else {
+                        (tile.as_mut_ptr().cast::<u8>(), esz, bands * esz)
+                    }
+                };
+                let args = BlockArgs {
+                    src,
+                    scratch,
+                    out: dst,
+                    out_band: band_stride as isize,
+                    out_time: time_stride as isize,
+                };
+                // SAFETY: `src` covers `span = (lanes-1)·hop + length` elements (a slice of the
+                // row or the staged copy); scratch holds `scratch_bytes`, 16-byte aligned, and
+                // is this thread's; `dst` with the strides addresses `bands × lanes` elements
+                // inside `out` (full blocks: frames t0..t0+lanes of this signal, which no other
+                // task writes) or inside `tile`.
+                unsafe {
+                    prog.load(&args);
+                    let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
+                    let finite: Vec<bool> = flag.iter().map(|v| v.to_f64().is_finite()).collect();
+                    if finite.iter().all(|&f| f) {
+                        prog.fft(&args);
+                    } else {
+                        // Frames with NaN or inf take the sum-of-products DFT; the block's other
+                        // frames keep the FFT's result, as they would in any other block.
+                        prog.dft(&args);
+                        let (re, im) = info.spectrum_offsets;
+                        let words = info.bins * lanes;
+                        spare.clear();
+                        spare.extend_from_slice(std::slice::from_raw_parts(
+                            scratch.add(re).cast::<T>(),
+                            words,
+                        ));
+                        spare.extend_from_slice(std::slice::from_raw_parts(
+                            scratch.add(im).cast::<T>(),
+                            words,
+                        ));
+                        prog.fft(&args);
+                        let yr = std::slice::from_raw_parts_mut(scratch.add(re).cast::<T>(), words);
+                        let yi = std::slice::from_raw_parts_mut(scratch.add(im).cast::<T>(), words);
+                        for (lane, _) in finite.iter().enumerate().filter(|(_, f)| !**f) {
+                            for k in 0..info.bins {
+                                yr[k * lanes + lane] = spare[k * lanes + lane];
+                                yi[k * lanes + lane] = spare[words + k * lanes + lane];
+                            }
+                        }
+                    }
+                    prog.tail(&args);
+                }
+                if !full {
+                    for lane in 0..frames - t0 {
+                        for b in 0..bands {
+                            let v = if info.time_contiguous {
+                                tile[b * lanes + lane]
+                            } else {
+                                tile[lane * bands + b]
+                            };
+                            let idx = row_base[r] + (t0 + lane) * map.frames + b * map.band;
+                            assert!(idx < out_len, "output index in bounds");
+                            // SAFETY: idx < out_len; only this task writes frame t0+lane of row r.
+                            unsafe { *out_ptr.get().cast::<T>().add(idx) = v };
+                        }
+                    }
+                }
+            }
+        });
+    };
+    if threads == 1 || total_tasks <= 1 {
+        (0..total_tasks).for_each(task);
+    } else {
+        // Runs inside the pool `run_into` installed.
+        use rayon::prelude::*;
+        (0..total_tasks).into_par_iter().for_each(task);
+    }
+    Ok(())
+}
+
+/// A cached pool per thread count (building one spawns threads; a run should not).
+fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, RunError> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| RunError::Engine(String::from("thread pool cache poisoned")))?;
+    if let Some(p) = pools.get(&threads) {
+        return Ok(Arc::clone(p));
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| RunError::Engine(e.to_string()))?,
+    );
+    pools.insert(threads, Arc::clone(&p));
+    Ok(p)
+}
+
+/// The maximum of `values` under the clip's NaN rule (`-inf` when nothing counts).
+fn scope_max<T: Float>(values: impl Iterator<Item = T>, nan: NanMax) -> f64 {
+    let mut m = f64::NEG_INFINITY;
+    for v in values {
+        let v = v.to_f64();
+        if v.is_nan() {
+            if nan == NanMax::Propagate {
+                return f64::NAN;
+            }
+        } else if v > m {
+            m = v;
+        }
+    }
+    m
+}
+
+/// Phase 2: the clip's maximum per scope, then the clip kernel over each scope's elements.
+fn clip_phase<T: Float>(
+    prog: &Program,
+    out: &mut [T],
+    lead_sizes: &[usize],
+    map: &OutMap,
+    clip_fn: impl Fn(&Program, &mut [T], T),
+) -> Result<(), RunError> {
+    let Some(clip) = prog.info().clip else { return Ok(()) };
+    let nlead = lead_sizes.len();
+    // The epilogue's tensor is [lead..., frames, band]: a scope over its trailing k axes is
+    // indexed by the first `nlead + 2 - k` lead axes.
+    let keep = match clip.scope {
+        Scope::Tensor => 0,
+        Scope::Trailing(k) => (nlead + 2).saturating_sub(k),
+    };
+    if keep > nlead {
+        return Err(RunError::Engine(String::from("JIT: a clip scope inside a frame is not supported")));
+    }
+    let slices: usize = lead_sizes[..keep].iter().product();
+    let len = out.len() / slices.max(1);
+    // Slices must be contiguous: the kept lead axes are the outermost output axes, in order.
+    let mut expect = len;
+    for i in (0..keep).rev() {
+        if map.lead[i] != expect {
+            return Err(RunError::Engine(String::from(
+                "JIT: clip scope not contiguous in the output layout",
+            )));
+        }
+        expect *= lead_sizes[i];
+    }
+    for s in 0..slices {
+        let chunk = &mut out[s * len..(s + 1) * len];
+        let m = scope_max(chunk.iter().copied(), clip.nan);
+        clip_fn(prog, chunk, T::from_f64(m - clip.top));
+    }
+    Ok(())
+}
+
+/// What `run` needs from the caller's output buffer: a row-major slice of the planned shape.
+fn run_typed<T: Float>(
+    g: &Graph,
+    prog: &Program,
+    input: &Input<'_>,
+    plan: &Plan,
+    threads: usize,
+    out: &mut [T],
+    clip_fn: impl Fn(&Program, &mut [T], T),
+) -> Result<(), RunError> {
+    let info = prog.info();
+    let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
+    let map = out_map(g, &lead_names, &lead_sizes, plan.frames, info.bands).map_err(RunError::Engine)?;
+    let expected: usize = plan.output_shape.iter().product();
+    if out.len() != expected {
+        return Err(RunError::Engine(format!(
+            "output buffer holds {} values, the plan {expected}",
+            out.len()
+        )));
+    }
+    run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
+    clip_phase(prog, out, &lead_sizes, &map, clip_fn)
+}
+
+/// Runs `prog` (compiled from `g`) on `input` into `out`, which must have the planned shape and
+/// precision. `threads`: 0 = one per core.
+pub fn run_into(
+    g: &Graph,
+    prog: &Program,
+    input: &Input<'_>,
+    plan: &Plan,
+    threads: usize,
+    out: &mut Output,
+) -> Result<(), RunError> {
+    let threads =
+        if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    fn in_pool<F: FnOnce() -> Result<(), RunError> + Send>(threads: usize, f: F) -> Result<(), RunError> {
+        if threads == 1 {
+            f()
+        } else {
+            pool(threads)?.install(f)
+        }
+    }
+    match (out, prog.info().precision) {
+        (Output::F32(a), Precision::F32) => {
+            let slice = a
+                .as_slice_mut()
+                .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
+            in_pool(threads, || {
+                run_typed(g, prog, input, plan, threads, slice, |p, d, t| {
+                    p.clip_f32(d, t);
+                })
+            })
+        }
+        (Output::F64(a), Precision::F64) => {
+            let slice = a
+                .as_slice_mut()
+                .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
+            in_pool(threads, || {
+                run_typed(g, prog, input, plan, threads, slice, |p, d, t| {
+                    p.clip_f64(d, t);
+                })
+            })
+        }
+        _ => Err(RunError::Engine(String::from("output precision differs from the program's"))),
+    }
+}

@@ -1,0 +1,399 @@
+//! Differential property test: the JIT (float32/float64 machine code) against the reference
+//! interpreter (f64), over spec parameters drawn within their valid ranges, input lengths
+//! (1, tiny, prime, odd, long), batch shapes and inputs (noise, tones, silence, huge and tiny
+//! magnitudes, NaN and inf).
+//!
+//! Both engines must accept or reject an input alike. Outputs must have the same shape, NaN in
+//! the same places, the same infinities, and finite values within these tolerances (the JIT
+//! rounds to float32 where the interpreter keeps f64):
+//!
+//! | output                  | tolerance                                                        |
+//! |-------------------------|------------------------------------------------------------------|
+//! | dB (10/20·log10)        | 2e-3 dB within 60 dB of the output's maximum; 0.05 dB down to 100 dB below it; below that both must be at least 90 dB below it (float32 FFT round-off, ~1e-7 of a frame's energy, dominates there) |
+//! | Whisper (log10 + 4) / 4 | the dB rule in its units (÷ 40)                                   |
+//! | linear (power, magnitude, psd, re, im, mel energies) | 1e-4·|ref| + 1e-5·max|ref|          |
+//! | natural log (Keras log, Kaldi log fbank) | the linear rule on exp(x)                         |
+//! | angle                   | 2e-3 rad modulo 2π where the magnitude is at least 1e-3 of its maximum |
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use specc::{Engine, Input, IsaChoice, Pipeline};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Db(f64),
+    Linear,
+    Ln,
+    Angle,
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    preset: &'static str,
+    sets: Vec<String>,
+    kind: Kind,
+    shape: Vec<usize>,
+    signal: Signal,
+    f64_input: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Signal {
+    Noise,
+    Tones,
+    Silence,
+    Scaled(f64),
+    WithNan(usize),
+    WithInf(usize, bool),
+}
+
+fn signal_strategy() -> impl Strategy<Value = Signal> {
+    prop_oneof![
+        3 => Just(Signal::Noise),
+        2 => Just(Signal::Tones),
+        1 => Just(Signal::Silence),
+        1 => prop_oneof![Just(1e6), Just(1e-6), Just(3e8), Just(1e-9)].prop_map(Signal::Scaled),
+        1 => (0usize..100_000).prop_map(Signal::WithNan),
+        1 => ((0usize..100_000), any::<bool>()).prop_map(|(i, neg)| Signal::WithInf(i, neg)),
+    ]
+}
+
+fn length_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1 => Just(1usize),
+        2 => 2usize..64,
+        2 => prop_oneof![Just(97usize), Just(257), Just(401), Just(1009), Just(2003)],
+        3 => 64usize..4000,
+        1 => 8000usize..20000,
+    ]
+}
+
+fn fft_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        2 => prop_oneof![Just(16usize), Just(64), Just(256), Just(400), Just(512), Just(1024)],
+        2 => 2usize..300,
+        1 => prop_oneof![Just(97usize), Just(127), Just(211), Just(509)],
+    ]
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    let lead = prop_oneof![Just(vec![]), Just(vec![2usize]), Just(vec![2usize, 3])];
+    let keras_mel = (
+        fft_strategy(),
+        1usize..300,
+        1usize..48,
+        any::<bool>(),
+        length_strategy(),
+        lead.clone(),
+        any::<bool>(),
+    )
+        .prop_map(|(fft, hop, mels, db, n, lead, f64_input)| {
+            let rate = 16000;
+            let mut shape = lead;
+            shape.push(n);
+            Case {
+                preset: "keras_mel",
+                sets: vec![
+                    format!("fft_length={fft}"),
+                    format!("sequence_stride={hop}"),
+                    format!("num_mel_bins={mels}"),
+                    format!("sampling_rate={rate}"),
+                    format!("power_to_db={db}"),
+                    String::from("min_freq=0"),
+                ],
+                kind: if db { Kind::Db(10.0) } else { Kind::Linear },
+                shape,
+                signal: Signal::Noise,
+                f64_input,
+            }
+        });
+    let modes = prop_oneof![
+        Just(("log", Kind::Ln)),
+        Just(("magnitude", Kind::Linear)),
+        Just(("psd", Kind::Linear)),
+        Just(("real", Kind::Linear)),
+        Just(("imag", Kind::Linear)),
+        Just(("angle", Kind::Angle)),
+        Just(("stft", Kind::Linear)),
+    ];
+    let keras_stft =
+        (modes, 4usize..300, 1usize..200, 0usize..64, any::<bool>(), 1usize..3, 1usize..3, length_strategy())
+            .prop_map(|((mode, kind), frame, step, extra, same, b, c, n)| Case {
+                preset: "keras_stft",
+                sets: vec![
+                    format!("mode={mode}"),
+                    format!("frame_length={frame}"),
+                    format!("frame_step={step}"),
+                    format!("fft_length={}", frame + extra),
+                    format!("padding={}", if same { "same" } else { "valid" }),
+                ],
+                kind,
+                shape: vec![b, n, c],
+                signal: Signal::Noise,
+                f64_input: false,
+            });
+    let librosa = (
+        fft_strategy(),
+        1usize..300,
+        1usize..48,
+        any::<bool>(),
+        length_strategy(),
+        lead.clone(),
+        any::<bool>(),
+    )
+        .prop_map(|(fft, hop, mels, htk, n, lead, f64_input)| {
+            let mut shape = lead;
+            shape.push(n);
+            Case {
+                preset: "librosa_mel",
+                sets: vec![
+                    format!("n_fft={fft}"),
+                    format!("hop_length={hop}"),
+                    format!("n_mels={mels}"),
+                    format!("htk={htk}"),
+                    String::from("pad_mode=reflect"),
+                ],
+                kind: Kind::Db(10.0),
+                shape,
+                signal: Signal::Noise,
+                f64_input,
+            }
+        });
+    let torch = (fft_strategy(), 1usize..300, 1usize..48, length_strategy(), lead.clone(), any::<bool>())
+        .prop_map(|(fft, hop, mels, n, lead, top)| {
+            let mut shape = lead;
+            shape.push(n);
+            let mut sets =
+                vec![format!("n_fft={fft}"), format!("hop_length={hop}"), format!("n_mels={mels}")];
+            if top {
+                sets.push(String::from("top_db=60"));
+            }
+            Case {
+                preset: "torchaudio_mel",
+                sets,
+                kind: Kind::Db(10.0),
+                shape,
+                signal: Signal::Noise,
+                f64_input: false,
+            }
+        });
+    let whisper = (length_strategy(), lead.clone()).prop_map(|(n, lead)| {
+        let mut shape = lead;
+        shape.push(n);
+        Case {
+            preset: "whisper",
+            sets: vec![],
+            kind: Kind::Db(0.25),
+            shape,
+            signal: Signal::Noise,
+            f64_input: false,
+        }
+    });
+    let kaldi = (1usize..40, 10u32..40, 5u32..20, any::<bool>(), length_strategy()).prop_map(
+        |(bins, len_ms, shift_ms, log, n)| Case {
+            preset: "kaldi_fbank",
+            sets: vec![
+                format!("num_mel_bins={bins}"),
+                format!("frame_length={len_ms}"),
+                format!("frame_shift={shift_ms}"),
+                format!("use_log_fbank={log}"),
+            ],
+            kind: if log { Kind::Ln } else { Kind::Linear },
+            shape: vec![2, n],
+            signal: Signal::Noise,
+            f64_input: false,
+        },
+    );
+    (prop_oneof![keras_mel, keras_stft, librosa, torch, whisper, kaldi], signal_strategy()).prop_map(
+        |(mut c, s)| {
+            c.signal = s;
+            c
+        },
+    )
+}
+
+fn make_input(c: &Case, seed: u64) -> Vec<f64> {
+    let len: usize = c.shape.iter().product();
+    let mut state = seed | 1;
+    let mut rnd = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let mut v: Vec<f64> = match c.signal {
+        Signal::Silence => vec![0.0; len],
+        Signal::Tones => (0..len)
+            .map(|i| 0.5 * (i as f64 * 0.0731).sin() + 0.25 * (i as f64 * 0.413).cos() + 1e-3 * rnd())
+            .collect(),
+        _ => (0..len).map(|_| rnd()).collect(),
+    };
+    match c.signal {
+        Signal::Scaled(k) => v.iter_mut().for_each(|x| *x *= k),
+        Signal::WithNan(i) => v[i % len] = f64::NAN,
+        Signal::WithInf(i, neg) => v[i % len] = if neg { f64::NEG_INFINITY } else { f64::INFINITY },
+        _ => {}
+    }
+    v
+}
+
+fn check(c: &Case, got: &[f64], want: &[f64], mag: Option<&[f64]>) -> Result<(), String> {
+    let finite_max =
+        |f: &dyn Fn(f64) -> f64| want.iter().filter(|v| v.is_finite()).fold(0f64, |m, &v| m.max(f(v).abs()));
+    let top = want.iter().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let lin_max = match c.kind {
+        Kind::Ln => finite_max(&|v| v.exp()),
+        _ => finite_max(&|v| v),
+    };
+    let mag_max = mag.map(|m| m.iter().filter(|v| v.is_finite()).fold(0f64, |a, &b| a.max(b)));
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        if !g.is_finite() || !w.is_finite() {
+            if (g.is_nan() && w.is_nan()) || g == w {
+                continue;
+            }
+            return Err(format!("element {i}: JIT {g}, interpreter {w}"));
+        }
+        let ok = match c.kind {
+            Kind::Db(unit) => {
+                // `unit` = output units per 10 dB.
+                let below = (top - w) * 10.0 / unit;
+                let tol = if below <= 60.0 { 2e-3 } else { 0.05 } * unit / 10.0;
+                (g - w).abs() <= tol || (below > 100.0 && (top - g) * 10.0 / unit >= 90.0)
+            }
+            Kind::Linear => (g - w).abs() <= 1e-4 * w.abs() + 1e-5 * lin_max,
+            Kind::Ln => (g.exp() - w.exp()).abs() <= 1e-4 * w.exp() + 1e-5 * lin_max,
+            Kind::Angle => {
+                let m = mag.expect("angle cases carry magnitudes");
+                let small = m[i].is_nan() || m[i] < 1e-3 * mag_max.unwrap_or(0.0);
+                if small {
+                    true
+                } else {
+                    let d = (g - w).rem_euclid(2.0 * std::f64::consts::PI);
+                    d.min(2.0 * std::f64::consts::PI - d) <= 2e-3
+                }
+            }
+        };
+        if !ok {
+            return Err(format!("element {i}: JIT {g}, interpreter {w} (max {top})"));
+        }
+    }
+    Ok(())
+}
+
+fn run(c: &Case, engine: Engine, isa: IsaChoice, data: &[f64], sets: &[String]) -> Result<Vec<f64>, String> {
+    let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let p = Pipeline::preset(c.preset, &refs)
+        .map_err(|e| format!("compile: {e}"))?
+        .with_engine(engine)
+        .with_isa(isa);
+    let shape = ndarray::IxDyn(&c.shape);
+    let out = if c.f64_input {
+        let a = ndarray::ArrayD::from_shape_vec(shape, data.to_vec()).unwrap();
+        p.run(&Input::F64(a.view()))
+    } else {
+        let a = ndarray::ArrayD::from_shape_vec(shape, data.iter().map(|&v| v as f32).collect()).unwrap();
+        p.run(&Input::F32(a.view()))
+    };
+    if engine == Engine::Jit {
+        if let Ok(plan) = p.plan(&c.shape, if c.f64_input { "float64" } else { "float32" }) {
+            if let (Engine::Interp, Some(why)) = p.engine_for(plan.precision) {
+                return Err(format!("JIT fell back to the interpreter: {why}"));
+            }
+        }
+    }
+    out.map(|o| o.to_f64()).map_err(|e| format!("run: {e}"))
+}
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts of cases both engines ran and cases both rejected.
+#[derive(Default)]
+struct Counts {
+    compared: AtomicUsize,
+    rejected: AtomicUsize,
+}
+
+fn property(c: Case, seed: u64, isa: IsaChoice, counts: &Counts) -> Result<(), TestCaseError> {
+    let data = make_input(&c, seed);
+    let want = run(&c, Engine::Interp, isa, &data, &c.sets);
+    let got = run(&c, Engine::Jit, isa, &data, &c.sets);
+    match (&got, &want) {
+        (Err(g), Err(w)) => {
+            // Both reject (compile or input errors are shared code); the JIT must not fall back.
+            prop_assert!(!g.contains("fell back"), "{c:?}: {g}");
+            eprintln!("both reject {} {:?}: {w}", c.preset, c.sets);
+            counts.rejected.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        (Ok(g), Ok(w)) => {
+            prop_assert_eq!(g.len(), w.len());
+            counts.compared.fetch_add(1, Ordering::Relaxed);
+            let mag = if c.kind == Kind::Angle {
+                let mut sets = c.sets.clone();
+                sets.retain(|s| !s.starts_with("mode="));
+                sets.push(String::from("mode=magnitude"));
+                Some(run(&c, Engine::Interp, isa, &data, &sets).map_err(TestCaseError::fail)?)
+            } else {
+                None
+            };
+            check(&c, g, w, mag.as_deref()).map_err(|e| TestCaseError::fail(format!("{c:?}: {e}")))
+        }
+        (g, w) => Err(TestCaseError::fail(format!(
+            "{c:?}: JIT {:?} vs interpreter {:?}",
+            g.as_ref().err(),
+            w.as_ref().err()
+        ))),
+    }
+}
+
+fn run_property(isa: IsaChoice, cases: u32) {
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let counts = Counts::default();
+    if let Err(e) = runner.run(&(case_strategy(), any::<u64>()), |(c, seed)| property(c, seed, isa, &counts))
+    {
+        panic!("{e}");
+    }
+    let compared = counts.compared.load(Ordering::Relaxed);
+    let rejected = counts.rejected.load(Ordering::Relaxed);
+    eprintln!("{isa:?}: {compared} cases compared, {rejected} rejected by both engines");
+    // Most drawn cases must really run (the strategies stay within valid ranges).
+    assert!(compared >= rejected, "too few cases ran: {compared} compared, {rejected} rejected");
+}
+
+#[test]
+fn jit_matches_interpreter() {
+    run_property(IsaChoice::Native, 160);
+}
+
+#[test]
+fn jit_matches_interpreter_on_baseline_isa() {
+    run_property(IsaChoice::Baseline, 48);
+}
+
+/// A batch gives the same bits for 1 and N threads.
+#[test]
+fn jit_results_do_not_depend_on_thread_count() {
+    for (preset, shape) in
+        [("keras_mel", vec![3usize, 20000]), ("whisper", vec![2, 16011]), ("keras_stft", vec![2, 9000, 2])]
+    {
+        let len: usize = shape.iter().product();
+        let x: Vec<f32> =
+            (0..len).map(|i| ((i as f32) * 0.37).sin() + ((i * 7919 % 1000) as f32) * 1e-3).collect();
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), x).unwrap();
+        let runs: Vec<Vec<f64>> = [1usize, 2, 3, 8]
+            .iter()
+            .map(|&t| {
+                Pipeline::preset(preset, &[])
+                    .unwrap()
+                    .with_threads(t)
+                    .run(&Input::F32(a.view()))
+                    .unwrap()
+                    .to_f64()
+            })
+            .collect();
+        for r in &runs[1..] {
+            assert!(
+                r.iter().zip(&runs[0]).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{preset}: thread count changed the result"
+            );
+        }
+    }
+}
