@@ -415,7 +415,10 @@ fn run_rows<T: Float>(
                 unsafe {
                     prog.load(&args);
                     let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
-                    let finite: Vec<bool> = flag.iter().map(|v| v.to_f64().is_finite()).collect();
+                    let mut finite = [true; 4];
+                    for (f, v) in finite.iter_mut().zip(flag) {
+                        *f = v.to_f64().is_finite();
+                    }
                     if finite.iter().all(|&f| f) {
                         prog.fft(&args);
                     } else {
@@ -495,20 +498,33 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, RunError> {
     Ok(p)
 }
 
-/// The maximum of `values` under the clip's NaN rule (`-inf` when nothing counts).
-fn scope_max<T: Float>(values: impl Iterator<Item = T>, nan: NanMax) -> f64 {
-    let mut m = f64::NEG_INFINITY;
-    for v in values {
-        let v = v.to_f64();
-        if v.is_nan() {
-            if nan == NanMax::Propagate {
-                return f64::NAN;
-            }
-        } else if v > m {
-            m = v;
+/// The maximum of `values` under the clip's NaN rule (`-inf` when nothing counts). Eight
+/// independent lanes so the compiler vectorizes it; NaN never wins a `>` comparison, so the
+/// skip rule is the plain loop and the propagate rule adds a NaN flag.
+fn scope_max<T: Float>(values: &[T], nan: NanMax) -> f64 {
+    let mut acc = [T::from_f64(f64::NEG_INFINITY); 8];
+    let mut any_nan = [false; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            let v = c[i];
+            acc[i] = if v > acc[i] { v } else { acc[i] };
+            #[allow(clippy::eq_op)]
+            let is_nan = v != v;
+            any_nan[i] |= is_nan;
         }
     }
-    m
+    for (i, &v) in rest.iter().enumerate() {
+        acc[i] = if v > acc[i] { v } else { acc[i] };
+        #[allow(clippy::eq_op)]
+        let is_nan = v != v;
+        any_nan[i] |= is_nan;
+    }
+    if nan == NanMax::Propagate && any_nan.iter().any(|&b| b) {
+        return f64::NAN;
+    }
+    acc.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()))
 }
 
 /// Phase 2: the clip's maximum per scope, then the clip kernel over each scope's elements.
@@ -544,7 +560,7 @@ fn clip_phase<T: Float>(
     }
     for s in 0..slices {
         let chunk = &mut out[s * len..(s + 1) * len];
-        let m = scope_max(chunk.iter().copied(), clip.nan);
+        let m = scope_max(chunk, clip.nan);
         clip_fn(prog, chunk, T::from_f64(m - clip.top));
     }
     Ok(())

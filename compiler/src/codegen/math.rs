@@ -209,6 +209,47 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
     b.ins().bitselect(bad, nan, r)
 }
 
+/// `ln(x)` on `F32X4` for `x` that is a normal positive float, `+inf` or NaN — what a floor
+/// `max(x, amin)` with a normal `amin` leaves — as the dB epilogue needs it: the denormal,
+/// zero and negative cases of [`emit_log`] are dropped (about 20 of its 50 operations). Same
+/// polynomial and accuracy as [`emit_log`] on that domain (`codegen_fast_ln_accuracy`).
+pub fn emit_ln_normal(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value) -> Value {
+    let bits = b.ins().bitcast(types::I32X4, mem(), x);
+    let sqrt_half = splat_i32(b, SQRT_HALF_BITS);
+    let tb = b.ins().isub(bits, sqrt_half);
+    let e = b.ins().sshr_imm_u(tb, 23);
+    let e_shifted = b.ins().ishl_imm_u(e, 23);
+    let m_bits = b.ins().isub(bits, e_shifted);
+    let m = b.ins().bitcast(types::F32X4, mem(), m_bits);
+    let one = splat_f32(b, 1.0);
+    let f = b.ins().fsub(m, one);
+    let fe = b.ins().fcvt_from_sint(types::F32X4, e);
+    let z = b.ins().fmul(f, f);
+    let mut p = splat_f32(b, LOGF_P[0]);
+    for &coef in &LOGF_P[1..] {
+        let k = splat_f32(b, coef);
+        p = mul_add(b, t, p, f, k);
+    }
+    let pf = b.ins().fmul(p, f);
+    let y = b.ins().fmul(pf, z);
+    let minus_half = splat_f32(b, -0.5);
+    let c = mul_add(b, t, z, minus_half, y);
+    let (k_hi, k_lo) = split12(std::f64::consts::LN_2);
+    let k_lo = splat_f32(b, k_lo);
+    let s = mul_add(b, t, fe, k_lo, c);
+    let s = b.ins().fadd(f, s);
+    let k_hi = splat_f32(b, k_hi);
+    let r = mul_add(b, t, fe, k_hi, s);
+    // +inf -> +inf; NaN -> NaN (the bit arithmetic above leaves garbage for both).
+    let inf = splat_f32(b, f32::INFINITY);
+    let is_inf = b.ins().fcmp(FloatCC::Equal, x, inf);
+    let is_inf = mask_f32(b, is_inf);
+    let r = b.ins().bitselect(is_inf, inf, r);
+    let is_nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+    let is_nan = mask_f32(b, is_nan);
+    b.ins().bitselect(is_nan, x, r)
+}
+
 /// Natural logarithm on `F32X4`.
 pub fn emit_ln(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value) -> Value {
     emit_log(b, t, x, LogBase::E)
@@ -359,6 +400,46 @@ where
 /// Compiles the dB kernel `dst[i] = mult·log10(max(src[i], amin)) - offset`.
 pub fn define_db_kernel(jit: &mut JitModule, name: &str, p: DbParams) -> Result<MapF32Id, JitError> {
     define_map_f32(jit, name, move |b, t, x| emit_db(b, t, x, p))
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+    use crate::codegen::jit::IsaChoice;
+
+    /// `emit_ln_normal` against f64 on normal positive floats, +inf and NaN.
+    #[test]
+    fn codegen_fast_ln_accuracy() {
+        for isa in [IsaChoice::Native, IsaChoice::Baseline] {
+            let mut jit = JitModule::new(isa).unwrap();
+            let id = define_map_f32(&mut jit, "lnn", emit_ln_normal).unwrap();
+            jit.finalize().unwrap();
+            let k = id.get(&jit).unwrap();
+            let mut xs: Vec<f32> = (0..200_000).map(|i| f32::MIN_POSITIVE * 1.000_37f32.powi(i)).collect();
+            xs.retain(|v| v.is_finite());
+            xs.extend((0..100_000).map(|i| f32::from_bits(0x3f00_0000 + i * 97)));
+            xs.extend([f32::INFINITY, f32::NAN, f32::MAX, 1.0, f32::MIN_POSITIVE]);
+            let mut ys = vec![0f32; xs.len()];
+            k.run(&xs, &mut ys);
+            let mut worst = 0f64;
+            for (&x, &y) in xs.iter().zip(&ys) {
+                if x.is_nan() {
+                    assert!(y.is_nan());
+                    continue;
+                }
+                if x.is_infinite() {
+                    assert_eq!(y, f32::INFINITY);
+                    continue;
+                }
+                let want = (x as f64).ln();
+                let err = (y as f64 - want).abs() / want.abs().max(1e-30);
+                // Near x = 1 the result is tiny: judge it in absolute terms there.
+                let err = if want.abs() < 1e-3 { (y as f64 - want).abs() / 1e-3 } else { err };
+                worst = worst.max(err);
+            }
+            assert!(worst < 2e-7, "{isa:?}: worst {worst:e}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1008,11 +1008,20 @@ fn emit_steps(
             Step::Log { mult, amin, offset } => {
                 let a = e.splat(amin);
                 let m = vk.max_nanprop(e.b, x, a);
-                let l = vmath::emit_log10(e.b, e.t, vk, m);
-                let mv = e.splat(mult);
                 let ov = e.splat(offset);
-                let p = e.b.ins().fmul(l, mv);
-                e.b.ins().fsub(p, ov)
+                if vk == Vk::F32X4 && amin as f32 >= f32::MIN_POSITIVE {
+                    // The floor leaves only normal floats, +inf and NaN: the short ln, scaled
+                    // once by mult / ln 10.
+                    let l = super::math::emit_ln_normal(e.b, e.t, m);
+                    let k = e.splat(mult / std::f64::consts::LN_10);
+                    let p = e.b.ins().fmul(l, k);
+                    e.b.ins().fsub(p, ov)
+                } else {
+                    let l = vmath::emit_log10(e.b, e.t, vk, m);
+                    let mv = e.splat(mult);
+                    let p = e.b.ins().fmul(l, mv);
+                    e.b.ins().fsub(p, ov)
+                }
             }
         };
     }

@@ -1,0 +1,148 @@
+//! criterion benches: the JIT against the interpreter for every shipped spec, each stage of
+//! keras_mel and whisper on its own, and compile time of each shipped spec.
+//!
+//! `cargo bench --bench jit` (all), `cargo bench --bench jit -- stage` (stages only). The
+//! workloads: one 10 s clip at 16 kHz for JIT-vs-interpreter (the interpreter takes ~0.1 s per
+//! clip), and a block of 4 frames for stages (per-frame costs are its time / 4).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use specc::{Engine, Input, Pipeline, PRESETS};
+use specc_compiler::codegen::jit::IsaChoice;
+use specc_compiler::codegen::program::{compile, BlockArgs};
+use specc_compiler::graph::Precision;
+use std::hint::black_box;
+
+fn signal(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|i| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            0.3 * ((i as f32) * 0.0571).sin() + 0.1 * ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+        })
+        .collect()
+}
+
+/// An input shaped for `preset` holding `samples` per signal.
+fn input_for(preset: &str, samples: usize) -> ndarray::ArrayD<f32> {
+    let shape: Vec<usize> = match preset {
+        "keras_stft" => vec![1, samples, 1],
+        "kaldi_fbank" => vec![1, samples],
+        _ => vec![samples],
+    };
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), signal(samples, 7)).expect("shape")
+}
+
+fn engines(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(10);
+    for (name, _) in PRESETS {
+        let x = input_for(name, 160_000);
+        for engine in [Engine::Jit, Engine::Interp] {
+            let p = Pipeline::preset(name, &[]).expect("preset").with_engine(engine).with_threads(1);
+            let view = Input::F32(x.view());
+            p.run(&view).expect("runs");
+            g.bench_with_input(BenchmarkId::new(*name, engine.as_str()), &view, |b, v| {
+                b.iter(|| black_box(p.run(v).expect("runs")))
+            });
+        }
+    }
+    g.finish();
+}
+
+fn compile_times(c: &mut Criterion) {
+    let mut g = c.benchmark_group("compile");
+    for (name, _) in PRESETS {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let p = Pipeline::preset(name, &[]).expect("preset");
+                black_box(compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles"))
+            })
+        });
+    }
+    g.finish();
+}
+
+/// 16-byte aligned scratch.
+fn scratch(bytes: usize) -> Vec<u128> {
+    vec![0u128; bytes.div_ceil(16)]
+}
+
+fn stages(c: &mut Criterion) {
+    for (name, sets) in [("keras_mel", vec![]), ("whisper", vec!["n_mels=80"])] {
+        let p = Pipeline::preset(name, &sets).expect("preset");
+        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
+        let info = prog.info().clone();
+        let sig = signal(info.length + 4 * info.hop, 3);
+        let mut s = scratch(info.scratch_bytes);
+        let mut out = vec![0f32; info.bands * info.lanes];
+        let args = BlockArgs {
+            src: sig.as_ptr().cast(),
+            scratch: s.as_mut_ptr().cast(),
+            out: out.as_mut_ptr().cast(),
+            out_band: (info.lanes * 4) as isize,
+            out_time: 4,
+        };
+        // SAFETY: `sig` holds (lanes-1)·hop + length samples, `s` the program's scratch, `out`
+        // bands × lanes values at the strides given; all outlive the calls.
+        unsafe {
+            prog.load(&args);
+            prog.fft(&args);
+            prog.tail(&args);
+        }
+        let mut g = c.benchmark_group(format!("stage/{name}"));
+        // SAFETY (each closure): as above; the stages only touch those buffers.
+        g.bench_function("framing+window", |b| b.iter(|| unsafe { prog.load(black_box(&args)) }));
+        g.bench_function("fft", |b| b.iter(|| unsafe { prog.fft(black_box(&args)) }));
+        g.bench_function("power+mel+log", |b| b.iter(|| unsafe { prog.tail(black_box(&args)) }));
+        let mut whole = vec![-20f32; info.bands * 1024];
+        g.bench_function("clip (1024 frames)", |b| b.iter(|| prog.clip_f32(black_box(&mut whole), -80.0)));
+        g.finish();
+    }
+}
+
+/// The JIT's real FFT against realfft (rustfft inside), per frame, at Keras's and Whisper's
+/// lengths: the JIT stage transforms a block of `lanes` frames, realfft one frame.
+fn fft_vs_realfft(c: &mut Criterion) {
+    for (name, sets, n) in [("keras_mel", vec![], 2048usize), ("whisper", vec!["n_mels=80"], 400)] {
+        let p = Pipeline::preset(name, &sets).expect("preset");
+        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
+        let info = prog.info().clone();
+        let sig = signal(info.length + 4 * info.hop, 3);
+        let mut s = scratch(info.scratch_bytes);
+        let mut out = vec![0f32; info.bands * info.lanes];
+        let args = BlockArgs {
+            src: sig.as_ptr().cast(),
+            scratch: s.as_mut_ptr().cast(),
+            out: out.as_mut_ptr().cast(),
+            out_band: (info.lanes * 4) as isize,
+            out_time: 4,
+        };
+        // SAFETY: as in `stages`.
+        unsafe { prog.load(&args) };
+        let mut g = c.benchmark_group(format!("fft_per_frame/{n}"));
+        g.bench_function("jit (4 frames / 4)", |b| {
+            b.iter_custom(|iters| {
+                let t = std::time::Instant::now();
+                for _ in 0..iters {
+                    // SAFETY: as in `stages`.
+                    unsafe { prog.fft(black_box(&args)) };
+                }
+                t.elapsed() / info.lanes as u32
+            })
+        });
+        let mut planner = realfft::RealFftPlanner::<f32>::new();
+        let r2c = planner.plan_fft_forward(n);
+        let mut input = signal(n, 5);
+        let mut output = r2c.make_output_vec();
+        let mut scratch_c = r2c.make_scratch_vec();
+        g.bench_function("realfft", |b| {
+            b.iter(|| {
+                r2c.process_with_scratch(black_box(&mut input), &mut output, &mut scratch_c).expect("sizes")
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, fft_vs_realfft, stages, compile_times, engines);
+criterion_main!(benches);
