@@ -50,7 +50,7 @@ impl Programs {
 }
 
 /// A float the engine computes in.
-trait Float: Copy + Default + Send + Sync + PartialOrd + 'static {
+trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
 }
@@ -288,9 +288,28 @@ impl OutPtr {
     }
 }
 
+/// A worker's buffers, kept between calls so a run allocates nothing in steady state: kernel
+/// scratch, the staged samples of edge blocks, the tile of a last partial block, and the
+/// spectra of blocks holding non-finite frames. `u128` words keep them 16-byte aligned.
+#[derive(Default)]
+struct Buffers {
+    scratch: Vec<u128>,
+    stage: Vec<u128>,
+    tile: Vec<u128>,
+    spare: Vec<u128>,
+}
+
 thread_local! {
-    /// Per-thread scratch (16-byte aligned), kept between calls.
-    static SCRATCH: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// The first `len` elements of `words` as `T`, growing it when needed.
+fn typed<T: Float>(words: &mut Vec<u128>, len: usize) -> &mut [T] {
+    let need = (len * std::mem::size_of::<T>()).div_ceil(16);
+    if words.len() < need {
+        words.resize(need, 0);
+    }
+    &mut bytemuck::cast_slice_mut::<u128, T>(&mut words[..need])[..len]
 }
 
 /// Frames per task: a few blocks, so tasks balance over threads but each amortizes its setup.
@@ -361,16 +380,14 @@ fn run_rows<T: Float>(
         let b0 = (ti % tasks_per_row) * blocks_per_task;
         let b1 = (b0 + blocks_per_task).min(blocks_per_row);
         let row = &rows[r * n..(r + 1) * n];
-        SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
+        BUFFERS.with(|b| {
+            let mut b = b.borrow_mut();
+            let Buffers { scratch: s, stage: stage_words, tile: tile_words, spare: spare_words } = &mut *b;
             let words = info.scratch_bytes.div_ceil(16);
             if s.len() < words {
                 s.resize(words, 0);
             }
             let scratch = s.as_mut_ptr().cast::<u8>();
-            let mut stage: Vec<T> = Vec::new();
-            let mut tile: Vec<T> = Vec::new();
-            let mut spare: Vec<T> = Vec::new();
             for blk in b0..b1 {
                 let t0 = blk * lanes;
                 let start = (t0 * hop) as i64 - pad_left as i64;
@@ -378,11 +395,10 @@ fn run_rows<T: Float>(
                 let src: *const u8 = if interior {
                     row[start as usize..start as usize + span].as_ptr().cast()
                 } else {
-                    stage.clear();
-                    stage.extend(
-                        (0..span)
-                            .map(|i| padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64)),
-                    );
+                    let stage = typed::<T>(stage_words, span);
+                    for (i, v) in stage.iter_mut().enumerate() {
+                        *v = padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
+                    }
                     stage.as_ptr().cast()
                 };
                 let full = t0 + lanes <= frames;
@@ -392,8 +408,8 @@ fn run_rows<T: Float>(
                     let p = unsafe { out_ptr.get().add((row_base[r] + t0 * map.frames) * esz) };
                     (p, map.band * esz, map.frames * esz)
                 } else {
-                    tile.clear();
-                    tile.resize(lanes * bands, T::default());
+                    let tile = typed::<T>(tile_words, lanes * bands);
+                    tile.fill(T::default());
                     if info.time_contiguous {
                         (tile.as_mut_ptr().cast::<u8>(), lanes * esz, esz)
                     } else {
@@ -427,15 +443,11 @@ fn run_rows<T: Float>(
                         prog.dft(&args);
                         let (re, im) = info.spectrum_offsets;
                         let words = info.bins * lanes;
-                        spare.clear();
-                        spare.extend_from_slice(std::slice::from_raw_parts(
-                            scratch.add(re).cast::<T>(),
-                            words,
-                        ));
-                        spare.extend_from_slice(std::slice::from_raw_parts(
-                            scratch.add(im).cast::<T>(),
-                            words,
-                        ));
+                        let spare = typed::<T>(spare_words, 2 * words);
+                        spare[..words]
+                            .copy_from_slice(std::slice::from_raw_parts(scratch.add(re).cast::<T>(), words));
+                        spare[words..]
+                            .copy_from_slice(std::slice::from_raw_parts(scratch.add(im).cast::<T>(), words));
                         prog.fft(&args);
                         let yr = std::slice::from_raw_parts_mut(scratch.add(re).cast::<T>(), words);
                         let yi = std::slice::from_raw_parts_mut(scratch.add(im).cast::<T>(), words);
@@ -449,6 +461,7 @@ fn run_rows<T: Float>(
                     prog.tail(&args);
                 }
                 if !full {
+                    let tile = typed::<T>(tile_words, lanes * bands);
                     for lane in 0..frames - t0 {
                         for b in 0..bands {
                             let v = if info.time_contiguous {

@@ -2,6 +2,7 @@
 
 use crate::{Input, Output};
 use ndarray::ArrayD;
+use ndarray_npy::npy::header::{Header, ReadHeaderError};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek};
@@ -66,33 +67,150 @@ pub enum NpyError {
     },
 }
 
-fn try_read<T: ndarray_npy::ReadableElement, R: Read + Seek>(r: &mut R) -> Result<ArrayD<T>, ReadNpyError> {
-    r.rewind().map_err(ReadNpyError::Io)?;
-    ArrayD::<T>::read_npy(&mut *r)
+/// What a `.npy` header says, read without touching the data, so a caller can check an input
+/// against its program (and the memory limit) before allocating for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// The array's shape.
+    pub shape: Vec<usize>,
+    /// numpy's name of the element type: `float32`, `float64` or `int16`.
+    pub dtype: &'static str,
+    /// Whether the data is stored in Fortran (column-major) order.
+    pub fortran: bool,
+}
+
+/// Why the header's reader stopped, in words for the user: a file that ends inside its header is
+/// malformed, not an I/O failure.
+fn header_error(e: ReadHeaderError, p: &str) -> NpyError {
+    match e {
+        ReadHeaderError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => NpyError::Malformed {
+            path: p.to_string(),
+            why: String::from("the file ends inside its header (truncated, or not a .npy file)"),
+        },
+        ReadHeaderError::Io(source) => NpyError::Io { path: p.to_string(), source },
+        ReadHeaderError::Parse(e) => {
+            NpyError::Malformed { path: p.to_string(), why: format!("bad header: {e}") }
+        }
+    }
+}
+
+/// Parses the header at the reader's start and checks it against the `len` bytes the source holds:
+/// a supported dtype, an element count that fits in memory, and exactly as many data bytes as the
+/// shape needs. Nothing is allocated for the data, so a header that declares a huge shape over a
+/// small file is an error, not an attempt to allocate it.
+fn header<R: Read + Seek>(r: &mut R, len: u64, p: &str) -> Result<Info, NpyError> {
+    // The header's own length field (2 bytes in version 1, 4 in versions 2 and 3) is checked
+    // against the file first: ndarray-npy allocates that many bytes before reading them.
+    let mut pre = Vec::with_capacity(12);
+    r.by_ref()
+        .take(12)
+        .read_to_end(&mut pre)
+        .map_err(|source| NpyError::Io { path: p.to_string(), source })?;
+    let declared = match (pre.len(), pre.get(6)) {
+        (10.., Some(1)) => Some(10 + u16::from_le_bytes([pre[8], pre[9]]) as u64),
+        (12.., Some(2 | 3)) => Some(12 + u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as u64),
+        _ => None,
+    };
+    if let Some(end) = declared.filter(|&end| end > len && pre.starts_with(b"\x93NUMPY")) {
+        return Err(NpyError::Malformed {
+            path: p.to_string(),
+            why: format!(
+                "the header declares {end} bytes but the file holds {len} (truncated, or not a .npy file)"
+            ),
+        });
+    }
+    r.rewind().map_err(|source| NpyError::Io { path: p.to_string(), source })?;
+    let h = Header::from_reader(r).map_err(|e| header_error(e, p))?;
+    let descr = h.type_descriptor.as_string().map_or("", String::as_str);
+    let (dtype, size) = match descr {
+        "<f4" | ">f4" => ("float32", 4usize),
+        "<f8" | ">f8" => ("float64", 8),
+        "<i2" | ">i2" => ("int16", 2),
+        _ => return Err(NpyError::DType { path: p.to_string(), descr: h.type_descriptor.to_string() }),
+    };
+    let start = r.stream_position().map_err(|source| NpyError::Io { path: p.to_string(), source })?;
+    // ndarray refuses (by panicking inside ndarray-npy) a shape whose non-zero axes multiply past
+    // isize::MAX even when another axis is 0, so the product is checked without the zeros too.
+    let fits = |dims: &mut dyn Iterator<Item = usize>| {
+        let mut n = 1usize;
+        for d in dims {
+            n = n.checked_mul(d)?;
+        }
+        n.checked_mul(size).filter(|&b| b <= isize::MAX as usize)
+    };
+    let nonzero = fits(&mut h.shape.iter().copied().filter(|&d| d != 0));
+    let bytes = nonzero.and(fits(&mut h.shape.iter().copied())).ok_or_else(|| NpyError::Malformed {
+        path: p.to_string(),
+        why: format!("the shape {:?} has more elements than any file or memory can hold", h.shape),
+    })?;
+    let have = len.saturating_sub(start);
+    if have != bytes as u64 {
+        let what = if have < bytes as u64 { "truncated" } else { "trailing bytes" };
+        return Err(NpyError::Malformed {
+            path: p.to_string(),
+            why: format!(
+                "the header declares shape {:?} of {dtype}, {bytes} bytes of data, but the file holds {have} ({what})",
+                h.shape
+            ),
+        });
+    }
+    Ok(Info { shape: h.shape, dtype, fortran: h.layout.is_fortran() })
+}
+
+fn read_from<R: Read + Seek>(mut r: R, len: u64, p: &str) -> Result<Array, NpyError> {
+    let info = header(&mut r, len, p)?;
+    r.rewind().map_err(|source| NpyError::Io { path: p.to_string(), source })?;
+    let failed = |e: ReadNpyError| match e {
+        ReadNpyError::Io(source) => NpyError::Io { path: p.to_string(), source },
+        ReadNpyError::WrongDescriptor(d) => NpyError::DType { path: p.to_string(), descr: d.to_string() },
+        other => NpyError::Malformed { path: p.to_string(), why: other.to_string() },
+    };
+    Ok(match info.dtype {
+        "float32" => Array::F32(ArrayD::<f32>::read_npy(r).map_err(failed)?),
+        "float64" => Array::F64(ArrayD::<f64>::read_npy(r).map_err(failed)?),
+        _ => Array::I16(ArrayD::<i16>::read_npy(r).map_err(failed)?),
+    })
+}
+
+/// A source of `.npy` bytes and its length.
+trait Source: Read + Seek {}
+impl<T: Read + Seek> Source for T {}
+
+/// Opens `path`: a regular file is read as it is; anything else (a pipe, `/dev/stdin`) has no
+/// length to check the header against, so it is read into memory first.
+fn open(path: &Path) -> Result<(Box<dyn Source>, u64), NpyError> {
+    let p = path.display().to_string();
+    let io = |source| NpyError::Io { path: p.clone(), source };
+    let mut f = File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(io::Error::other("it is a directory")));
+    }
+    if meta.is_file() {
+        return Ok((Box::new(BufReader::new(f)), meta.len()));
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(io)?;
+    let len = bytes.len() as u64;
+    Ok((Box::new(io::Cursor::new(bytes)), len))
 }
 
 /// Reads a `.npy` of float32, float64 or int16, any shape, either byte order, C or Fortran
 /// order.
 pub fn read(path: &Path) -> Result<Array, NpyError> {
-    let p = path.display().to_string();
-    let f = File::open(path).map_err(|source| NpyError::Io { path: p.clone(), source })?;
-    let mut r = BufReader::new(f);
-    let malformed = |e: ReadNpyError, p: &str| match e {
-        ReadNpyError::Io(source) => NpyError::Io { path: p.to_string(), source },
-        ReadNpyError::WrongDescriptor(d) => NpyError::DType { path: p.to_string(), descr: d.to_string() },
-        other => NpyError::Malformed { path: p.to_string(), why: other.to_string() },
-    };
-    match try_read::<f32, _>(&mut r) {
-        Ok(a) => return Ok(Array::F32(a)),
-        Err(ReadNpyError::WrongDescriptor(_)) => {}
-        Err(e) => return Err(malformed(e, &p)),
-    }
-    match try_read::<f64, _>(&mut r) {
-        Ok(a) => return Ok(Array::F64(a)),
-        Err(ReadNpyError::WrongDescriptor(_)) => {}
-        Err(e) => return Err(malformed(e, &p)),
-    }
-    try_read::<i16, _>(&mut r).map(Array::I16).map_err(|e| malformed(e, &p))
+    let (r, len) = open(path)?;
+    read_from(r, len, &path.display().to_string())
+}
+
+/// Reads only the header of a `.npy` file (see [`Info`]), checking it as [`read`] does.
+pub fn read_header(path: &Path) -> Result<Info, NpyError> {
+    let (mut r, len) = open(path)?;
+    header(&mut r, len, &path.display().to_string())
+}
+
+/// Reads a `.npy` held in memory; `name` stands for the file in errors.
+pub fn read_bytes(name: &str, bytes: &[u8]) -> Result<Array, NpyError> {
+    read_from(io::Cursor::new(bytes), bytes.len() as u64, name)
 }
 
 /// Writes `out` to `path` through a temporary file renamed into place, so a failed write never
