@@ -143,6 +143,13 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
 fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64), String> {
     let g = p.graph();
     if is_npy(path) || !audio::is_audio_path(path) {
+        // Check the header against the program (dtype, rank, empty, too short, the memory limit)
+        // before reading the data: a huge array is refused without allocating for it.
+        // (A pipe can be read only once: it is checked after reading.)
+        if path.is_file() {
+            let info = npy::read_header(path).map_err(|e| e.to_string())?;
+            p.plan(&info.shape, info.dtype).map_err(|e| e.to_string())?;
+        }
         let a = npy::read(path).map_err(|e| e.to_string())?;
         let seconds = match (g.rate, a.view().shape().last()) {
             (Some(r), Some(&n)) if g.user_axes().last().map(String::as_str) == Some("samples") => {
@@ -272,6 +279,16 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let out_fmt = Format::from_path(&opts.output);
     let format = opts.format.or(out_fmt).unwrap_or(Format::Npy);
     let to_dir = !(single || format == Format::Npz) || opts.output.is_dir();
+    // The folders this run creates, deepest first, removed again if nothing is written into them.
+    let created: Vec<PathBuf> = if to_dir {
+        opts.output
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .map(Path::to_path_buf)
+            .collect()
+    } else {
+        Vec::new()
+    };
     if to_dir {
         std::fs::create_dir_all(&opts.output)
             .map_err(|e| Error::Io(format!("cannot create output folder {}: {e}", opts.output.display())))?;
@@ -334,6 +351,15 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     }
     let wall = t0.elapsed().as_secs_f64();
     let ok = results.iter().filter(|d| d.result.is_ok()).count();
+    if ok == 0 {
+        // A failed run leaves no output behind, not even an empty folder (remove_dir refuses a
+        // folder that is not empty).
+        for dir in &created {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
     let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
     if results.len() == 1 {
         match &results[0].result {

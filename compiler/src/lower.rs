@@ -997,6 +997,15 @@ impl<'a> Lowerer<'a> {
             }
             "frames" => {
                 let length = a.count("length", 1)?;
+                // Every frame becomes a constant window table and an FFT: no longer than the
+                // longest FFT specc plans.
+                if length > MAX_FFT {
+                    return Err(a.range(
+                        "length",
+                        &format!("a frame of {length} samples is absurdly long"),
+                        "specc accepts frames up to 2^24 samples, the longest FFT",
+                    ));
+                }
                 let hop = a.count("hop", 1)?;
                 let drop_last = a.bool_or("drop_last", false)?;
                 Op::Frames { length, hop, drop_last }
@@ -1149,6 +1158,19 @@ impl<'a> Lowerer<'a> {
                             .help("pass `n_fft:` explicitly")
                     })?,
                 };
+                // The filterbank is folded into a dense table of bands x bins weights before
+                // it is made sparse: refuse one that would take gigabytes and minutes to build.
+                let weights = bands.saturating_mul(n_fft / 2 + 1);
+                if weights > MAX_MEL_WEIGHTS {
+                    return Err(a.range(
+                        "bands",
+                        &format!(
+                            "a filterbank of {bands} bands over {} FFT bins ({weights} weights) is absurdly large",
+                            n_fft / 2 + 1
+                        ),
+                        "specc builds filterbanks of up to 2^27 weights (bands x (n_fft / 2 + 1)): lower the number of bands or the FFT length",
+                    ));
+                }
                 Op::Mel(MelSpec {
                     bands,
                     rate,
@@ -1214,6 +1236,8 @@ impl<'a> Lowerer<'a> {
 
 const MAX_FFT: usize = 1 << 24;
 const MAX_BANDS: usize = 1 << 16;
+/// The largest mel filterbank, in weights (1 GiB as the dense f64 table it is folded from).
+const MAX_MEL_WEIGHTS: usize = 1 << 27;
 
 fn upstream_fft(nodes: &[Node], mut id: NodeId) -> Option<usize> {
     loop {

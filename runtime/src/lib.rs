@@ -229,12 +229,18 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
     if shape.contains(&0) {
         return Err(RunError::Empty(shape.to_vec()));
     }
-    let n = axes.iter().find(|(a, _)| a == "samples").map(|(_, s)| *s).unwrap_or(0) as i64;
+    let too_large = |what: &str| RunError::TooLarge(format!("{what} of shape {shape:?} overflows"));
+    let n = axes.iter().find(|(a, _)| a == "samples").map(|(_, s)| *s).unwrap_or(0);
+    let n = i64::try_from(n).map_err(|_| too_large("the sample count"))?;
     let lead = |name: &str| axes.iter().find(|(a, _)| a == name).map(|(_, s)| *s as i64);
     let size = |s: &Size| s.eval(n, &lead);
     let mut frames = 0usize;
     let mut work: u64 = 0;
-    let outer: u64 = axes.iter().filter(|(a, _)| a != "samples").map(|(_, s)| *s as u64).product();
+    let outer: u64 = axes
+        .iter()
+        .filter(|(a, _)| a != "samples")
+        .try_fold(1u64, |acc, (_, s)| acc.checked_mul(*s as u64))
+        .ok_or_else(|| too_large("the number of signals"))?;
     for node in &g.nodes {
         if let Op::Select { axis, index } = &node.op {
             let have = lead(axis).unwrap_or(0);
@@ -296,7 +302,7 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
     if work > limits.max_bytes {
         return Err(RunError::TooLarge(format!(
             "running this input needs about {} MiB of working memory, over the limit of {} MiB",
-            work >> 20,
+            work.div_ceil(1 << 20),
             limits.max_bytes >> 20
         )));
     }

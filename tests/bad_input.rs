@@ -1,0 +1,937 @@
+//! Bad inputs, through the command line and the library alike: malformed and unsupported `.npy`
+//! files, odd shapes, non-finite signals, absurd `--set` values, unreadable inputs, unwritable
+//! outputs, corrupt audio and resource limits.
+//!
+//! Every case must end in a named error: exit status 1 with a message that names the problem
+//! (the file, the dtype, the param...), never a panic, and no output file (nor a temporary) left
+//! behind. Non-finite audio is either rejected by name (librosa's presets, as librosa rejects it)
+//! or propagates to the output as NaN/inf (Keras, torchaudio, Whisper, Kaldi propagate).
+//!
+//! The fixtures are written into a temporary folder by each test; nothing large is committed.
+
+mod common;
+
+use common::{specc, stderr};
+use specc::audio::AudioError;
+use specc::npy::NpyError;
+use specc::{Engine, Input, Limits, Pipeline, RunError};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A fresh, empty folder for one test.
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("specc-bad-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A version-1 `.npy` whose header dict is `dict` (any text), padded as numpy pads it.
+fn npy_with_header(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = dict.as_bytes().to_vec();
+    let pad = (64 - (10 + h.len() + 1) % 64) % 64;
+    h.extend(std::iter::repeat_n(b' ', pad));
+    h.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    out.extend(h);
+    out.extend_from_slice(data);
+    out
+}
+
+/// A `.npy` of dtype `descr` (numpy's descriptor text), shape `shape` (a Python tuple).
+fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    npy_with_header(&format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}"), data)
+}
+
+fn le_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A deterministic test signal: two tones and a little noise, in [-1, 1).
+fn signal(n: usize) -> Vec<f32> {
+    let mut seed = 0x2545f4914f6cdd1du64;
+    (0..n)
+        .map(|i| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let noise = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let t = i as f32 / 16000.0;
+            0.4 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
+                + 0.2 * (2.0 * std::f32::consts::PI * 3000.0 * t).sin()
+                + 0.05 * noise
+        })
+        .collect()
+}
+
+/// Deterministic bytes that are no format in particular.
+fn noise_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 56) as u8
+        })
+        .collect()
+}
+
+fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    std::fs::write(path, bytes).expect("write fixture");
+    path.to_path_buf()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// The engines this build has (the interpreter always; the JIT where it exists).
+fn engines() -> Vec<&'static str> {
+    ["interp", "jit"].into_iter().filter(|e| e.parse::<Engine>().is_ok()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/// A folder for one failing run's output, empty, so leftovers (the output or a temporary) show.
+fn out_dir(d: &Path) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let o = d.join(format!("out{}", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&o).expect("out dir");
+    o
+}
+
+fn entries(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Asserts a CLI failure: exit status 1 (not a panic's 101 nor an abort), no "panicked", and a
+/// message containing `want`. Returns stderr.
+fn assert_named_failure(args: &[&str], o: &Output, want: &str) -> String {
+    let err = stderr(o);
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    assert_eq!(o.status.code(), Some(1), "{args:?}: status {:?}, expected 1:\n{err}", o.status);
+    assert!(err.contains(want), "{args:?}: expected `{want}` in:\n{err}");
+    err
+}
+
+/// Runs `specc run SPEC INPUT -o <fresh folder>/result.npy [--set ...]` and asserts a named
+/// failure containing `want` that leaves the folder empty.
+fn cli_run_fails(d: &Path, spec: &str, input: &Path, sets: &[&str], want: &str) -> String {
+    let o_dir = out_dir(d);
+    let out = o_dir.join("result.npy");
+    let mut args = vec!["run", spec, s(input), "-o", s(&out)];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let o = specc(&args);
+    let err = assert_named_failure(&args, &o, want);
+    assert_eq!(entries(&o_dir), Vec::<String>::new(), "{args:?} left files behind");
+    err
+}
+
+/// What kind of error the library returned, for the matrix.
+fn kind(e: &specc::Error) -> &'static str {
+    match e {
+        specc::Error::Spec(_) => "spec",
+        specc::Error::Npy(NpyError::Io { .. }) => "npy-io",
+        specc::Error::Npy(NpyError::DType { .. }) => "npy-dtype",
+        specc::Error::Npy(NpyError::Malformed { .. }) => "npy-malformed",
+        specc::Error::Npy(NpyError::Write { .. }) => "npy-write",
+        specc::Error::Run(RunError::Shape { .. }) => "run-shape",
+        specc::Error::Run(RunError::DType { .. }) => "run-dtype",
+        specc::Error::Run(RunError::Empty(_)) => "run-empty",
+        specc::Error::Run(RunError::TooShort(_)) => "run-too-short",
+        specc::Error::Run(RunError::NotFinite(_)) => "run-not-finite",
+        specc::Error::Run(RunError::TooLarge(_)) => "run-too-large",
+        specc::Error::Run(_) => "run-other",
+        specc::Error::Io(_) => "io",
+        specc::Error::Failed | specc::Error::Internal(_) => "other",
+    }
+}
+
+/// The library's path: read the file, compile the preset, run it.
+fn api_run_file(path: &Path, spec: &str, sets: &[&str]) -> Result<specc::Output, specc::Error> {
+    let a = specc::npy::read(path)?;
+    Pipeline::preset(spec, sets)?.run(&a.view())
+}
+
+fn audio_kind(e: &AudioError) -> &'static str {
+    match e {
+        AudioError::Read { .. } => "audio-read",
+        AudioError::NotAudio { .. } => "audio-not-audio",
+        AudioError::Corrupt { .. } => "audio-corrupt",
+        AudioError::NoTrack { .. } => "audio-no-track",
+        AudioError::Empty { .. } => "audio-empty",
+        AudioError::SampleFormat { .. } => "audio-sample-format",
+        AudioError::Resample { .. } => "audio-resample",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// .npy files: malformed, unsupported dtypes, odd shapes
+
+/// (name, file bytes, error kind through the library, text the message must contain)
+fn npy_cases() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
+    let good = npy("<f4", false, "(4000,)", &le_f32(&signal(4000)));
+    vec![
+        ("bad_magic", [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 120]].concat(), "npy-malformed", "magic"),
+        ("empty_file", Vec::new(), "npy-malformed", "ends inside its header"),
+        ("magic_only", b"\x93NUMPY\x01".to_vec(), "npy-malformed", "ends inside its header"),
+        (
+            "truncated_header",
+            good[..40].to_vec(),
+            "npy-malformed",
+            "the header declares 128 bytes but the file holds 40",
+        ),
+        ("truncated_prefix", good[..9].to_vec(), "npy-malformed", "ends inside its header"),
+        (
+            "header_len_past_eof",
+            {
+                let mut b = good[..64].to_vec();
+                b[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+                b
+            },
+            "npy-malformed",
+            "the header declares 65545 bytes",
+        ),
+        // Fuzz finding (npy): a version-2 header declaring a 2.7 GB header in an 87-byte file;
+        // ndarray-npy allocated the declared length before reading it.
+        (
+            "v2_header_len_past_eof",
+            [b"\x93NUMPY\x02\x00\x00\x9f\x9f\x9f".as_slice(), &[0x9f; 73], b"v<"].concat(),
+            "npy-malformed",
+            "the header declares 2678038284 bytes but the file holds 87",
+        ),
+        ("data_too_short", npy("<f4", false, "(4000,)", &le_f32(&signal(100))), "npy-malformed", "truncated"),
+        (
+            "data_too_long",
+            npy("<f4", false, "(4000,)", &le_f32(&signal(4001))),
+            "npy-malformed",
+            "trailing bytes",
+        ),
+        (
+            "garbage_dict",
+            npy_with_header("{'descr': <f4, 'shape': ((((}", &[]),
+            "npy-malformed",
+            "bad header",
+        ),
+        ("not_a_dict", npy_with_header("[1, 2, 3]", &[]), "npy-malformed", "not a dict"),
+        ("missing_keys", npy_with_header("{}", &[]), "npy-malformed", "missing key"),
+        ("negative_dim", npy("<f4", false, "(-5,)", &[]), "npy-malformed", "illegal value for key shape"),
+        ("dim_beyond_u64", npy("<f4", false, "(100000000000000000000000,)", &[]), "npy-malformed", "shape"),
+        (
+            "unknown_version",
+            {
+                let mut b = good.clone();
+                b[6] = 9;
+                b
+            },
+            "npy-malformed",
+            "version",
+        ),
+        (
+            "non_ascii_header",
+            npy_with_header(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (4000,), 'é': 1}",
+                &le_f32(&signal(4000)),
+            ),
+            "npy-malformed",
+            "bad header",
+        ),
+        ("complex64", npy("<c8", false, "(4000,)", &[0; 32000]), "npy-dtype", "unsupported dtype '<c8'"),
+        ("bool", npy("|b1", false, "(4000,)", &[0; 4000]), "npy-dtype", "unsupported dtype '|b1'"),
+        ("int64", npy("<i8", false, "(4000,)", &[0; 32000]), "npy-dtype", "unsupported dtype '<i8'"),
+        ("uint8", npy("|u1", false, "(4000,)", &[0; 4000]), "npy-dtype", "unsupported dtype '|u1'"),
+        ("float16", npy("<f2", false, "(4000,)", &[0; 8000]), "npy-dtype", "unsupported dtype '<f2'"),
+        (
+            "native_order_f4",
+            npy("=f4", false, "(4000,)", &le_f32(&signal(4000))),
+            "npy-dtype",
+            "unsupported dtype '=f4'",
+        ),
+        (
+            "structured",
+            npy_with_header(
+                "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4000,), }",
+                &[0; 16000],
+            ),
+            "npy-dtype",
+            "unsupported dtype",
+        ),
+        ("zero_d", npy("<f4", false, "()", &le_f32(&[0.5])), "run-shape", "needs at least 1 axes, has 0"),
+        ("zero_length", npy("<f4", false, "(0,)", &[]), "run-empty", "input is empty: shape [0]"),
+        ("zero_rows", npy("<f4", false, "(0, 4000)", &[]), "run-empty", "input is empty: shape [0, 4000]"),
+        ("zero_samples", npy("<f4", false, "(3, 0)", &[]), "run-empty", "input is empty: shape [3, 0]"),
+        // No element, but the other axes multiply past isize::MAX, which ndarray refuses: this
+        // panicked inside ndarray-npy before the header check counted the non-zero axes.
+        (
+            "zero_axis_huge_other",
+            npy("<f4", false, "(0, 18446744073709551615)", &[]),
+            "npy-malformed",
+            "more elements than",
+        ),
+        // 2^32 * 2^32 * 16 elements: overflows usize before any byte is read.
+        (
+            "count_overflows_usize",
+            npy("<f4", false, "(4294967296, 4294967296, 16)", &[]),
+            "npy-malformed",
+            "more elements than",
+        ),
+        (
+            "bytes_overflow_usize",
+            npy("<f8", false, "(2305843009213693952, 2)", &[]),
+            "npy-malformed",
+            "more elements than",
+        ),
+        // Fits in usize but not in the file: an error, not an attempt to allocate 256 TiB (this
+        // aborted the process before the header was checked against the file size).
+        (
+            "huge_shape_small_file",
+            npy("<f4", false, "(4294967296, 16000)", &[]),
+            "npy-malformed",
+            "truncated",
+        ),
+        (
+            "int16_for_librosa",
+            npy("<i2", false, "(4000,)", &[0; 8000]),
+            "run-dtype",
+            "dtype int16 is not accepted",
+        ),
+        ("too_short", npy("<f4", false, "(1,)", &le_f32(&[0.5])), "run-too-short", "input too short"),
+    ]
+}
+
+/// Every malformed or unsupported `.npy` is a named error from `specc::npy::read`, from
+/// `Pipeline::run`, and from `specc run`, which writes nothing.
+#[test]
+fn npy_matrix_cli_and_api() {
+    let d = tmpdir("npy");
+    for (name, bytes, want_kind, want) in npy_cases() {
+        let path = write(&d.join(format!("{name}.npy")), &bytes);
+        // librosa takes float input only and rejects int16; torch's strict reflect padding needs
+        // more than one sample; the others run on keras_mel.
+        let spec = match name {
+            "int16_for_librosa" => "librosa_mel",
+            "too_short" => "torchaudio_mel",
+            _ => "keras_mel",
+        };
+        let e = api_run_file(&path, spec, &[]).expect_err(name);
+        assert_eq!(kind(&e), want_kind, "{name}: {e}");
+        assert!(e.to_string().contains(want), "{name}: expected `{want}` in `{e}`");
+        if want_kind.starts_with("npy") {
+            assert!(e.to_string().contains(&format!("{name}.npy")), "{name}: the error names no file: {e}");
+            // The in-memory reader (the fuzz target's entry) says the same.
+            let m = specc::npy::read_bytes("mem.npy", &bytes).expect_err(name);
+            assert!(m.to_string().contains(want), "{name} (bytes): {m}");
+        }
+        let err = cli_run_fails(&d, spec, &path, &[], want);
+        if want_kind.starts_with("npy") {
+            assert!(err.contains(&format!("{name}.npy")), "{name}: the CLI error names no file: {err}");
+        }
+    }
+}
+
+/// Big-endian data and Fortran order are read as numpy writes them: the same array, the same
+/// spectrogram as the little-endian C-order file.
+#[test]
+fn big_endian_and_fortran_order_are_the_same_array() {
+    let d = tmpdir("layouts");
+    let x = signal(8000);
+    let c_order = write(&d.join("c.npy"), &npy("<f4", false, "(2, 4000)", &le_f32(&x)));
+    let be: Vec<u8> = x.iter().flat_map(|v| v.to_be_bytes()).collect();
+    let big = write(&d.join("be.npy"), &npy(">f4", false, "(2, 4000)", &be));
+    // Column-major: element (i, j) at j * 2 + i.
+    let mut f = vec![0.0f32; 8000];
+    for i in 0..2 {
+        for j in 0..4000 {
+            f[j * 2 + i] = x[i * 4000 + j];
+        }
+    }
+    let fortran = write(&d.join("f.npy"), &npy("<f4", true, "(2, 4000)", &le_f32(&f)));
+    let want = api_run_file(&c_order, "keras_mel", &[]).expect("c order");
+    assert_eq!(want.shape(), &[2, 128, 8]);
+    for p in [&big, &fortran] {
+        let got = api_run_file(p, "keras_mel", &[]).expect("reads");
+        assert_eq!(got, want, "{}", p.display());
+        let out = d.join("out.npy");
+        let o = specc(&["run", "keras_mel", s(p), "-o", s(&out)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let y = specc::npy::read(&out).expect("output");
+        let specc::npy::Array::F32(y) = y else { panic!("float32 output") };
+        let specc::Output::F32(w) = &want else { panic!("float32") };
+        assert_eq!(&y, w, "{}", p.display());
+    }
+}
+
+/// A `.npy` from a pipe has no length to check its header against: it is read whole first, so a
+/// good one runs and a truncated one is the same named error as a truncated file.
+#[test]
+fn npy_from_a_pipe() {
+    let d = tmpdir("pipe");
+    let good = npy("<f4", false, "(4000,)", &le_f32(&signal(4000)));
+    for (bytes, ok) in [(good.clone(), true), (good[..100].to_vec(), false)] {
+        let o_dir = out_dir(&d);
+        let out = o_dir.join("r.npy");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
+            .args(["run", "keras_mel", "/dev/stdin", "-o", s(&out)])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs specc");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            let _ = stdin.write_all(&bytes);
+        }
+        let o = child.wait_with_output().expect("waits");
+        if ok {
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(out.exists());
+        } else {
+            assert_named_failure(&["run", "keras_mel", "/dev/stdin"], &o, "the header declares 128 bytes");
+            assert!(entries(&o_dir).is_empty());
+        }
+    }
+}
+
+/// 0-d and empty arrays through the library without a file.
+#[test]
+fn zero_d_and_empty_arrays_through_the_api() {
+    let p = Pipeline::preset("keras_mel", &[]).expect("preset");
+    let cases: Vec<(Vec<usize>, &str)> = vec![
+        (vec![], "run-shape"),
+        (vec![0], "run-empty"),
+        (vec![2, 0], "run-empty"),
+        (vec![0, 16000], "run-empty"),
+    ];
+    for (shape, want) in cases {
+        let x = ndarray::ArrayD::<f32>::zeros(shape.clone());
+        let e = p.run(&Input::F32(x.view())).expect_err("fails");
+        assert_eq!(kind(&e), want, "{shape:?}: {e}");
+        let e = p.plan(&shape, "float32").expect_err("plan fails");
+        assert_eq!(kind(&e), want, "{shape:?}: {e}");
+    }
+    // A dtype no spec accepts, by name.
+    let e = p.plan(&[16000], "complex64").expect_err("dtype");
+    assert_eq!(kind(&e), "run-dtype", "{e}");
+}
+
+/// Views that are not in standard layout (reversed, strided, transposed) run as the values they
+/// show, on every engine: the same output as a standard-layout copy.
+#[test]
+fn non_standard_views_run_as_their_values() {
+    use ndarray::{s, Axis};
+    let base = ndarray::Array2::from_shape_vec((4, 8000), signal(32000)).expect("shape");
+    let reversed = base.slice(s![..;-1, ..]);
+    let strided = base.slice(s![.., ..;2]);
+    let transposed = base.t().to_owned();
+    let fortran_view = transposed.t();
+    for engine in engines() {
+        let p =
+            Pipeline::preset("keras_mel", &[]).expect("preset").with_engine(engine.parse().expect("engine"));
+        for (name, v) in [("reversed", reversed), ("strided", strided), ("fortran", fortran_view)] {
+            let copy = v.as_standard_layout().to_owned().into_dyn();
+            let want = p.run(&Input::F32(copy.view())).expect("copy runs");
+            let got = p.run(&Input::F32(v.into_dyn())).unwrap_or_else(|e| panic!("{engine} {name}: {e}"));
+            assert_eq!(got, want, "{engine} {name}");
+        }
+        // A broadcast view (stride 0) too.
+        let row = base.index_axis(Axis(0), 0);
+        let b = row.broadcast((3, 8000)).expect("broadcast");
+        let copy = b.to_owned().into_dyn();
+        let want = p.run(&Input::F32(copy.view())).expect("copy runs");
+        assert_eq!(p.run(&Input::F32(b.into_dyn())).expect("broadcast runs"), want, "{engine} broadcast");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NaN and inf in the signal
+
+/// Each preset, with an input in its layout holding one NaN, +inf or -inf sample: librosa's
+/// preset rejects it by name (`librosa.util.valid_audio`); the others propagate it, as Keras,
+/// torchaudio, Whisper and Kaldi do. Checked on every engine, through the API and the CLI.
+#[test]
+fn non_finite_samples_are_rejected_by_name_or_propagate() {
+    let d = tmpdir("nonfinite");
+    let presets: &[(&str, &[usize], bool)] = &[
+        ("keras_mel", &[2, 4000], true),
+        ("keras_stft", &[1, 4000, 1], true),
+        ("torchaudio_mel", &[2, 4000], true),
+        ("whisper", &[4000], true),
+        ("kaldi_fbank", &[1, 4000], true),
+        ("librosa_mel", &[2, 4000], false),
+    ];
+    for &(preset, shape, propagates) in presets {
+        for (label, bad) in [("nan", f32::NAN), ("inf", f32::INFINITY), ("neginf", f32::NEG_INFINITY)] {
+            let n: usize = shape.iter().product();
+            let mut x = signal(n);
+            x[n / 2 + 17] = bad;
+            let arr = ndarray::ArrayD::from_shape_vec(shape.to_vec(), x.clone()).expect("shape");
+            let tuple = format!("({},)", shape.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "));
+            let path =
+                write(&d.join(format!("{preset}_{label}.npy")), &npy("<f4", false, &tuple, &le_f32(&x)));
+            for engine in engines() {
+                let what = format!("{preset} {label} --engine {engine}");
+                let p = Pipeline::preset(preset, &[])
+                    .expect("preset")
+                    .with_engine(engine.parse().expect("engine"));
+                let r = p.run(&Input::F32(arr.view()));
+                if propagates {
+                    let y = r.unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert!(
+                        y.to_f64().iter().any(|v| !v.is_finite()),
+                        "{what}: the non-finite sample vanished"
+                    );
+                    let out = d.join(format!("{preset}_{label}_{engine}_out.npy"));
+                    let o = specc(&["run", preset, s(&path), "-o", s(&out), "--engine", engine]);
+                    assert!(o.status.success(), "{what}: {}", stderr(&o));
+                    assert!(out.exists());
+                } else {
+                    let e = r.expect_err(&what);
+                    assert_eq!(kind(&e), "run-not-finite", "{what}: {e}");
+                    let err = cli_run_fails(&d, preset, &path, &[], "input is not finite");
+                    assert!(err.contains(&format!("sample {}", n / 2 + 17)), "{what}: {err}");
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Absurd params
+
+/// What specc does with each absurd `--set`: rejected with a message naming the value, or
+/// accepted because the reproduced library accepts it.
+#[test]
+fn absurd_params_are_rejected_or_follow_the_library() {
+    let d = tmpdir("params");
+    let input = write(&d.join("x.npy"), &npy("<f4", false, "(16000,)", &le_f32(&signal(16000))));
+    // (preset, sets, None = accepted as the library accepts it, Some(message) = rejected)
+    let cases: &[(&str, &[&str], Option<&str>)] = &[
+        ("keras_mel", &["fft_length=1099511627776"], Some("absurdly large")),
+        ("keras_mel", &["fft_length=0"], Some("length is 0, must be at least 1")),
+        ("keras_mel", &["fft_length=-1"], Some("must be at least 0")),
+        ("keras_mel", &["num_mel_bins=1000000000"], Some("mel bands is absurd")),
+        ("keras_mel", &["num_mel_bins=0"], Some("bands is 0, must be at least 1")),
+        ("keras_mel", &["sequence_stride=0"], Some("hop is 0, must be at least 1")),
+        ("keras_mel", &["sequence_stride=-1"], Some("hop is -1, must be at least 1")),
+        ("keras_mel", &["sequence_stride=-512"], Some("hop is -512, must be at least 1")),
+        ("keras_mel", &["min_freq=9000"], Some("must be below the highest")),
+        ("keras_mel", &["min_freq=5000", "max_freq=4000"], Some("must be below the highest")),
+        ("keras_mel", &["min_freq=-10"], Some("is negative")),
+        ("keras_mel", &["sampling_rate=0"], Some("must be a positive frequency")),
+        ("keras_mel", &["sequence_length=4096"], Some("longer than the frame")),
+        ("keras_mel", &["top_db=-1"], Some("top_db must be non-negative")),
+        ("keras_mel", &["min_power=0"], Some("the floor must be positive")),
+        ("keras_mel", &["top_db=nan"], Some("bad value for `top_db`")),
+        // Keras accepts max_freq above Nyquist silently (tests/golden/FINDINGS.md).
+        ("keras_mel", &["max_freq=9000"], None),
+        ("keras_mel", &["max_freq=100000"], None),
+        ("librosa_mel", &["n_fft=1099511627776"], Some("absurdly large")),
+        ("librosa_mel", &["hop_length=0"], Some("must be at least 1")),
+        ("librosa_mel", &["fmin=12000"], Some("must be below the highest")),
+        // librosa warns about empty filters above Nyquist but computes.
+        ("librosa_mel", &["fmax=12000"], None),
+        ("torchaudio_mel", &["n_mels=1000000000"], Some("mel bands is absurd")),
+        ("torchaudio_mel", &["hop_length=0"], Some("must be at least 1")),
+        ("torchaudio_mel", &["f_min=9000"], Some("must be below the highest")),
+        ("keras_stft", &["frame_length=1099511627776"], Some("absurdly")),
+        ("keras_stft", &["frame_step=0"], Some("must be at least 1")),
+        ("whisper", &["n_mels=64"], Some("n_mels")),
+    ];
+    for &(preset, sets, outcome) in cases {
+        let what = format!("{preset} {sets:?}");
+        let r = Pipeline::preset(preset, sets);
+        match outcome {
+            Some(want) => {
+                let e = r.err().unwrap_or_else(|| panic!("{what} compiled"));
+                assert_eq!(kind(&e), "spec", "{what}: {e}");
+                let text = format!("{:?}", miette::Report::new(e));
+                assert!(text.contains(want), "{what}: expected `{want}` in:\n{text}");
+                if preset != "keras_stft" {
+                    cli_run_fails(&d, preset, &input, sets, want);
+                } else {
+                    let mut args = vec!["check", preset];
+                    for s in sets {
+                        args.extend(["--set", s]);
+                    }
+                    assert_named_failure(&args, &specc(&args), want);
+                }
+            }
+            None => {
+                let p = r.unwrap_or_else(|e| panic!("{what}: {e}"));
+                let x = ndarray::ArrayD::from_shape_vec(vec![16000], signal(16000)).expect("shape");
+                p.run(&Input::F32(x.view())).unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+        }
+    }
+}
+
+/// Constant tables are built at compile time: one that would take gigabytes is refused there,
+/// at once, naming its size. `fft_length=2^24` with Keras's 128 bands took 84 s and 17 GB to
+/// compile (debug build), and librosa's `n_fft=2^20, n_mels=4096` aborted on allocation.
+#[test]
+fn compile_refuses_absurd_constant_tables() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("keras_mel", &["fft_length=16777216"], "128 bands over 8388609 FFT bins"),
+        ("keras_mel", &["fft_length=16384", "num_mel_bins=65536"], "absurdly large"),
+        ("librosa_mel", &["n_fft=1048576", "n_mels=4096"], "absurdly large"),
+        ("torchaudio_mel", &["n_fft=16777216", "win_length=400"], "absurdly large"),
+    ];
+    for &(preset, sets, want) in cases {
+        let t = Instant::now();
+        let e = Pipeline::preset(preset, sets).err().unwrap_or_else(|| panic!("{preset} {sets:?} compiled"));
+        assert!(t.elapsed().as_secs() < 10, "{preset} {sets:?}: refused only after {:?}", t.elapsed());
+        let text = format!("{:?}", miette::Report::new(e));
+        assert!(text.contains(want), "{preset} {sets:?}: {text}");
+        let mut args = vec!["check", preset];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        assert_named_failure(&args, &specc(&args), want);
+    }
+    // A frame longer than any FFT would be a window table of gigabytes.
+    let text = "spec long\ninput x: f32[..., samples] at 16000 Hz\nx |> frames(length: 1073741824, hop: 1) \
+                |> window(hann) |> rfft(1073741824) |> power()\n";
+    let e = Pipeline::compile("long.spec", text, &[]).expect_err("refused");
+    assert!(format!("{:?}", miette::Report::new(e)).contains("absurdly long"));
+    // The largest accepted table still compiles quickly enough.
+    let t = Instant::now();
+    Pipeline::preset("keras_mel", &["fft_length=65536"]).expect("2^15 bins x 128 bands compiles");
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource limits
+
+/// The working-memory limit (8 GiB by default) is checked when planning, before any
+/// allocation, through `Pipeline::plan`, `Pipeline::run` and `specc run`.
+#[test]
+fn working_memory_limit() {
+    assert_eq!(Limits::default().max_bytes, 8 << 30);
+    let p = Pipeline::preset("keras_mel", &[]).expect("preset");
+    // Fine under the default limit.
+    p.plan(&[2, 16000], "float32").expect("small input");
+    // 2^34 samples: about 1 TiB of frames; refused by the plan, nothing allocated.
+    let e = p.plan(&[1 << 14, 1 << 20], "float32").expect_err("too large");
+    assert_eq!(kind(&e), "run-too-large", "{e}");
+    assert!(e.to_string().contains("over the limit of 8192 MiB"), "{e}");
+
+    // A tight limit refuses what the default accepts, in plan and in run.
+    let tight =
+        Pipeline::preset("keras_mel", &[]).expect("preset").with_limits(Limits { max_bytes: 1 << 20 });
+    let x = ndarray::ArrayD::from_shape_vec(vec![2, 16000], signal(32000)).expect("shape");
+    let e = tight.run(&Input::F32(x.view())).expect_err("over 1 MiB");
+    assert_eq!(kind(&e), "run-too-large", "{e}");
+    assert!(e.to_string().contains("over the limit of 1 MiB"), "{e}");
+    assert_eq!(kind(&tight.plan(&[2, 16000], "float32").expect_err("plan")), "run-too-large");
+    let mut out = specc::Output::F32(ndarray::ArrayD::zeros(vec![2, 128, 32]));
+    assert_eq!(
+        kind(&tight.run_into(&Input::F32(x.view()), &mut out).expect_err("run_into")),
+        "run-too-large"
+    );
+    for r in tight.run_many(&[Input::F32(x.view())]) {
+        assert_eq!(kind(&r.expect_err("run_many")), "run-too-large");
+    }
+    let roomy =
+        Pipeline::preset("keras_mel", &[]).expect("preset").with_limits(Limits { max_bytes: 1 << 30 });
+    roomy.run(&Input::F32(x.view())).expect("fits in 1 GiB");
+}
+
+/// The CLI checks a `.npy` input's header against the program and the memory limit before it
+/// reads the data: an 8 GiB (sparse) file is refused at once. Run under a 4 GiB address-space
+/// limit where `prlimit` exists, so reading it first would fail loudly.
+#[test]
+fn cli_refuses_a_too_large_npy_before_reading_it() {
+    let d = tmpdir("limit");
+    let path = d.join("huge.npy");
+    let header = npy("<f4", false, "(2147483648,)", &[]);
+    let f = std::fs::File::create(&path).expect("create");
+    use std::io::Write;
+    (&f).write_all(&header).expect("header");
+    f.set_len(header.len() as u64 + (1u64 << 33)).expect("sparse file");
+    drop(f);
+    let o_dir = out_dir(&d);
+    let out = o_dir.join("r.npy");
+    let args = ["run", "keras_mel", s(&path), "-o", s(&out)];
+    let has_prlimit = Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success());
+    let o = if has_prlimit {
+        Command::new("prlimit")
+            .arg("--as=4294967296")
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_specc"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("runs specc")
+    } else {
+        specc(&args)
+    };
+    assert_named_failure(&args, &o, "input too large");
+    assert!(entries(&o_dir).is_empty());
+    let _ = std::fs::remove_file(&path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unreadable inputs and unwritable outputs
+
+/// Whether this process writes through mode bits (root does).
+fn privileged(d: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let ro = d.join("probe-ro");
+    std::fs::create_dir_all(&ro).expect("dir");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let writable = std::fs::write(ro.join("x"), b"x").is_ok();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    writable
+}
+
+/// `specc ARGS` as a process that mode bits apply to: itself when unprivileged, else as `nobody`
+/// through `setpriv`; `None` when neither is possible.
+fn specc_unprivileged(d: &Path, args: &[&str]) -> Option<Output> {
+    if !privileged(d) {
+        return Some(specc(args));
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    // setpriv itself failing (not permitted here) is no result about specc.
+    let err = stderr(&o);
+    (!err.starts_with("setpriv:")).then_some(o)
+}
+
+#[test]
+fn unreadable_inputs() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmpdir("unreadable");
+    let missing = d.join("missing.npy");
+    cli_run_fails(&d, "keras_mel", &missing, &[], "cannot read");
+    assert_eq!(kind(&api_run_file(&missing, "keras_mel", &[]).expect_err("missing")), "npy-io");
+    let missing_wav = d.join("missing.wav");
+    cli_run_fails(&d, "keras_mel", &missing_wav, &[], "missing.wav");
+    assert_eq!(audio_kind(&specc::audio::decode(&missing_wav).expect_err("missing")), "audio-read");
+
+    // A directory named like an input: the library names it; the CLI takes folders as folders,
+    // and an empty one has nothing to run.
+    let dir = d.join("folder.npy");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let e = api_run_file(&dir, "keras_mel", &[]).expect_err("a directory");
+    assert!(kind(&e) == "npy-io" && e.to_string().contains("directory"), "{e}");
+    let e = specc::audio::decode(&d.join("folder.npy")).expect_err("dir");
+    assert_eq!(audio_kind(&e), "audio-read");
+    cli_run_fails(&d, "keras_mel", &dir, &[], "no input files to run");
+    // A folder with one bad file: the file is named and the run fails.
+    write(&dir.join("bad.npy"), b"not an npy");
+    let err = cli_run_fails(&d, "keras_mel", &dir, &[], "bad.npy");
+    assert!(err.contains("magic"), "{err}");
+
+    // A run that writes nothing leaves no folders it created behind either.
+    let nested = d.join("new/a/b");
+    let args = ["run", "keras_mel", s(&dir), "-o", s(&nested)];
+    assert_named_failure(&args, &specc(&args), "bad.npy");
+    assert!(!d.join("new").exists(), "a failed run left its output folders behind");
+
+    // No permission to read.
+    let locked = write(&d.join("locked.npy"), &npy("<f4", false, "(4000,)", &le_f32(&signal(4000))));
+    let locked_wav = write(&d.join("locked.wav"), b"RIFF");
+    for p in [&locked, &locked_wav] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        let o_dir = out_dir(&d);
+        std::fs::set_permissions(&o_dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let out = o_dir.join("r.npy");
+        let args = ["run", "keras_mel", s(p), "-o", s(&out)];
+        match specc_unprivileged(&d, &args) {
+            Some(o) => {
+                assert_named_failure(&args, &o, "Permission denied");
+                assert!(entries(&o_dir).is_empty(), "{:?}", entries(&o_dir));
+            }
+            None => eprintln!("note: running privileged without setpriv; permission cases skipped"),
+        }
+    }
+}
+
+#[test]
+fn unwritable_outputs() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmpdir("unwritable");
+    let input = write(&d.join("x.npy"), &npy("<f4", false, "(4000,)", &le_f32(&signal(4000))));
+    let run = |out: &Path, extra: &[&str], want: &str| {
+        let mut args = vec!["run", "keras_mel", s(&input), "-o", s(out)];
+        args.extend(extra);
+        assert_named_failure(&args, &specc(&args), want)
+    };
+    // The folder is missing (npy, png, npz).
+    for (name, want) in [
+        ("missing/out.npy", "cannot write"),
+        ("missing/out.png", "cannot create"),
+        ("missing/out.npz", "cannot write"),
+    ] {
+        run(&d.join(name), &[], want);
+    }
+    assert!(!d.join("missing").exists());
+    // The folder is a file.
+    let file = write(&d.join("file"), b"x");
+    run(&file.join("out.npy"), &[], "Not a directory");
+    // The output is an existing folder: the result goes inside it, named after the input...
+    let folder = out_dir(&d);
+    let o = specc(&["run", "keras_mel", s(&input), "-o", s(&folder)]);
+    assert!(o.status.success() && folder.join("x.npy").exists(), "{}", stderr(&o));
+    // ... and when that name is taken by a folder, nothing is written.
+    let folder = out_dir(&d);
+    std::fs::create_dir_all(folder.join("x.npy")).expect("dir");
+    run(&folder, &[], "Is a directory");
+    assert_eq!(entries(&folder), vec![String::from("x.npy")]);
+    // An .npz path that is a folder.
+    let npz = d.join("all.npz");
+    std::fs::create_dir_all(&npz).expect("dir");
+    let args = ["run", "keras_mel", s(&input), s(&input), "-o", s(&npz)];
+    assert_named_failure(&args, &specc(&args), "cannot write");
+    assert!(entries(&npz).is_empty());
+    assert!(!entries(&d).iter().any(|n| n.contains(".tmp")), "{:?}", entries(&d));
+
+    // A read-only folder.
+    let ro = out_dir(&d);
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    for name in ["out.npy", "out.png"] {
+        let out = ro.join(name);
+        let args = ["run", "keras_mel", s(&input), "-o", s(&out)];
+        match specc_unprivileged(&d, &args) {
+            Some(o) => {
+                let err = assert_named_failure(&args, &o, "Permission denied");
+                assert!(err.contains(name), "{err}");
+            }
+            None => eprintln!("note: running privileged without setpriv; read-only folder case skipped"),
+        }
+    }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(entries(&ro).is_empty(), "{:?}", entries(&ro));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corrupt audio
+
+fn wav_bytes(channels: u16, rate: u32, bits: u16, format: u16, block_align: u16, data: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&format.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate.wrapping_mul(block_align as u32)).to_le_bytes());
+    b.extend_from_slice(&block_align.to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
+fn example(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)).expect("example")
+}
+
+/// (file name, bytes, error kind from `audio::decode`, text the CLI's message must contain)
+fn audio_cases() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
+    let pcm: Vec<u8> = signal(2000).iter().flat_map(|v| ((v * 32767.0) as i16).to_le_bytes()).collect();
+    let good = wav_bytes(1, 16000, 16, 1, 2, &pcm);
+    let half = |name: &str| {
+        let b = example(name);
+        b[..b.len() / 2].to_vec()
+    };
+    vec![
+        ("random.wav", noise_bytes(4096, 1), "audio-not-audio", "is not audio that specc reads"),
+        ("random.flac", noise_bytes(4096, 2), "audio-not-audio", "is not audio that specc reads"),
+        ("random.mp3", noise_bytes(4096, 3), "audio-not-audio", "is not audio that specc reads"),
+        ("random.ogg", noise_bytes(4096, 4), "audio-not-audio", "is not audio that specc reads"),
+        ("empty.wav", Vec::new(), "audio-empty", "holds no audio samples"),
+        ("truncated.wav", good[..good.len() - 1001].to_vec(), "audio-corrupt", "is corrupt or truncated"),
+        ("header_only.wav", good[..30].to_vec(), "audio-corrupt", "is corrupt or truncated"),
+        ("no_samples.wav", wav_bytes(1, 16000, 16, 1, 2, &[]), "audio-empty", "holds no audio samples"),
+        (
+            "zero_channels.wav",
+            wav_bytes(0, 16000, 16, 1, 2, &pcm),
+            "audio-corrupt",
+            "is corrupt or truncated",
+        ),
+        ("zero_rate.wav", wav_bytes(1, 0, 16, 1, 2, &pcm), "audio-sample-format", "sample rate is 0 Hz"),
+        ("zero_bits.wav", wav_bytes(1, 16000, 0, 1, 2, &pcm), "audio-corrupt", "is corrupt or truncated"),
+        ("bits_12.wav", wav_bytes(1, 16000, 12, 1, 2, &pcm), "audio-corrupt", "bits per sample"),
+        (
+            "bad_codec.wav",
+            wav_bytes(1, 16000, 16, 0x1234, 2, &pcm),
+            "audio-sample-format",
+            "unsupported sample format",
+        ),
+        // Fuzz finding (audio): 44033 channels of 24-bit PCM, which hound refuses; symphonia
+        // multiplied channels by bytes per sample in 16 bits and panicked on the overflow.
+        (
+            "frame_overflow.wav",
+            b"\x52\x49\x46\x46\xe4\x00\x00\x00\x57\x41\x56\x45\x66\x6d\x74\x20\x10\x00\x00\x00\x01\x00\x01\xac\x44\x00\x00\x00\xcc\x04\x02\x00\x03\x00\x18\x00\x64\x61\x74\x61\xc0\x00\x00\x25\x00\x00\x4a\x6f\x40\x65\x8a\xad\xd4\xf9\x1e\x43\x68\x6d\x92\xb7\xdc\x01\x22\x4b\x70\x95\xba\xdf\xff\xff\xff\xff\xff\xff\x01\x3c\x04\x29\x4e\x73\x98\xbd\xe2\x07\x2c\x51\x76\x9b".to_vec(),
+            "audio-sample-format",
+            "44033 channels of 24-bit samples",
+        ),
+        ("truncated.flac", half("speech.flac"), "audio-corrupt", "is corrupt or truncated"),
+        ("truncated.ogg", half("speech.ogg"), "audio-corrupt", "is corrupt or truncated"),
+        ("truncated.mp3", half("speech.mp3"), "audio-corrupt", "is corrupt or truncated"),
+        (
+            "text.mp3",
+            b"ID3 this is not audio at all, only text".repeat(20),
+            "audio-not-audio",
+            "is not audio",
+        ),
+    ]
+}
+
+#[test]
+fn corrupt_audio_matrix_cli_and_api() {
+    let d = tmpdir("audio");
+    for (name, bytes, want_kind, want) in audio_cases() {
+        let path = write(&d.join(name), &bytes);
+        let e = specc::audio::decode(&path).err().unwrap_or_else(|| panic!("{name} decoded"));
+        assert_eq!(audio_kind(&e), want_kind, "{name}: {e}");
+        assert!(e.to_string().contains(name), "{name}: the error names no file: {e}");
+        let err = cli_run_fails(&d, "keras_mel", &path, &[], want);
+        assert!(err.contains(name), "{name}: {err}");
+    }
+    // The contents decide, not the extension: a good WAV named .flac is read as the WAV it is.
+    let pcm: Vec<u8> = signal(2000).iter().flat_map(|v| ((v * 32767.0) as i16).to_le_bytes()).collect();
+    let path = write(&d.join("wav_named.flac"), &wav_bytes(1, 16000, 16, 1, 2, &pcm));
+    let a = specc::audio::decode(&path).expect("a WAV with another extension");
+    assert_eq!((a.rate, a.channels, a.frames), (16000, 1, 2000));
+}
+
+/// `Pipeline::plan` takes any shape, also one no array can have: it must answer with an error.
+/// Today the product of the leading axes overflows (a panic in debug builds) and a sample count
+/// past i64::MAX reads as -1 ("too short"); both are in runtime/src/lib.rs `plan`. Unreachable
+/// from the CLI (the `.npy` header check refuses such shapes first) and from `run` (no array
+/// has such a shape).
+#[test]
+fn plan_of_an_impossible_shape_is_an_error() {
+    let p = Pipeline::preset("keras_mel", &[]).expect("preset");
+    for shape in
+        [vec![1usize << 40, 1 << 40, 16000], vec![usize::MAX / 2, usize::MAX / 2, 2], vec![1, usize::MAX]]
+    {
+        let r = std::panic::catch_unwind(|| p.plan(&shape, "float32").map_err(|e| kind(&e)));
+        assert_eq!(r.ok(), Some(Err("run-too-large")), "{shape:?}");
+    }
+}
