@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets, one after another, one job each (the machine is shared).
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 s each for spec, npy, audio
+#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 s each for spec, npy, audio, differential
 #
 # Seeds the corpora (the shipped specs with --set lines, the golden .npy inputs, small
 # generated WAVs and the example recordings), builds once with overflow checks and debug
@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec npy audio)
+[ ${#targets[@]} -gt 0 ] || targets=(spec npy audio differential)
 
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     tc=(+nightly)

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cranelift_codegen::ir::GlobalValue;
+use cranelift_codegen::ir::{GlobalValue, GlobalValueData};
 use cranelift_codegen::ir::{Signature, Type, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
@@ -248,8 +248,19 @@ impl JitModule {
             module.clear_context(ctx);
             ctx.func.signature = sig;
             ctx.func.name = UserFuncName::user(0, id.as_u32());
-            let gvs: Vec<GlobalValue> =
-                data.iter().map(|d| module.declare_data_in_func(*d, &mut ctx.func)).collect();
+            // Data objects are addressed absolutely (`movabs`): Cranelift's JIT maps data and
+            // code separately, and a PC-relative 32-bit reference fails to link (a panic in
+            // cranelift-jit) when they land more than 2 GiB apart, as under AddressSanitizer.
+            let gvs: Vec<GlobalValue> = data
+                .iter()
+                .map(|d| {
+                    let gv = module.declare_data_in_func(*d, &mut ctx.func);
+                    if let GlobalValueData::Symbol { colocated, .. } = &mut ctx.func.global_values[gv] {
+                        *colocated = false;
+                    }
+                    gv
+                })
+                .collect();
             {
                 let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
                 build(&mut b, target, &gvs);
@@ -410,6 +421,34 @@ mod tests {
         if matches!(r, Err(JitError::Panic { .. })) {
             assert!(matches!(add_i32(&mut jit, "after", types::I32), Err(JitError::Poisoned)));
         }
+    }
+
+    /// Regression (fuzz target `differential` under AddressSanitizer): data objects must be
+    /// addressed absolutely (not colocated, so no 32-bit PC-relative relocation), or linking
+    /// panics when data and code are mapped more than 2 GiB apart.
+    #[test]
+    fn codegen_jit_data_is_addressed_absolutely() {
+        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let d = jit.define_data("table", 7u32.to_le_bytes().to_vec(), 16).unwrap();
+        let mut sig = jit.make_signature();
+        sig.returns.push(AbiParam::new(types::I32));
+        let ptr = jit.target().pointer_type;
+        let id = jit
+            .define_with_data("read", sig, &[d], |b, _, gvs| {
+                let absolute =
+                    matches!(b.func.global_values[gvs[0]], GlobalValueData::Symbol { colocated: false, .. });
+                assert!(absolute, "data must not be colocated");
+                let blk = b.create_block();
+                b.switch_to_block(blk);
+                let a = b.ins().symbol_value(ptr, gvs[0]);
+                let v = b.ins().load(types::I32, cranelift_codegen::ir::MemFlagsData::new(), a, 0);
+                b.ins().return_(&[v]);
+            })
+            .unwrap();
+        jit.finalize().unwrap();
+        // SAFETY: `read` was compiled with the C signature () -> i32 and `jit` is alive.
+        let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(jit.function(id).unwrap().as_ptr()) };
+        assert_eq!(f(), 7);
     }
 
     #[test]

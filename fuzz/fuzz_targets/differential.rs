@@ -1,0 +1,147 @@
+//! Target (b): arbitrary valid parameters and inputs, JIT against the interpreter. The bytes
+//! choose a preset and its params within their valid ranges, a batch shape, a length, and the
+//! samples (16-bit values scaled by 1, 1e-6 or 1e6, optionally with NaN or ±inf at a position).
+//! Both engines must accept or reject alike; outputs must agree in shape, NaN positions and
+//! infinities, and in value within the tolerances of `tests/differential.rs` (dB 2e-3 within
+//! 60 dB of the maximum, 0.05 dB down to 100 dB below it; linear 1e-4·|ref| + 1e-5·max|ref|;
+//! natural log on exp(x)). Angles are not drawn here (the property test covers them).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use specc::{Engine, Input, Pipeline};
+
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        let v = u16::from_le_bytes([self.byte(), self.byte()]) as usize;
+        lo + v % (hi - lo + 1)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Db(f64),
+    Linear,
+    Ln,
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut b = Bytes(data);
+    let (preset, sets, kind, shape): (&str, Vec<String>, Kind, Vec<usize>) = match b.byte() % 6 {
+        0 => {
+            let db = b.byte() % 2 == 0;
+            let n = b.range(1, 6000);
+            (
+                "keras_mel",
+                vec![
+                    format!("fft_length={}", b.range(2, 600)),
+                    format!("sequence_stride={}", b.range(1, 300)),
+                    format!("num_mel_bins={}", b.range(1, 40)),
+                    String::from("min_freq=0"),
+                    format!("power_to_db={db}"),
+                ],
+                if db { Kind::Db(10.0) } else { Kind::Linear },
+                vec![b.range(1, 3), n],
+            )
+        }
+        1 => {
+            let (mode, kind) = [("log", Kind::Ln), ("magnitude", Kind::Linear), ("psd", Kind::Linear), ("real", Kind::Linear), ("imag", Kind::Linear), ("stft", Kind::Linear)][b.byte() as usize % 6];
+            let frame = b.range(4, 300);
+            (
+                "keras_stft",
+                vec![
+                    format!("mode={mode}"),
+                    format!("frame_length={frame}"),
+                    format!("frame_step={}", b.range(1, frame)),
+                    format!("fft_length={}", frame + b.range(0, 64)),
+                    format!("padding={}", if b.byte() % 2 == 0 { "same" } else { "valid" }),
+                ],
+                kind,
+                vec![b.range(1, 2), b.range(1, 5000), b.range(1, 2)],
+            )
+        }
+        2 => (
+            "librosa_mel",
+            vec![
+                format!("n_fft={}", b.range(2, 600)),
+                format!("hop_length={}", b.range(1, 300)),
+                format!("n_mels={}", b.range(1, 40)),
+                String::from("pad_mode=reflect"),
+            ],
+            Kind::Db(10.0),
+            vec![b.range(1, 6000)],
+        ),
+        3 => (
+            "torchaudio_mel",
+            vec![
+                format!("n_fft={}", b.range(2, 600)),
+                format!("hop_length={}", b.range(1, 300)),
+                format!("n_mels={}", b.range(1, 40)),
+            ],
+            Kind::Db(10.0),
+            vec![b.range(1, 2), b.range(1, 6000)],
+        ),
+        4 => ("whisper", vec![], Kind::Db(0.25), vec![b.range(1, 8000)]),
+        _ => {
+            let log = b.byte() % 2 == 0;
+            (
+                "kaldi_fbank",
+                vec![format!("num_mel_bins={}", b.range(1, 30)), format!("use_log_fbank={log}")],
+                if log { Kind::Ln } else { Kind::Linear },
+                vec![2, b.range(1, 6000)],
+            )
+        }
+    };
+    let scale = [1.0f64, 1e-6, 1e6][b.byte() as usize % 3];
+    let special = b.byte();
+    let len: usize = shape.iter().product();
+    let mut x: Vec<f32> = (0..len)
+        .map(|_| (i16::from_le_bytes([b.byte(), b.byte()]) as f64 / 32768.0 * scale) as f32)
+        .collect();
+    if special % 4 == 1 {
+        let i = b.range(0, len - 1);
+        x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][special as usize / 4 % 3];
+    }
+    let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), x).expect("shape");
+    let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let Ok(p) = Pipeline::preset(preset, &refs) else { return };
+    let run = |e: Engine| p.clone().with_engine(e).run(&Input::F32(a.view())).map(|o| o.to_f64());
+    let (got, want) = (run(Engine::Jit), run(Engine::Interp));
+    let (got, want) = match (got, want) {
+        (Ok(g), Ok(w)) => (g, w),
+        (Err(_), Err(_)) => return,
+        (g, w) => panic!("{preset} {sets:?} {shape:?}: JIT {:?}, interpreter {:?}", g.err(), w.err()),
+    };
+    assert_eq!(got.len(), want.len());
+    let top = want.iter().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let lin_max = want
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f64, |m, &v| m.max(if matches!(kind, Kind::Ln) { v.exp() } else { v.abs() }));
+    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        if !g.is_finite() || !w.is_finite() {
+            assert!((g.is_nan() && w.is_nan()) || g == w, "{preset} {sets:?} {shape:?} element {i}: JIT {g}, interpreter {w}");
+            continue;
+        }
+        let ok = match kind {
+            Kind::Db(unit) => {
+                let below = (top - w) * 10.0 / unit;
+                let tol = if below <= 60.0 { 2e-3 } else { 0.05 } * unit / 10.0;
+                (g - w).abs() <= tol || (below > 100.0 && (top - g) * 10.0 / unit >= 90.0)
+            }
+            Kind::Linear => (g - w).abs() <= 1e-4 * w.abs() + 1e-5 * lin_max,
+            Kind::Ln => (g.exp() - w.exp()).abs() <= 1e-4 * w.exp() + 1e-5 * lin_max,
+        };
+        assert!(ok, "{preset} {sets:?} {shape:?} element {i}: JIT {g}, interpreter {w} (max {top})");
+    }
+});
