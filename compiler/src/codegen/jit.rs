@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{GlobalValue, GlobalValueData};
 use cranelift_codegen::ir::{Signature, Type, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
@@ -269,6 +270,13 @@ impl JitModule {
             }
             ctx.set_disasm(capture);
             let defined = module.define_function(id, ctx);
+            // Only absolute relocations link wherever the JIT maps code and data; anything
+            // else would panic inside `finalize` (see the data addressing above).
+            if let Some(c) = ctx.compiled_code() {
+                if let Some(r) = c.buffer.relocs().iter().find(|r| r.kind != Reloc::Abs8) {
+                    panic!("unexpected relocation {:?} in {name}", r.kind);
+                }
+            }
             if capture {
                 *vcode = ctx.compiled_code().and_then(|c| c.vcode.clone());
             }
