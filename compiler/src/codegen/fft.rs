@@ -14,16 +14,21 @@
 //!    separate pass.
 //! 2. Every further pass `l = L-2 … 0` works in place on `out`: for each block of `r_l·m`
 //!    points (`m` = product of the inner radices) and each `k < m`, it loads the `r_l` points at
-//!    stride `m`, multiplies point `s ≥ 1` by `W_{r_l·m}^{s·k}` (scalars from a table, broadcast
-//!    with `splat(load)`), runs the codelet and stores back. Both levels are loops, so code size
-//!    is O(Σ codelet sizes), not O(n).
+//!    stride `m`, multiplies point `s ≥ 1` by `W_{r_l·m}^{s·k}` (whole vectors from a table,
+//!    loaded as pure values so they are placed at their use), runs the codelet and stores back.
+//!    Both levels are loops over byte offsets (no multiplies), so code size is O(Σ codelet
+//!    sizes), not O(n). A radix-4 butterfly finishes its three complex multiplies before a
+//!    [`Emit::barrier`]: Cranelift would otherwise sink that arithmetic below all the loads and
+//!    spill.
 //! 3. In plans of more than one factor, each 16 runs as two radix-4 passes (fewer spills,
 //!    faster and 4× quicker to compile at n=1024); a lone `Codelet(16)` stays one codelet.
 //!
 //! [`RealFft`] is the whole real-input transform of a [`RealPlan`]: the half-length complex FFT
-//! plus a vectorized post-twiddle pass for even n, the full complex FFT of the real input for odd
-//! n, and Bluestein (chirp, two inline FFTs of the convolution length, chirp) wherever the plan
-//! says so. Its tables (gather offsets, twiddles, chirps, the convolution kernel's spectrum) are
+//! plus a vectorized post-twiddle pass for even n (bins k and h-k per iteration, the ½ folded
+//! into vector twiddles `½W^k` and one fma per output), the full complex FFT of the real input
+//! for odd n, and Bluestein (chirp, two inline FFTs of the convolution length, chirp) wherever
+//! the plan says so. With a [`PowerSink`] the post-twiddle pass writes a function of each bin
+//! (the power a filterbank reads) and the sum of those values instead of the complex bins. Its tables (gather offsets, twiddles, chirps, the convolution kernel's spectrum) are
 //! read-only data objects of the JIT module.
 //!
 //! Codelets are straight line, generated at compile time: even lengths by a radix-2 split with
@@ -171,6 +176,58 @@ impl Emit<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
+    /// Runs `body(offsets)` `count` times (a do-while loop; straight line when `count == 1`);
+    /// offset `j` starts at 0 and grows by `steps[j]` per iteration, so addresses are
+    /// `base + offset` with no multiply.
+    pub fn offset_loop(&mut self, count: usize, steps: &[i64], body: impl FnOnce(&mut Self, &[Value])) {
+        if count == 0 {
+            return;
+        }
+        let zero = self.b.ins().iconst(self.ptr, 0);
+        if count == 1 {
+            let offs = vec![zero; steps.len()];
+            body(self, &offs);
+            return;
+        }
+        let lp = self.b.create_block();
+        let exit = self.b.create_block();
+        for _ in steps {
+            self.b.append_block_param(lp, self.ptr);
+        }
+        let init: Vec<BlockArg> = steps.iter().map(|_| BlockArg::Value(zero)).collect();
+        self.b.ins().jump(lp, &init);
+        self.b.switch_to_block(lp);
+        let offs = self.b.block_params(lp).to_vec();
+        body(self, &offs);
+        let next: Vec<Value> = offs.iter().zip(steps).map(|(&o, &s)| self.b.ins().iadd_imm_s(o, s)).collect();
+        let end = count as i64 * steps[0];
+        let more = self.b.ins().icmp_imm_u(IntCC::SignedLessThan, next[0], end);
+        let args: Vec<BlockArg> = next.iter().map(|&v| BlockArg::Value(v)).collect();
+        self.b.ins().brif(more, lp, &args, exit, &[]);
+        self.b.switch_to_block(exit);
+    }
+
+    /// Passes `vals` through a new block's parameters and continues there: every pure
+    /// instruction they depend on is placed before this point (Cranelift otherwise sinks pure
+    /// arithmetic to its first side-effecting use, after all the loads, and spills).
+    ///
+    /// `guard` is any integer that is never -1 at run time (an offset): the never-taken edge
+    /// that tests it passes other values, so Cranelift cannot fold the parameters away.
+    pub fn barrier(&mut self, vals: &[Value], guard: Value) -> Vec<Value> {
+        let blk = self.b.create_block();
+        for &v in vals {
+            let ty = self.b.func.dfg.value_type(v);
+            self.b.append_block_param(blk, ty);
+        }
+        let args: Vec<BlockArg> = vals.iter().map(|&v| BlockArg::Value(v)).collect();
+        let mut rot: Vec<BlockArg> = vec![args[0]; args.len()];
+        rot[0] = args[args.len() - 1];
+        let never = self.b.ins().icmp_imm_s(IntCC::Equal, guard, -1);
+        self.b.ins().brif(never, blk, &rot, blk, &args);
+        self.b.switch_to_block(blk);
+        self.b.block_params(blk).to_vec()
+    }
+
     /// Loads a vector at `base + off`.
     pub fn vload(&mut self, base: Value, off: i64) -> Value {
         let off = i32::try_from(off).expect("offsets were checked to fit i32");
@@ -183,10 +240,11 @@ impl Emit<'_, '_> {
         self.b.ins().store(data(), v, base, off);
     }
 
-    /// A vector from a read-only table at `base + off`.
+    /// A vector from a read-only table at `base + off`, as a pure value (placed at its use,
+    /// where it can become a memory operand).
     pub fn vload_ro(&mut self, base: Value, off: i64) -> Value {
         let off = i32::try_from(off).expect("offsets were checked to fit i32");
-        self.b.ins().load(self.vk.ty(), readonly(), base, off)
+        self.b.ins().load(self.vk.ty(), readonly().with_can_move(), base, off)
     }
 
     /// A table scalar at `base + off`, broadcast to every lane.
@@ -487,66 +545,65 @@ impl ComplexFft {
             let tw_table = self.twiddles[l];
             let block_bytes = (r * m) as i64 * POINT;
             let step = m as i64 * POINT;
-            e.counted_loop(n / (r * m), |e, blk| {
-                let bre = e.index(io.out_re, blk, block_bytes);
-                let bim = e.index(io.out_im, blk, block_bytes);
-                e.counted_loop(m, |e, k| {
-                    let pre = e.index(bre, k, POINT);
-                    let pim = e.index(bim, k, POINT);
-                    let tbase = addrs.get(e.b, e.ptr, tw_table);
-                    let ta = e.index(tbase, k, (r as i64 - 1) * 2 * POINT);
-                    if r == 4 {
-                        // Radix 4 in register-friendly order: each half-butterfly as soon as
-                        // its two inputs are loaded, each output stored once computed (the
-                        // generic order keeps all inputs and twiddles live and spills).
-                        let point = |e: &mut Emit<'_, '_>, s: i64| {
-                            let v = e.load(pre, pim, s * step);
-                            if s == 0 {
-                                return v;
-                            }
-                            let off = (s - 1) * 2 * POINT;
-                            let tr = e.vload_ro(ta, off);
-                            let ti = e.vload_ro(ta, off + POINT);
-                            e.cmul(v, tr, ti)
-                        };
-                        let x0 = point(e, 0);
-                        let x2 = point(e, 2);
-                        let a = e.add(x0, x2);
-                        let bb = e.sub(x0, x2);
-                        let x1 = point(e, 1);
-                        let x3 = point(e, 3);
-                        let c = e.add(x1, x3);
-                        let d = e.sub(x1, x3);
-                        let y0 = e.add(a, c);
-                        e.store(pre, pim, 0, y0);
-                        let y2 = e.sub(a, c);
-                        e.store(pre, pim, 2 * step, y2);
-                        // X1 = b - i·d, X3 = b + i·d.
-                        let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
-                        e.store(pre, pim, step, y1);
-                        let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
-                        e.store(pre, pim, 3 * step, y3);
-                        return;
-                    }
-                    let mut x: Vec<C> = Vec::with_capacity(r);
-                    for s in 0..r {
-                        let v = e.load(pre, pim, s as i64 * step);
-                        x.push(if s == 0 {
-                            v
-                        } else {
-                            let off = (s as i64 - 1) * 2 * POINT;
-                            let tr = e.vload_ro(ta, off);
-                            let ti = e.vload_ro(ta, off + POINT);
-                            e.cmul(v, tr, ti)
-                        });
-                    }
-                    let y = e.dft(&x);
-                    for (k1, v) in y.iter().enumerate() {
-                        e.store(pre, pim, k1 as i64 * step, *v);
-                    }
+            let tbase = addrs.get(e.b, e.ptr, tw_table);
+            let tw_step = (r as i64 - 1) * 2 * POINT;
+            e.offset_loop(n / (r * m), &[block_bytes], |e, bo| {
+                let bre = e.b.ins().iadd(io.out_re, bo[0]);
+                let bim = e.b.ins().iadd(io.out_im, bo[0]);
+                e.offset_loop(m, &[POINT, tw_step], |e, ko| {
+                    let pre = e.b.ins().iadd(bre, ko[0]);
+                    let pim = e.b.ins().iadd(bim, ko[0]);
+                    let ta = e.b.ins().iadd(tbase, ko[1]);
+                    butterfly(e, r, pre, pim, ta, step);
                 });
             });
         }
+    }
+}
+
+/// One butterfly of a pass: the `r` points at `p + s·step` (`s < r`), point `s ≥ 1` times
+/// the twiddle at `ta + (s-1)·2·POINT` (re, im vectors), the codelet, stored back in place.
+fn butterfly(e: &mut Emit<'_, '_>, r: usize, pre: Value, pim: Value, ta: Value, step: i64) {
+    let point = |e: &mut Emit<'_, '_>, s: i64| {
+        let v = e.load(pre, pim, s * step);
+        if s == 0 {
+            return v;
+        }
+        let off = (s - 1) * 2 * POINT;
+        let tr = e.vload_ro(ta, off);
+        let ti = e.vload_ro(ta, off + POINT);
+        e.cmul(v, tr, ti)
+    };
+    if r == 4 {
+        // Radix 4 in register-friendly order: each half-butterfly as soon as its two inputs
+        // are loaded, each output stored once computed. Block boundaries keep Cranelift from
+        // sinking the arithmetic below all the loads (the generic order spills).
+        let x0 = point(e, 0);
+        let x2 = point(e, 2);
+        let a = e.add(x0, x2);
+        let bb = e.sub(x0, x2);
+        let x1 = point(e, 1);
+        let x3 = point(e, 3);
+        let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], ta);
+        let (a, bb) = (C { re: v[0], im: v[1] }, C { re: v[2], im: v[3] });
+        let (x1, x3) = (C { re: v[4], im: v[5] }, C { re: v[6], im: v[7] });
+        let c = e.add(x1, x3);
+        let d = e.sub(x1, x3);
+        let y0 = e.add(a, c);
+        e.store(pre, pim, 0, y0);
+        let y2 = e.sub(a, c);
+        e.store(pre, pim, 2 * step, y2);
+        // X1 = b - i·d, X3 = b + i·d.
+        let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
+        e.store(pre, pim, step, y1);
+        let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
+        e.store(pre, pim, 3 * step, y3);
+        return;
+    }
+    let x: Vec<C> = (0..r as i64).map(|s| point(e, s)).collect();
+    let y = e.dft(&x);
+    for (k1, v) in y.iter().enumerate() {
+        e.store(pre, pim, k1 as i64 * step, *v);
     }
 }
 
@@ -693,12 +750,24 @@ impl Inner {
     }
 }
 
+/// Where [`RealFft::emit`] can send `f(re, im)` of every bin instead of the complex bins (the
+/// power a filterbank reads): one vector per bin at `p`, and the sum of those values over the
+/// bins (finite iff every value is and the sum does not overflow) in the vector at `sum`.
+pub struct PowerSink<'f> {
+    /// Base of the per-bin values (`bins()` points).
+    pub p: Value,
+    /// Address of the sum vector.
+    pub sum: Value,
+    /// The per-bin function of the bin's real and imaginary parts.
+    pub f: &'f dyn Fn(&mut Emit<'_, '_>, Value, Value) -> Value,
+}
+
 /// The real-input transform of a [`RealPlan`], emitted inline: natural-order frames in,
 /// bins `0..=n/2` out.
 pub struct RealFft {
     n: usize,
     inner: Inner,
-    /// Even n: the post-twiddle table `(re, im)` of `W_n^k`, `k ≤ n/4`.
+    /// Even n: the post-twiddle table, whole vectors `(½·re, ½·im)` of `W_n^k`, `1 ≤ k ≤ n/4`.
     post: Option<usize>,
 }
 
@@ -709,11 +778,12 @@ impl RealFft {
             RealPlan::HalfComplex { n, half } => {
                 let inner = Inner::new(half, vk, data)?;
                 let h = n / 2;
+                let lanes = vk.lanes();
                 let post = data.push_floats(
                     vk,
-                    (0..=h / 2).flat_map(|k| {
+                    (1..=(h / 2).max(1)).flat_map(|k| {
                         let (c, s) = w(k, *n);
-                        [c, s]
+                        std::iter::repeat_n(0.5 * c, lanes).chain(std::iter::repeat_n(0.5 * s, lanes))
                     }),
                 );
                 Ok(RealFft { n: *n, inner, post: Some(post) })
@@ -746,8 +816,10 @@ impl RealFft {
     }
 
     /// Emits the transform of the natural-order frame at `x` (point `t` = one vector of taps
-    /// `t`, `n` of them) into `y_re`/`y_im` (`bins()` points each). `scratch` holds
-    /// `2·scratch_points()` vectors.
+    /// `t`, `n` of them) into `y_re`/`y_im` (`spectrum_points()` points each). `scratch` holds
+    /// `2·scratch_points()` vectors. With a `sink`, the bins go through its function into its
+    /// buffers instead, and `y_re`/`y_im` are only workspace (odd n).
+    #[allow(clippy::too_many_arguments)]
     pub fn emit(
         &self,
         e: &mut Emit<'_, '_>,
@@ -756,12 +828,33 @@ impl RealFft {
         y_re: Value,
         y_im: Value,
         scratch: Value,
+        sink: Option<&PowerSink<'_>>,
     ) {
         let Some(post) = self.post else {
             // Odd n: the full complex FFT of the real input; its first bins are the answer
             // (Direct plans write all n points, so y holds n points: see `spectrum_points`).
             let io = Io { in_re: x, in_im: None, in_stride: POINT, out_re: y_re, out_im: y_im };
             self.inner.emit(e, addrs, io, scratch);
+            if let Some(s) = sink {
+                let acc = e.b.declare_var(e.vk.ty());
+                let z = e.splat(0.0);
+                e.b.def_var(acc, z);
+                e.counted_loop(self.bins(), |e, k| {
+                    let off = e.b.ins().imul_imm_s(k, POINT);
+                    let ar = e.b.ins().iadd(y_re, off);
+                    let ai = e.b.ins().iadd(y_im, off);
+                    let re = e.vload(ar, 0);
+                    let im = e.vload(ai, 0);
+                    let pw = (s.f)(e, re, im);
+                    let d = e.b.ins().iadd(s.p, off);
+                    e.vstore(pw, d, 0);
+                    let a = e.b.use_var(acc);
+                    let a = e.b.ins().fadd(a, pw);
+                    e.b.def_var(acc, a);
+                });
+                let a = e.b.use_var(acc);
+                e.vstore(a, s.sum, 0);
+            }
             return;
         };
         let h = self.inner.len() as i64;
@@ -773,59 +866,139 @@ impl RealFft {
         self.inner.emit(e, addrs, io, rest);
         // Post-twiddle: with E = (Z[k] + conj Z[h-k])/2 and O = -i(Z[k] - conj Z[h-k])/2,
         // X[k] = E + W^k·O and X[h-k] = conj(E - W^k·O).
-        let esz = e.vk.elem_bytes() as i64;
-        let tw = addrs.get(e.b, e.ptr, post);
+        //
+        // k = 0 pairs with itself: X[0] = Re + Im, X[h] = Re - Im (through the same formulas,
+        // so the zeros' signs are those of the general case).
         let half = e.splat(0.5);
-        let pair = |e: &mut Emit<'_, '_>, k: Value, kc: Value, wk: Option<Value>| {
-            let za = e.index(z_re, k, POINT);
-            let zb = e.index(z_im, k, POINT);
-            let a = e.load(za, zb, 0);
-            let ca = e.index(z_re, kc, POINT);
-            let cb = e.index(z_im, kc, POINT);
-            let c = e.load(ca, cb, 0);
-            // E = ((a.re + c.re) + i(a.im - c.im)) / 2; D = a - conj c = (a.re - c.re) + i(a.im + c.im)
-            let er = e.b.ins().fadd(a.re, c.re);
-            let ei = e.b.ins().fsub(a.im, c.im);
-            let dr = e.b.ins().fsub(a.re, c.re);
-            let di = e.b.ins().fadd(a.im, c.im);
-            // O = -i·D/2 = (di - i·dr)/2
-            let (or, oi) = (di, e.b.ins().fneg(dr));
-            let (wo_re, wo_im) = match wk {
-                None => (or, oi),
-                Some(ta) => {
-                    let cr = e.splat_load(ta, 0);
-                    let ci = e.splat_load(ta, esz);
-                    let p = e.cmul(C { re: or, im: oi }, cr, ci);
-                    (p.re, p.im)
-                }
-            };
-            let xr = e.b.ins().fadd(er, wo_re);
-            let xi = e.b.ins().fadd(ei, wo_im);
-            let xr = e.b.ins().fmul(xr, half);
-            let xi = e.b.ins().fmul(xi, half);
-            let yr = e.b.ins().fsub(er, wo_re);
-            let yi = e.b.ins().fsub(wo_im, ei);
-            let yr = e.b.ins().fmul(yr, half);
-            let yi = e.b.ins().fmul(yi, half);
-            (C { re: xr, im: xi }, C { re: yr, im: yi })
+        let a = e.load(z_re, z_im, 0);
+        let er = e.b.ins().fadd(a.re, a.re);
+        let ei = e.b.ins().fsub(a.im, a.im);
+        let dr = e.b.ins().fsub(a.re, a.re);
+        let di = e.b.ins().fadd(a.im, a.im);
+        let ndr = e.b.ins().fneg(dr);
+        let x0 = {
+            let r = e.b.ins().fadd(er, di);
+            let i = e.b.ins().fadd(ei, ndr);
+            C { re: e.b.ins().fmul(r, half), im: e.b.ins().fmul(i, half) }
         };
-        // k = 0 pairs with itself: X[0] = Re + Im, X[h] = Re - Im.
-        let zero = e.b.ins().iconst(e.ptr, 0);
-        let (x0, xh) = pair(e, zero, zero, None);
-        e.store(y_re, y_im, 0, x0);
-        e.store(y_re, y_im, h * POINT, xh);
-        e.range_loop(1, h as usize / 2 + 1, |e, k| {
-            let hv = e.b.ins().iconst(e.ptr, h);
-            let kc = e.b.ins().isub(hv, k);
-            let ta = e.index(tw, k, 2 * esz);
-            let (xk, xc) = pair(e, k, kc, Some(ta));
-            let dr = e.index(y_re, kc, POINT);
-            let di = e.index(y_im, kc, POINT);
-            e.store(dr, di, 0, xc);
-            let dr = e.index(y_re, k, POINT);
-            let di = e.index(y_im, k, POINT);
-            e.store(dr, di, 0, xk);
-        });
+        let xh = {
+            let r = e.b.ins().fsub(er, di);
+            let i = e.b.ins().fsub(ndr, ei);
+            C { re: e.b.ins().fmul(r, half), im: e.b.ins().fmul(i, half) }
+        };
+        let mut sums = None;
+        match sink {
+            None => {
+                e.store(y_re, y_im, 0, x0);
+                e.store(y_re, y_im, h * POINT, xh);
+            }
+            Some(s) => {
+                let p0 = (s.f)(e, x0.re, x0.im);
+                let ph = (s.f)(e, xh.re, xh.im);
+                e.vstore(p0, s.p, 0);
+                e.vstore(ph, s.p, h * POINT);
+                sums = Some((p0, ph));
+            }
+        }
+        if h < 2 {
+            if let (Some(s), Some((p0, ph))) = (sink, sums) {
+                let t = e.b.ins().fadd(p0, ph);
+                e.vstore(t, s.sum, 0);
+            }
+            return;
+        }
+        // k = 1 ..= h/2 with k counting up and h - k down (the middle k = h/2 pairs with
+        // itself and is written twice, the second time correctly). The ½ is folded into the
+        // twiddles and into the final fma: X[k] = ½E' + (½W)·O', E' and O' unscaled, which
+        // rounds exactly as the scaled formula.
+        let tw = addrs.get(e.b, e.ptr, post);
+        let lp = e.b.create_block();
+        let exit = e.b.create_block();
+        let vt = e.vk.ty();
+        for ty in [e.ptr, e.ptr, vt, vt] {
+            e.b.append_block_param(lp, ty);
+        }
+        let up0 = e.b.ins().iconst(e.ptr, POINT);
+        let dn0 = e.b.ins().iconst(e.ptr, (h - 1) * POINT);
+        let (s0, s1) = match sums {
+            Some(p) => p,
+            None => {
+                let z = e.splat(0.0);
+                (z, z)
+            }
+        };
+        e.b.ins().jump(
+            lp,
+            &[BlockArg::Value(up0), BlockArg::Value(dn0), BlockArg::Value(s0), BlockArg::Value(s1)],
+        );
+        e.b.switch_to_block(lp);
+        let ps = e.b.block_params(lp).to_vec();
+        let (up, dn) = (ps[0], ps[1]);
+        let ar = e.b.ins().iadd(z_re, up);
+        let ai = e.b.ins().iadd(z_im, up);
+        let a = C { re: e.vload(ar, 0), im: e.vload(ai, 0) };
+        let cr = e.b.ins().iadd(z_re, dn);
+        let ci = e.b.ins().iadd(z_im, dn);
+        let c = C { re: e.vload(cr, 0), im: e.vload(ci, 0) };
+        // E' = (a.re + c.re) + i(a.im - c.im); D = a - conj c = (a.re - c.re) + i(a.im + c.im).
+        let er = e.b.ins().fadd(a.re, c.re);
+        let ei = e.b.ins().fsub(a.im, c.im);
+        let dr = e.b.ins().fsub(a.re, c.re);
+        let di = e.b.ins().fadd(a.im, c.im);
+        // ½W·O with O = -i·D = di - i·dr: re = di·c + dr·s, im = di·s - dr·c.
+        let two = e.b.ins().iadd(up, up);
+        let ta = e.b.ins().iadd(tw, two);
+        let wc = e.vload_ro(ta, -2 * POINT);
+        let ws = e.vload_ro(ta, -POINT);
+        let drs = e.b.ins().fmul(dr, ws);
+        let wo_re = e.mul_add(di, wc, drs);
+        let drc = e.b.ins().fmul(dr, wc);
+        let ndrc = e.b.ins().fneg(drc);
+        let wo_im = e.mul_add(di, ws, ndrc);
+        // X[k] = ½E' + ½W·O; X[h-k] = conj(½E' - ½W·O).
+        let xr = e.mul_add(er, half, wo_re);
+        let xi = e.mul_add(ei, half, wo_im);
+        let nwo_re = e.b.ins().fneg(wo_re);
+        let yr = e.mul_add(er, half, nwo_re);
+        let nei = e.b.ins().fneg(ei);
+        let yi = e.mul_add(nei, half, wo_im);
+        let (n0, n1) = match sink {
+            None => {
+                let d = e.b.ins().iadd(y_re, dn);
+                e.vstore(yr, d, 0);
+                let d = e.b.ins().iadd(y_im, dn);
+                e.vstore(yi, d, 0);
+                let d = e.b.ins().iadd(y_re, up);
+                e.vstore(xr, d, 0);
+                let d = e.b.ins().iadd(y_im, up);
+                e.vstore(xi, d, 0);
+                (ps[2], ps[3])
+            }
+            Some(s) => {
+                let pc = (s.f)(e, yr, yi);
+                let d = e.b.ins().iadd(s.p, dn);
+                e.vstore(pc, d, 0);
+                let pk = (s.f)(e, xr, xi);
+                let d = e.b.ins().iadd(s.p, up);
+                e.vstore(pk, d, 0);
+                (e.b.ins().fadd(ps[2], pk), e.b.ins().fadd(ps[3], pc))
+            }
+        };
+        let up2 = e.b.ins().iadd_imm_s(up, POINT);
+        let dn2 = e.b.ins().iadd_imm_s(dn, -POINT);
+        let more = e.b.ins().icmp_imm_u(IntCC::SignedLessThanOrEqual, up2, (h / 2) * POINT);
+        e.b.ins().brif(
+            more,
+            lp,
+            &[BlockArg::Value(up2), BlockArg::Value(dn2), BlockArg::Value(n0), BlockArg::Value(n1)],
+            exit,
+            &[],
+        );
+        e.b.switch_to_block(exit);
+        if let Some(s) = sink {
+            let t = e.b.ins().fadd(n0, n1);
+            e.vstore(t, s.sum, 0);
+        }
     }
 
     /// Points the output buffers must hold: `bins()`, or `n` when odd n writes the whole
@@ -1058,7 +1231,7 @@ mod tests {
                 let p = b.block_params(entry).to_vec();
                 let addrs = Addrs::new(gvs);
                 let mut e = Emit { b, t, ptr, vk };
-                fft.emit(&mut e, &addrs, p[0], p[1], p[2], p[3]);
+                fft.emit(&mut e, &addrs, p[0], p[1], p[2], p[3], None);
                 e.b.ins().return_(&[]);
             })
             .unwrap();
@@ -1223,7 +1396,41 @@ mod vcode_dump {
     fn dump_fft_vcode() {
         let mut jit = JitModule::new(IsaChoice::Native).unwrap();
         jit.set_capture_vcode(true);
-        compile_complex(&mut jit, "f", &crate::graph::fft_plan::plan_complex(1024), Vk::F32X4).unwrap();
+        let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+        compile_complex(&mut jit, "f", &crate::graph::fft_plan::plan_complex(n), Vk::F32X4).unwrap();
+        println!("{}", jit.last_vcode().unwrap());
+    }
+
+    /// The real FFT with a power sink (`FFT_N`, default 2048), as the fft stage emits it.
+    #[test]
+    #[ignore]
+    fn dump_real_fft_vcode() {
+        let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
+        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        jit.set_capture_vcode(true);
+        let vk = Vk::F32X4;
+        let mut data = DataSet::default();
+        let fft = RealFft::new(&crate::graph::fft_plan::plan_real(n), vk, &mut data).unwrap();
+        let ids = data.register(&mut jit, "r").unwrap();
+        let ptr = jit.target().pointer_type;
+        let mut sig = jit.make_signature();
+        sig.params.extend([AbiParam::new(ptr); 5]);
+        jit.define_with_data("real", sig, &ids, |b, t, gvs| {
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let p = b.block_params(entry).to_vec();
+            let addrs = Addrs::new(gvs);
+            let mut e = Emit { b, t, ptr, vk };
+            let f = |e: &mut Emit<'_, '_>, re: Value, im: Value| {
+                let rr = e.b.ins().fmul(re, re);
+                e.mul_add(im, im, rr)
+            };
+            let sink = PowerSink { p: p[4], sum: p[1], f: &f };
+            fft.emit(&mut e, &addrs, p[0], p[1], p[2], p[3], Some(&sink));
+            e.b.ins().return_(&[]);
+        })
+        .unwrap();
         println!("{}", jit.last_vcode().unwrap());
     }
 }

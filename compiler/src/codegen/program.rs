@@ -8,12 +8,17 @@
 //!   `window_table`), and writes the natural-order frame `x` to scratch. It also sums the frame
 //!   into a flag vector: a non-finite flag lane means that frame needs the sum-of-products DFT.
 //! - `fft`: the real-input FFT of the plan (half-length complex FFT + post-twiddle, Bluestein
-//!   where planned) from `x` to the spectrum `y`.
-//! - `dft`: the same bins as a direct sum of products (the interpreter's meaning for frames
-//!   with NaN or inf, where `inf·0` decides which bins become NaN), used only for such blocks.
-//! - `tail`: everything after the spectrum up to the clip: the sparse power-filterbank (with the
-//!   dense product's NaN meaning for non-finite bins, on a slow path taken only then) or a
-//!   per-bin epilogue, then the epilogue's steps, stored straight into the output at
+//!   where planned) from `x` to the spectrum `y`; before a power filterbank, the post-twiddle
+//!   pass writes the power per bin `p` and its sum instead (the spectrum never reaches memory).
+//! - `dft`: the same bins (or powers and sum) as a direct sum of products (the interpreter's
+//!   meaning for frames with NaN or inf, where `inf·0` decides which bins become NaN), used
+//!   only for such blocks.
+//! - `tail`: everything after the spectrum up to the clip: the sparse power-filterbank over `p`
+//!   (fast path: each band's products unrolled, one loop per run of bands of equal padded
+//!   length; the dense product's NaN meaning for non-finite bins on a slow path taken only when
+//!   the power sum is not finite) into a scratch vector per band, then a second loop applying
+//!   the epilogue's steps (so the sums' branches and the steps' long dependency chains do not
+//!   serialize); or a per-bin epilogue. Values are stored straight into the output at
 //!   `out + band·out_band + lane·out_time`.
 //! - `clip` (only with a `top_db`-style clip): phase 2, in place over the output:
 //!   `max(x, threshold)` (NaN threshold makes NaN), then the steps after the clip.
@@ -29,7 +34,7 @@ use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::Variable;
 use cranelift_module::FuncId;
 
-use super::fft::{data, readonly, Addrs, DataSet, Emit, FftError, RealFft};
+use super::fft::{data, readonly, Addrs, DataSet, Emit, FftError, PowerSink, RealFft};
 use super::jit::{IsaChoice, JitError, JitModule};
 use super::vec::Vk;
 use super::vmath;
@@ -96,9 +101,13 @@ pub struct ProgramInfo {
     pub scratch_bytes: usize,
     /// Byte offset in scratch of the non-finite flag vector the `load` stage writes.
     pub flag_offset: usize,
-    /// Byte offsets in scratch of the spectrum's real and imaginary parts (one vector per bin).
+    /// Byte offsets in scratch of the two per-bin regions (`bins` vectors each) that the `fft`
+    /// and `dft` stages write and the `tail` reads: the spectrum's real and imaginary parts,
+    /// or, for a power filterbank, the power per bin and a region whose vector 0 holds the sum
+    /// of the powers (its other vectors are workspace). Either way a block's result for a lane
+    /// is that lane of both regions, so lanes can be copied between runs of the two stages.
     pub spectrum_offsets: (usize, usize),
-    /// Bins of the spectrum.
+    /// Bins of the spectrum (vectors in each region of `spectrum_offsets`).
     pub bins: usize,
     /// Stage kernels and their sizes, for reports.
     pub description: String,
@@ -148,7 +157,7 @@ impl Program {
         unsafe { (self.fns.load)(args) }
     }
 
-    /// Runs the FFT stage (scratch `x` to scratch `y`).
+    /// Runs the FFT stage (scratch `x` to the per-bin regions of `spectrum_offsets`).
     ///
     /// # Safety
     /// As for [`load`](Self::load), for `args.scratch` only, after a `load` into it.
@@ -157,7 +166,7 @@ impl Program {
         unsafe { (self.fns.fft)(args) }
     }
 
-    /// Runs the direct DFT stage (scratch `x` to scratch `y`), for blocks whose flag is not
+    /// Runs the direct DFT stage (as [`fft`](Self::fft)), for blocks whose flag is not
     /// finite.
     ///
     /// # Safety
@@ -167,7 +176,8 @@ impl Program {
         unsafe { (self.fns.dft)(args) }
     }
 
-    /// Runs the tail stage: scratch `y` to the output.
+    /// Runs the tail stage: the per-bin regions of scratch (see
+    /// [`ProgramInfo::spectrum_offsets`]) to the output.
     ///
     /// # Safety
     /// As for [`fft`](Self::fft), and `args.out + b·out_band + k·out_time` must be valid for
@@ -339,6 +349,10 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let lanes = vk.lanes();
     let esz = vk.elem_bytes();
     let mut jit = JitModule::new(isa)?;
+    #[cfg(test)]
+    let dump = std::env::var("SPECC_DUMP_STAGE").ok();
+    #[cfg(test)]
+    jit.set_capture_vcode(dump.is_some());
     let ptr = jit.target().pointer_type;
     let mut tables = DataSet::default();
     let fft = RealFft::new(&c.plan, vk, &mut tables)?;
@@ -352,8 +366,14 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let x_points = taps.max(c.period).next_multiple_of(lanes);
     let wrap = taps > c.period;
 
+    // With a filterbank, the fft and dft stages write the power per bin `p` and its sum (the
+    // tail's non-finite check) themselves; the complex bins never reach scratch for even n.
+    let power = c.power_mel.as_ref().map(|(pw, _)| *pw);
+    let fused = power.is_some();
+    let even = fft.spectrum_points() == bins;
     // Scratch layout (bytes, each region 16-aligned): x | xw (wrapped) | y_re | y_im | fft
-    // scratch | p (power per bin) | flag.
+    // scratch | p (power per bin) | m (band sums) | flag. Fused: point 0 of y_re holds the power
+    // sum, and y is workspace for odd n only (y_im is not allocated for even n).
     let v = Vk::BYTES as usize;
     let mut off = 0usize;
     let mut region = |points: usize| {
@@ -365,9 +385,10 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let xw_off = if wrap { region(c.period) } else { x_off };
     let spec_points = fft.spectrum_points().max(bins);
     let y_re = region(spec_points);
-    let y_im = region(spec_points);
+    let y_im = if fused && even { y_re } else { region(spec_points) };
     let fft_scratch = region(2 * fft.scratch_points());
     let p_off = region(bins + 4);
+    let m_off = region(c.power_mel.as_ref().map_or(0, |(_, m)| m.rows.len()));
     let flag_offset = region(1);
     let scratch_bytes = off.max(v);
 
@@ -414,10 +435,20 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
             weights.extend(w.iter().copied());
             weights.extend(std::iter::repeat_n(0.0, padded - w.len()));
         }
-        (*power, m.rows.len(), tables.push_u32(rows), tables.push_floats(vk, weights))
+        // Runs of consecutive bands with the same padded length: the fast path unrolls each
+        // band's products, one loop per run (no data-dependent branch per band).
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for (b, (_, w)) in m.rows.iter().enumerate() {
+            let padded = w.len().next_multiple_of(4);
+            match runs.last_mut() {
+                Some((_, end, len)) if *len == padded => *end = b + 1,
+                _ => runs.push((b, b + 1, padded)),
+            }
+        }
+        (*power, m.rows.len(), tables.push_u32(rows), tables.push_floats(vk, weights), runs)
     });
     let bands = match (&mel, c.concat) {
-        (Some((_, b, _, _)), _) => *b,
+        (Some((_, b, _, _, _)), _) => *b,
         (None, true) => 2 * bins,
         (None, false) => bins,
     };
@@ -557,7 +588,15 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         let yr = e.b.ins().iadd_imm_s(scratch, y_re as i64);
         let yi = e.b.ins().iadd_imm_s(scratch, y_im as i64);
         let fs = e.b.ins().iadd_imm_s(scratch, fft_scratch as i64);
-        fft.emit(&mut e, &addrs, xw, yr, yi, fs);
+        match power {
+            Some(pw) => {
+                let f = move |e: &mut Emit<'_, '_>, re: Value, im: Value| power_of(e, pw, re, im);
+                let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
+                let sink = PowerSink { p, sum: yr, f: &f };
+                fft.emit(&mut e, &addrs, xw, yr, yi, fs, Some(&sink));
+            }
+            None => fft.emit(&mut e, &addrs, xw, yr, yi, fs, None),
+        }
         e.b.ins().return_(&[]);
     })?;
 
@@ -577,6 +616,10 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         let re = e.b.declare_var(vk.ty());
         let im = e.b.declare_var(vk.ty());
         let idx = e.b.declare_var(ptr);
+        let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
+        let psum = e.b.declare_var(vk.ty());
+        let z = e.splat(0.0);
+        e.b.def_var(psum, z);
         let keras = c.basis == Precision::F32;
         e.counted_loop(bins, |e, k| {
             let z = e.splat(0.0);
@@ -621,11 +664,27 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
             });
             let r = e.b.use_var(re);
             let m = e.b.use_var(im);
-            let dr = e.index(yr, k, v as i64);
-            e.vstore(r, dr, 0);
-            let di = e.index(yi, k, v as i64);
-            e.vstore(m, di, 0);
+            match power {
+                Some(pw) => {
+                    let pv = power_of(e, pw, r, m);
+                    let d = e.index(p, k, v as i64);
+                    e.vstore(pv, d, 0);
+                    let s = e.b.use_var(psum);
+                    let s = e.b.ins().fadd(s, pv);
+                    e.b.def_var(psum, s);
+                }
+                None => {
+                    let dr = e.index(yr, k, v as i64);
+                    e.vstore(r, dr, 0);
+                    let di = e.index(yi, k, v as i64);
+                    e.vstore(m, di, 0);
+                }
+            }
         });
+        if fused {
+            let s = e.b.use_var(psum);
+            e.vstore(s, yr, 0);
+        }
         e.b.ins().return_(&[]);
     })?;
 
@@ -660,31 +719,17 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
             }
         };
         match &mel {
-            Some((power, nbands, rows, weights)) => {
+            Some((_, nbands, rows, weights, runs)) => {
                 let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
-                // Power per bin, and its sum (non-finite iff some bin is, or the sum overflows:
-                // either way the exact path below is right).
-                let sum = e.b.declare_var(vk.ty());
-                let z = e.splat(0.0);
-                e.b.def_var(sum, z);
-                e.counted_loop(bins, |e, k| {
-                    let ar = e.index(yr, k, v as i64);
-                    let ai = e.index(yi, k, v as i64);
-                    let re = e.vload(ar, 0);
-                    let im = e.vload(ai, 0);
-                    let pw = power_of(e, *power, re, im);
-                    let d = e.index(p, k, v as i64);
-                    e.vstore(pw, d, 0);
-                    let s = e.b.use_var(sum);
-                    let s = e.b.ins().fadd(s, pw);
-                    e.b.def_var(sum, s);
-                });
+                // The fft or dft stage left the power per bin in `p` and its sum in point 0 of
+                // y_re (non-finite iff some bin is, or the sum overflows: either way the exact
+                // path below is right).
                 // Zero the padding after the last bin (padded weights read up to 3 past it).
                 for j in 0..4 {
                     let z = e.splat(0.0);
                     e.vstore(z, p, ((bins + j) * v) as i64);
                 }
-                let s = e.b.use_var(sum);
+                let s = e.vload(yr, 0);
                 let bad = e.b.ins().fcmp(FloatCC::Unordered, s, s);
                 let z2 = e.splat(0.0);
                 let s0 = e.b.ins().fmul(s, z2);
@@ -696,22 +741,43 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 let done = e.b.create_block();
                 let rows_a = addrs.get(e.b, ptr, *rows);
                 let w_a = addrs.get(e.b, ptr, *weights);
+                // Band sums go to scratch first, the epilogue's steps run in a second loop: the
+                // sums' branches and the steps' long dependency chains do not serialize.
+                let mb = e.b.ins().iadd_imm_s(scratch, m_off as i64);
                 e.b.ins().brif(any, slow, &[], fast, &[]);
-                for exact in [false, true] {
-                    e.b.switch_to_block(if exact { slow } else { fast });
-                    e.counted_loop(*nbands, |e, band| {
+                e.b.switch_to_block(fast);
+                for &(first, end, plen) in runs {
+                    e.range_loop(first, end, |e, band| {
                         let ra = e.index(rows_a, band, 16);
                         let start = e.b.ins().uload32(readonly(), ra, 0);
-                        let len = e.b.ins().uload32(readonly(), ra, if exact { 4 } else { 8 });
                         let woff = e.b.ins().uload32(readonly(), ra, 12);
-                        let acc = mel_band(e, p, w_a, start, len, woff, !exact, bins);
-                        let acc = if exact { outside_nan(e, p, start, len, bins, acc) } else { acc };
-                        let val = emit_steps(e, &epi.pre, acc, None, bins);
-                        store(e, val, band);
+                        let pa = e.index(p, start, v as i64);
+                        let wa = e.index(w_a, woff, esz as i64);
+                        let acc = mel_unrolled(e, pa, wa, plen);
+                        let d = e.index(mb, band, v as i64);
+                        e.vstore(acc, d, 0);
                     });
-                    e.b.ins().jump(done, &[]);
                 }
+                e.b.ins().jump(done, &[]);
+                e.b.switch_to_block(slow);
+                e.counted_loop(*nbands, |e, band| {
+                    let ra = e.index(rows_a, band, 16);
+                    let start = e.b.ins().uload32(readonly(), ra, 0);
+                    let len = e.b.ins().uload32(readonly(), ra, 4);
+                    let woff = e.b.ins().uload32(readonly(), ra, 12);
+                    let acc = mel_band(e, p, w_a, start, len, woff, false, bins);
+                    let acc = outside_nan(e, p, start, len, bins, acc);
+                    let d = e.index(mb, band, v as i64);
+                    e.vstore(acc, d, 0);
+                });
+                e.b.ins().jump(done, &[]);
                 e.b.switch_to_block(done);
+                e.counted_loop(*nbands, |e, band| {
+                    let a = e.index(mb, band, v as i64);
+                    let acc = e.vload(a, 0);
+                    let val = emit_steps(e, &epi.pre, acc, None, bins);
+                    store(e, val, band);
+                });
             }
             None => {
                 let from = epi.from;
@@ -737,6 +803,11 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         }
         e.b.ins().return_(&[]);
     })?;
+
+    #[cfg(test)]
+    if dump.as_deref() == Some("tail") {
+        println!("{}", jit.last_vcode().unwrap_or_default());
+    }
 
     // ---- clip (phase 2) ----
     let clip_fn = match &epi.clip {
@@ -816,7 +887,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         time_contiguous,
         scratch_bytes,
         flag_offset,
-        spectrum_offsets: (y_re, y_im),
+        spectrum_offsets: if fused { (p_off, y_re) } else { (y_re, y_im) },
         bins,
         description,
     };
@@ -1088,6 +1159,40 @@ fn mel_band(
     e.b.ins().fadd(r0, r1)
 }
 
+/// One band of the sparse filterbank on the fast path: `Σ_{i < len} w[i] · p[i]` from the
+/// band's first power vector `pa` and weight `wa`, straight line over four accumulators
+/// (`len` is the padded length: the padding weights are zero and the powers finite here).
+fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value {
+    let esz = e.vk.elem_bytes() as i64;
+    let mut acc: Vec<Value> = Vec::with_capacity(4);
+    for i in 0..len {
+        let pv = e.vload(pa, i as i64 * Vk::BYTES);
+        let wv = e.splat_load(wa, i as i64 * esz);
+        if i < 4 {
+            acc.push(e.b.ins().fmul(wv, pv));
+        } else {
+            acc[i % 4] = e.mul_add(wv, pv, acc[i % 4]);
+        }
+    }
+    match acc.len() {
+        0 => e.splat(0.0),
+        1 => acc[0],
+        2 | 3 => {
+            let s = e.b.ins().fadd(acc[0], acc[1]);
+            if acc.len() == 3 {
+                e.b.ins().fadd(s, acc[2])
+            } else {
+                s
+            }
+        }
+        _ => {
+            let s0 = e.b.ins().fadd(acc[0], acc[2]);
+            let s1 = e.b.ins().fadd(acc[1], acc[3]);
+            e.b.ins().fadd(s0, s1)
+        }
+    }
+}
+
 /// `acc` plus `0·p[k]` for every bin outside `[start, start + len)`: NaN when such a bin is not
 /// finite, as the dense product's zero weights make it.
 fn outside_nan(e: &mut Emit<'_, '_>, p: Value, start: Value, len: Value, bins: usize, acc: Value) -> Value {
@@ -1137,6 +1242,15 @@ mod tests {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let c = crate::compile(spec, &text, &sets).unwrap();
         crate::passes::optimize(c.graph).unwrap()
+    }
+
+    /// `SPECC_DUMP_STAGE=tail cargo test -p specc-compiler --release --lib dump_tail_vcode --
+    /// --ignored --nocapture` prints the tail kernel of keras_mel (`SPEC` picks another).
+    #[test]
+    #[ignore]
+    fn dump_tail_vcode() {
+        let spec = std::env::var("SPEC").unwrap_or_else(|_| String::from("keras_mel"));
+        compile(&graph(&spec, &[]), Precision::F32, IsaChoice::Native).unwrap();
     }
 
     #[test]
