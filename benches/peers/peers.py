@@ -68,8 +68,11 @@ REFS = {
     },
 }
 BENCH_SPEC = {"K": "keras_mel", "W": "whisper"}
-# Tolerances: dB outputs 2e-3 dB abs; whisper's (log10 + 4) / 4 scale 5e-5 abs (= 2e-3 dB).
+# Tolerances: dB outputs 2e-3 dB abs; whisper's (log10 + 4) / 4 scale 5e-5 abs (= 2e-3 dB), and
+# 1e-4 within 10 dB (0.25) of the clip floor, where float32 FFT round-off of both sides differs
+# (the rule of tests/golden.rs).
 TOL = {"K": 2e-3, "W": 5e-5}
+NEAR_FLOOR_TOL = {"W": 1e-4}
 
 # peer -> (ref it must equal, [refs it is only related to]); a missing workload = not a peer there.
 CHECKS = {
@@ -297,7 +300,7 @@ def build_peer(peer, workload, x, threads):
     raise SystemExit(f"unknown peer {peer}")
 
 
-def compare(y, ref, tol):
+def compare(y, ref, tol, floor_tol=None):
     """Shape, dtype and the abs difference against a reference output."""
     out = {"shape": list(y.shape), "ref_shape": list(ref.shape), "dtype": str(y.dtype)}
     if y.shape != ref.shape:
@@ -309,7 +312,13 @@ def compare(y, ref, tol):
                mean_abs=float(d[fin].mean()) if fin.any() else float("nan"),
                p99_abs=float(np.quantile(d[fin], 0.99)) if fin.any() else float("nan"),
                nonfinite=int((~fin).sum()), tol=tol)
-    out["ok"] = bool(fin.all() and out["max_abs"] <= tol) if tol is not None else None
+    if tol is not None and floor_tol is not None and fin.all():
+        near = ref.astype(np.float64) < float(np.nanmin(ref)) + 0.25
+        allowed = np.where(near, floor_tol, tol)
+        out["ok"] = bool((d <= allowed).all())
+        out["tol_near_floor"] = floor_tol
+    else:
+        out["ok"] = bool(fin.all() and out["max_abs"] <= tol) if tol is not None else None
     return out
 
 
@@ -318,7 +327,7 @@ def check_output(workload, peer, y, refs_dir):
     checks = []
     for name, tol in [(exact, TOL[workload])] + [(r, None) for r in related]:
         path = os.path.join(refs_dir, f"{workload}_ref_{name}.npy")
-        c = compare(y, np.load(path), tol)
+        c = compare(y, np.load(path), tol, NEAR_FLOOR_TOL.get(workload) if tol is not None else None)
         c.update(ref=f"specc {REFS[workload][name][0]} {' '.join(REFS[workload][name][1])}".strip(),
                  kind="equal" if tol is not None else "related")
         checks.append(c)
@@ -619,7 +628,7 @@ def orchestrate(args):
                                 "threads=N; specc --threads N; rust_baseline --threads N"},
             "loadavg_1_5_15": {"start": [round(v, 2) for v in load_start],
                                "end": [round(v, 2) for v in os.getloadavg()]},
-            "references": refs, "tolerance": {"K": "2e-3 dB abs", "W": "5e-5 abs (= 2e-3 dB)"}}
+            "references": refs, "tolerance": {"K": "2e-3 dB abs", "W": "5e-5 abs (= 2e-3 dB); 1e-4 within 10 dB of the clip floor"}}
     print()
     print_table(results)
     if not args.no_save:
