@@ -32,7 +32,8 @@ use std::sync::Mutex;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::Variable;
-use cranelift_module::FuncId;
+use cranelift_module::{DataId, FuncId};
+use std::mem::offset_of;
 
 use super::fft::{data, readonly, Addrs, DataSet, Emit, FftError, PowerSink, RealFft};
 use super::jit::{IsaChoice, JitError, JitModule};
@@ -453,24 +454,14 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         (None, false) => bins,
     };
     let ids = tables.register(&mut jit, "p")?;
-    let stage_sig = {
-        let mut s = jit.make_signature();
-        s.params.push(AbiParam::new(ptr));
-        s
-    };
     let time_contiguous = frames_innermost(&c.layout);
     let epi = c.epilogue.clone().unwrap_or(Epilogue { from: None, pre: vec![], clip: None, post: vec![] });
 
     // ---- load ----
-    let load = jit.define_with_data("load", stage_sig.clone(), &ids, |b, t, gvs| {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let addrs = Addrs::new(gvs);
-        let mut e = Emit { b, t, ptr, vk };
-        let src = e.b.ins().load(ptr, data(), args, 0);
-        let scratch = e.b.ins().load(ptr, data(), args, 8);
+    let load = define_stage(&mut jit, "load", &ids, vk, |e, addrs, args| {
+        let ptr = e.ptr;
+        let src = arg(e, args, offset_of!(BlockArgs, src));
+        let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
         let x = e.b.ins().iadd_imm_s(scratch, x_off as i64);
         let flag = e.b.declare_var(vk.ty());
         let z = e.splat(0.0);
@@ -484,7 +475,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         });
         let fuse_flag = c.per_frame.is_empty();
         let win = window.map(|w| addrs.get(e.b, ptr, w));
-        emit_gather(&mut e, src, x, taps, c.hop, win, if fuse_flag { Some(flag) } else { None });
+        emit_gather(e, src, x, taps, c.hop, win, if fuse_flag { Some(flag) } else { None });
         for (op, table) in c.per_frame.iter().zip(&frame_tables) {
             match op {
                 Op::RemoveDc => {
@@ -552,18 +543,12 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         let f = e.b.use_var(flag);
         let fa = e.b.ins().iadd_imm_s(scratch, flag_offset as i64);
         e.vstore(f, fa, 0);
-        e.b.ins().return_(&[]);
     })?;
 
     // ---- fft ----
-    let fft_fn = jit.define_with_data("fft", stage_sig.clone(), &ids, |b, t, gvs| {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let addrs = Addrs::new(gvs);
-        let mut e = Emit { b, t, ptr, vk };
-        let scratch = e.b.ins().load(ptr, data(), args, 8);
+    let fft_fn = define_stage(&mut jit, "fft", &ids, vk, |e, addrs, args| {
+        let ptr = e.ptr;
+        let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
         let x = e.b.ins().iadd_imm_s(scratch, x_off as i64);
         let xw = e.b.ins().iadd_imm_s(scratch, xw_off as i64);
         if wrap {
@@ -593,22 +578,16 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 let f = move |e: &mut Emit<'_, '_>, re: Value, im: Value| power_of(e, pw, re, im);
                 let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
                 let sink = PowerSink { p, sum: yr, f: &f };
-                fft.emit(&mut e, &addrs, xw, yr, yi, fs, Some(&sink));
+                fft.emit(e, addrs, xw, yr, yi, fs, Some(&sink));
             }
-            None => fft.emit(&mut e, &addrs, xw, yr, yi, fs, None),
+            None => fft.emit(e, addrs, xw, yr, yi, fs, None),
         }
-        e.b.ins().return_(&[]);
     })?;
 
     // ---- dft (direct sum, for non-finite frames) ----
-    let dft_fn = jit.define_with_data("dft", stage_sig.clone(), &ids, |b, t, gvs| {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let addrs = Addrs::new(gvs);
-        let mut e = Emit { b, t, ptr, vk };
-        let scratch = e.b.ins().load(ptr, data(), args, 8);
+    let dft_fn = define_stage(&mut jit, "dft", &ids, vk, |e, addrs, args| {
+        let ptr = e.ptr;
+        let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
         let x = e.b.ins().iadd_imm_s(scratch, x_off as i64);
         let yr = e.b.ins().iadd_imm_s(scratch, y_re as i64);
         let yi = e.b.ins().iadd_imm_s(scratch, y_im as i64);
@@ -685,21 +664,15 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
             let s = e.b.use_var(psum);
             e.vstore(s, yr, 0);
         }
-        e.b.ins().return_(&[]);
     })?;
 
     // ---- tail ----
-    let tail = jit.define_with_data("tail", stage_sig, &ids, |b, t, gvs| {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let addrs = Addrs::new(gvs);
-        let mut e = Emit { b, t, ptr, vk };
-        let scratch = e.b.ins().load(ptr, data(), args, 8);
-        let out = e.b.ins().load(ptr, data(), args, 16);
-        let out_band = e.b.ins().load(ptr, data(), args, 24);
-        let out_time = e.b.ins().load(ptr, data(), args, 32);
+    let tail = define_stage(&mut jit, "tail", &ids, vk, |e, addrs, args| {
+        let ptr = e.ptr;
+        let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
+        let out = arg(e, args, offset_of!(BlockArgs, out));
+        let out_band = arg(e, args, offset_of!(BlockArgs, out_band));
+        let out_time = arg(e, args, offset_of!(BlockArgs, out_time));
         let yr = e.b.ins().iadd_imm_s(scratch, y_re as i64);
         let yi = e.b.ins().iadd_imm_s(scratch, y_im as i64);
         let store = |e: &mut Emit<'_, '_>, val: Value, band: Value| {
@@ -801,7 +774,6 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 }
             }
         }
-        e.b.ins().return_(&[]);
     })?;
 
     #[cfg(test)]
@@ -892,6 +864,36 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         description,
     };
     Ok(Program { _module: Mutex::new(jit), fns, info })
+}
+
+/// Defines one stage kernel, `extern "C" fn(*const BlockArgs)`: `body` gets the emitter, the
+/// addresses of the program's tables and the argument block's address; the kernel returns
+/// after it.
+fn define_stage(
+    jit: &mut JitModule,
+    name: &str,
+    ids: &[DataId],
+    vk: Vk,
+    body: impl FnOnce(&mut Emit<'_, '_>, &Addrs, Value),
+) -> Result<FuncId, JitError> {
+    let ptr = jit.target().pointer_type;
+    let mut sig = jit.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    jit.define_with_data(name, sig, ids, |b, t, gvs| {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry)[0];
+        let addrs = Addrs::new(gvs);
+        let mut e = Emit { b, t, ptr, vk };
+        body(&mut e, &addrs, args);
+        e.b.ins().return_(&[]);
+    })
+}
+
+/// A pointer-sized field of the [`BlockArgs`] at `args`.
+fn arg(e: &mut Emit<'_, '_>, args: Value, offset: usize) -> Value {
+    e.b.ins().load(e.ptr, data(), args, offset as i32)
 }
 
 /// The framed load: `x[j] = (lane k: src[k·hop + j]) · w[j]` for `j < taps`, full vectors
