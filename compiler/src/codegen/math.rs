@@ -118,18 +118,11 @@ pub fn emit_max_nanprop(b: &mut FunctionBuilder<'_>, x: Value, y: Value) -> Valu
     b.ins().bitselect(lt, y, x)
 }
 
-/// `log_base(x)` on `F32X4`, see the module docs for method and accuracy.
-pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogBase) -> Value {
-    // 1. Denormals: scale by 2^23 (exact) and remember to subtract 23 from the exponent.
-    let min_normal = splat_f32(b, f32::MIN_POSITIVE);
-    let tiny = b.ins().fcmp(FloatCC::LessThan, x, min_normal);
-    let tiny_f = mask_f32(b, tiny);
-    let two23 = splat_f32(b, 8_388_608.0);
-    let scaled = b.ins().fmul(x, two23);
-    let xs = b.ins().bitselect(tiny_f, scaled, x);
-
-    // 2. Exponent / mantissa split with integer ops.
-    let bits = b.ins().bitcast(types::I32X4, mem(), xs);
+/// Steps 2-3 of the method for a normal positive `x` (or garbage lanes the caller replaces):
+/// the exponent `e` (`I32X4`) with the mantissa reduced to [√½, √2), `f = m - 1`, and
+/// `c = f³·P(f) - f²/2 ≈ ln(1+f) - f`.
+fn split_and_poly(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value) -> (Value, Value, Value) {
+    let bits = b.ins().bitcast(types::I32X4, mem(), x);
     let sqrt_half = splat_i32(b, SQRT_HALF_BITS);
     let tb = b.ins().isub(bits, sqrt_half);
     let e = b.ins().sshr_imm_u(tb, 23);
@@ -138,12 +131,6 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
     let m = b.ins().bitcast(types::F32X4, mem(), m_bits);
     let one = splat_f32(b, 1.0);
     let f = b.ins().fsub(m, one);
-    let minus23 = splat_i32(b, -23);
-    let corr = b.ins().band(tiny, minus23);
-    let e = b.ins().iadd(e, corr);
-    let fe = b.ins().fcvt_from_sint(types::F32X4, e);
-
-    // 3. c = f³·P(f) - f²/2 ≈ ln(1+f) - f.
     let z = b.ins().fmul(f, f);
     let mut p = splat_f32(b, LOGF_P[0]);
     for &coef in &LOGF_P[1..] {
@@ -154,6 +141,25 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
     let y = b.ins().fmul(pf, z);
     let minus_half = splat_f32(b, -0.5);
     let c = mul_add(b, t, z, minus_half, y);
+    (e, f, c)
+}
+
+/// `log_base(x)` on `F32X4`, see the module docs for method and accuracy.
+pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogBase) -> Value {
+    // 1. Denormals: scale by 2^23 (exact) and remember to subtract 23 from the exponent.
+    let min_normal = splat_f32(b, f32::MIN_POSITIVE);
+    let tiny = b.ins().fcmp(FloatCC::LessThan, x, min_normal);
+    let tiny_f = mask_f32(b, tiny);
+    let two23 = splat_f32(b, 8_388_608.0);
+    let scaled = b.ins().fmul(x, two23);
+    let xs = b.ins().bitselect(tiny_f, scaled, x);
+
+    // 2-3. Exponent, reduced mantissa and the polynomial.
+    let (e, f, c) = split_and_poly(b, t, xs);
+    let minus23 = splat_i32(b, -23);
+    let corr = b.ins().band(tiny, minus23);
+    let e = b.ins().iadd(e, corr);
+    let fe = b.ins().fcvt_from_sint(types::F32X4, e);
 
     // 4. Combine, small terms first.
     let (m_factor, k_factor) = base.factors();
@@ -214,26 +220,8 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
 /// zero and negative cases of [`emit_log`] are dropped (about 20 of its 50 operations). Same
 /// polynomial and accuracy as [`emit_log`] on that domain (`codegen_fast_ln_accuracy`).
 pub fn emit_ln_normal(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value) -> Value {
-    let bits = b.ins().bitcast(types::I32X4, mem(), x);
-    let sqrt_half = splat_i32(b, SQRT_HALF_BITS);
-    let tb = b.ins().isub(bits, sqrt_half);
-    let e = b.ins().sshr_imm_u(tb, 23);
-    let e_shifted = b.ins().ishl_imm_u(e, 23);
-    let m_bits = b.ins().isub(bits, e_shifted);
-    let m = b.ins().bitcast(types::F32X4, mem(), m_bits);
-    let one = splat_f32(b, 1.0);
-    let f = b.ins().fsub(m, one);
+    let (e, f, c) = split_and_poly(b, t, x);
     let fe = b.ins().fcvt_from_sint(types::F32X4, e);
-    let z = b.ins().fmul(f, f);
-    let mut p = splat_f32(b, LOGF_P[0]);
-    for &coef in &LOGF_P[1..] {
-        let k = splat_f32(b, coef);
-        p = mul_add(b, t, p, f, k);
-    }
-    let pf = b.ins().fmul(p, f);
-    let y = b.ins().fmul(pf, z);
-    let minus_half = splat_f32(b, -0.5);
-    let c = mul_add(b, t, z, minus_half, y);
     let (k_hi, k_lo) = split12(std::f64::consts::LN_2);
     let k_lo = splat_f32(b, k_lo);
     let s = mul_add(b, t, fe, k_lo, c);
