@@ -62,28 +62,48 @@ fn compile_times(c: &mut Criterion) {
     g.finish();
 }
 
-/// 16-byte aligned scratch.
-fn scratch(bytes: usize) -> Vec<u128> {
-    vec![0u128; bytes.div_ceil(16)]
+/// A compiled f32 program with the buffers one block of frames needs: a signal long enough
+/// for `lanes` frames, 16-byte aligned scratch and a `bands × lanes` output.
+struct Block {
+    prog: specc_compiler::codegen::program::Program,
+    signal: Vec<f32>,
+    scratch: Vec<u128>,
+    out: Vec<f32>,
+}
+
+impl Block {
+    fn new(name: &str, sets: &[&str]) -> Block {
+        let p = Pipeline::preset(name, sets).expect("preset");
+        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
+        let info = prog.info().clone();
+        Block {
+            signal: signal(info.length + 4 * info.hop, 3),
+            scratch: vec![0u128; info.scratch_bytes.div_ceil(16)],
+            out: vec![0f32; info.bands * info.lanes],
+            prog,
+        }
+    }
+
+    /// The argument block over these buffers (time-contiguous output, 4-byte elements).
+    fn args(&mut self) -> BlockArgs {
+        let lanes = self.prog.info().lanes;
+        BlockArgs {
+            src: self.signal.as_ptr().cast(),
+            scratch: self.scratch.as_mut_ptr().cast(),
+            out: self.out.as_mut_ptr().cast(),
+            out_band: (lanes * 4) as isize,
+            out_time: 4,
+        }
+    }
 }
 
 fn stages(c: &mut Criterion) {
     for (name, sets) in [("keras_mel", vec![]), ("whisper", vec!["n_mels=80"])] {
-        let p = Pipeline::preset(name, &sets).expect("preset");
-        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
-        let info = prog.info().clone();
-        let sig = signal(info.length + 4 * info.hop, 3);
-        let mut s = scratch(info.scratch_bytes);
-        let mut out = vec![0f32; info.bands * info.lanes];
-        let args = BlockArgs {
-            src: sig.as_ptr().cast(),
-            scratch: s.as_mut_ptr().cast(),
-            out: out.as_mut_ptr().cast(),
-            out_band: (info.lanes * 4) as isize,
-            out_time: 4,
-        };
-        // SAFETY: `sig` holds (lanes-1)·hop + length samples, `s` the program's scratch, `out`
-        // bands × lanes values at the strides given; all outlive the calls.
+        let mut blk = Block::new(name, &sets);
+        let args = blk.args();
+        let (prog, info) = (&blk.prog, blk.prog.info().clone());
+        // SAFETY: `blk` holds (lanes-1)·hop + length samples, the program's scratch and
+        // bands × lanes outputs at the strides given; it outlives the calls.
         unsafe {
             prog.load(&args);
             prog.fft(&args);
@@ -104,19 +124,9 @@ fn stages(c: &mut Criterion) {
 /// lengths: the JIT stage transforms a block of `lanes` frames, realfft one frame.
 fn fft_vs_realfft(c: &mut Criterion) {
     for (name, sets, n) in [("keras_mel", vec![], 2048usize), ("whisper", vec!["n_mels=80"], 400)] {
-        let p = Pipeline::preset(name, &sets).expect("preset");
-        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
-        let info = prog.info().clone();
-        let sig = signal(info.length + 4 * info.hop, 3);
-        let mut s = scratch(info.scratch_bytes);
-        let mut out = vec![0f32; info.bands * info.lanes];
-        let args = BlockArgs {
-            src: sig.as_ptr().cast(),
-            scratch: s.as_mut_ptr().cast(),
-            out: out.as_mut_ptr().cast(),
-            out_band: (info.lanes * 4) as isize,
-            out_time: 4,
-        };
+        let mut blk = Block::new(name, &sets);
+        let args = blk.args();
+        let (prog, info) = (&blk.prog, blk.prog.info().clone());
         // SAFETY: as in `stages`.
         unsafe { prog.load(&args) };
         let mut g = c.benchmark_group(format!("fft_per_frame/{n}"));
