@@ -381,12 +381,22 @@ fn jit_matches_interpreter_on_baseline_isa() {
 /// A batch gives the same bits for 1 and N threads.
 #[test]
 fn jit_results_do_not_depend_on_thread_count() {
-    for (preset, shape) in
-        [("keras_mel", vec![3usize, 20000]), ("whisper", vec![2, 16011]), ("keras_stft", vec![2, 9000, 2])]
-    {
+    // The larger batches have clip scopes of more than one parallel clip piece (2^16 values);
+    // the NaN one checks that pieces combine under the propagate rule.
+    for (preset, shape, nan) in [
+        ("keras_mel", vec![3usize, 20000], false),
+        ("whisper", vec![2, 16011], false),
+        ("keras_stft", vec![2, 9000, 2], false),
+        ("keras_mel", vec![4, 80000], false),
+        ("keras_mel", vec![4, 80000], true),
+        ("whisper", vec![3, 48000], false),
+    ] {
         let len: usize = shape.iter().product();
-        let x: Vec<f32> =
+        let mut x: Vec<f32> =
             (0..len).map(|i| ((i as f32) * 0.37).sin() + ((i * 7919 % 1000) as f32) * 1e-3).collect();
+        if nan {
+            x[len - 1000] = f32::NAN;
+        }
         let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), x).unwrap();
         let runs: Vec<Vec<f64>> = [1usize, 2, 3, 8]
             .iter()
@@ -399,6 +409,7 @@ fn jit_results_do_not_depend_on_thread_count() {
                     .to_f64()
             })
             .collect();
+        assert_eq!(nan, runs[0].iter().any(|v| v.is_nan()), "{preset}: NaN propagation");
         for r in &runs[1..] {
             assert!(
                 r.iter().zip(&runs[0]).all(|(x, y)| x.to_bits() == y.to_bits()),

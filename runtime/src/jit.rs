@@ -546,7 +546,8 @@ fn clip_phase<T: Float>(
     out: &mut [T],
     lead_sizes: &[usize],
     map: &OutMap,
-    clip_fn: impl Fn(&Program, &mut [T], T),
+    threads: usize,
+    clip_fn: impl Fn(&Program, &mut [T], T) + Sync,
 ) -> Result<(), RunError> {
     let Some(clip) = prog.info().clip else { return Ok(()) };
     let nlead = lead_sizes.len();
@@ -573,11 +574,28 @@ fn clip_phase<T: Float>(
     }
     for s in 0..slices {
         let chunk = &mut out[s * len..(s + 1) * len];
-        let m = scope_max(chunk, clip.nan);
-        clip_fn(prog, chunk, T::from_f64(m - clip.top));
+        if threads == 1 || chunk.len() <= CLIP_PIECE {
+            let m = scope_max(chunk, clip.nan);
+            clip_fn(prog, chunk, T::from_f64(m - clip.top));
+        } else {
+            // On the pool `run_into` installed. Maxima of pieces combine exactly (a NaN piece
+            // maximum only arises under the propagate rule), so the threshold, and hence the
+            // result, does not depend on the thread count.
+            use rayon::prelude::*;
+            let m = chunk.par_chunks(CLIP_PIECE).map(|c| scope_max(c, clip.nan)).reduce(
+                || f64::NEG_INFINITY,
+                |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) },
+            );
+            let threshold = T::from_f64(m - clip.top);
+            chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| clip_fn(prog, c, threshold));
+        }
     }
     Ok(())
 }
+
+/// Elements per parallel piece of the clip phase: big enough that a piece outweighs the
+/// pool's scheduling, small enough to split a spectrogram batch between cores.
+const CLIP_PIECE: usize = 1 << 16;
 
 /// What `run` needs from the caller's output buffer: a row-major slice of the planned shape.
 fn run_typed<T: Float>(
@@ -587,7 +605,7 @@ fn run_typed<T: Float>(
     plan: &Plan,
     threads: usize,
     out: &mut [T],
-    clip_fn: impl Fn(&Program, &mut [T], T),
+    clip_fn: impl Fn(&Program, &mut [T], T) + Sync,
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
@@ -600,7 +618,7 @@ fn run_typed<T: Float>(
         )));
     }
     run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
-    clip_phase(prog, out, &lead_sizes, &map, clip_fn)
+    clip_phase(prog, out, &lead_sizes, &map, threads, clip_fn)
 }
 
 /// Runs `prog` (compiled from `g`) on `input` into `out`, which must have the planned shape and

@@ -102,6 +102,9 @@ pub struct JitModule {
     uid: u64,
     capture_vcode: bool,
     last_vcode: Option<String>,
+    /// Code size and name of each function defined since the last `finalize`, kept only when
+    /// `SPECC_PERF_MAP` is set (see [`JitModule::finalize`]).
+    perf_names: Vec<(FuncId, usize, String)>,
 }
 
 impl JitModule {
@@ -135,6 +138,7 @@ impl JitModule {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             capture_vcode: false,
             last_vcode: None,
+            perf_names: Vec::new(),
         })
     }
 
@@ -244,6 +248,7 @@ impl JitModule {
         let fctx = &mut self.fctx;
         let capture = self.capture_vcode;
         let vcode = &mut self.last_vcode;
+        let perf_names = &mut self.perf_names;
         let result = catch_unwind(AssertUnwindSafe(|| -> Result<FuncId, Box<ModuleError>> {
             let id = module.declare_function(name, Linkage::Local, &sig).map_err(Box::new)?;
             module.clear_context(ctx);
@@ -280,6 +285,11 @@ impl JitModule {
             if capture {
                 *vcode = ctx.compiled_code().and_then(|c| c.vcode.clone());
             }
+            if perf_map_enabled() {
+                if let Some(c) = ctx.compiled_code() {
+                    perf_names.push((id, c.buffer.data().len(), name.to_string()));
+                }
+            }
             module.clear_context(ctx);
             defined.map(|()| id).map_err(Box::new)
         }));
@@ -305,6 +315,7 @@ impl JitModule {
         match catch_unwind(AssertUnwindSafe(|| module.finalize_definitions().map_err(Box::new))) {
             Ok(Ok(())) => {
                 self.pending.clear();
+                self.write_perf_map();
                 Ok(())
             }
             Ok(Err(e)) => Err(JitError::Module { name: "<finalize>".into(), source: e }),
@@ -325,6 +336,34 @@ impl JitModule {
             return Err(JitError::NotFinalized);
         }
         Ok(JitFn { ptr: self.module().get_finalized_function(id), _module: PhantomData })
+    }
+}
+
+/// True when `SPECC_PERF_MAP` is set to anything but `0`: profiling runs then get JIT symbols.
+fn perf_map_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SPECC_PERF_MAP").is_some_and(|v| v != "0"))
+}
+
+impl JitModule {
+    /// Appends the functions finalized last to `/tmp/perf-<pid>.map`, the file `perf report`
+    /// reads to name addresses in JIT code. Failing to write it only costs the names.
+    fn write_perf_map(&mut self) {
+        if self.perf_names.is_empty() {
+            return;
+        }
+        use std::io::Write;
+        let names = std::mem::take(&mut self.perf_names);
+        let path = format!("/tmp/perf-{}.map", std::process::id());
+        let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else {
+            return;
+        };
+        let mut text = String::new();
+        for (id, size, name) in names {
+            let ptr = self.module().get_finalized_function(id);
+            text.push_str(&format!("{:x} {:x} specc_jit::{}\n", ptr as usize, size, name));
+        }
+        let _ = file.write_all(text.as_bytes());
     }
 }
 

@@ -351,9 +351,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let esz = vk.elem_bytes();
     let mut jit = JitModule::new(isa)?;
     #[cfg(test)]
-    let dump = std::env::var("SPECC_DUMP_STAGE").ok();
-    #[cfg(test)]
-    jit.set_capture_vcode(dump.is_some());
+    jit.set_capture_vcode(std::env::var_os("SPECC_DUMP_STAGE").is_some());
     let ptr = jit.target().pointer_type;
     let mut tables = DataSet::default();
     let fft = RealFft::new(&c.plan, vk, &mut tables)?;
@@ -776,11 +774,6 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         }
     })?;
 
-    #[cfg(test)]
-    if dump.as_deref() == Some("tail") {
-        println!("{}", jit.last_vcode().unwrap_or_default());
-    }
-
     // ---- clip (phase 2) ----
     let clip_fn = match &epi.clip {
         None => None,
@@ -879,7 +872,7 @@ fn define_stage(
     let ptr = jit.target().pointer_type;
     let mut sig = jit.make_signature();
     sig.params.push(AbiParam::new(ptr));
-    jit.define_with_data(name, sig, ids, |b, t, gvs| {
+    let id = jit.define_with_data(name, sig, ids, |b, t, gvs| {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -888,7 +881,12 @@ fn define_stage(
         let mut e = Emit { b, t, ptr, vk };
         body(&mut e, &addrs, args);
         e.b.ins().return_(&[]);
-    })
+    })?;
+    #[cfg(test)]
+    if std::env::var("SPECC_DUMP_STAGE").is_ok_and(|s| s == name) {
+        println!("{}", jit.last_vcode().unwrap_or_default());
+    }
+    Ok(id)
 }
 
 /// A pointer-sized field of the [`BlockArgs`] at `args`.
@@ -1246,11 +1244,12 @@ mod tests {
         crate::passes::optimize(c.graph).unwrap()
     }
 
-    /// `SPECC_DUMP_STAGE=tail cargo test -p specc-compiler --release --lib dump_tail_vcode --
-    /// --ignored --nocapture` prints the tail kernel of keras_mel (`SPEC` picks another).
+    /// `SPECC_DUMP_STAGE=tail cargo test -p specc-compiler --release --lib dump_stage_vcode --
+    /// --ignored --nocapture` prints the tail kernel (or `load`, `fft`, `dft`) of keras_mel
+    /// (`SPEC` picks another spec).
     #[test]
     #[ignore]
-    fn dump_tail_vcode() {
+    fn dump_stage_vcode() {
         let spec = std::env::var("SPEC").unwrap_or_else(|_| String::from("keras_mel"));
         compile(&graph(&spec, &[]), Precision::F32, IsaChoice::Native).unwrap();
     }
