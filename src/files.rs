@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 use specc::{npy, Error, Output, Pipeline};
+use specc_compiler::graph::Precision;
 use specc_runtime::audio::{self, ChannelMode};
 use specc_runtime::image::{self, PngOptions};
 use std::path::{Path, PathBuf};
@@ -178,21 +179,22 @@ fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64
             a = a.resample(rate as u32).map_err(|e| e.in_file(path).to_string())?;
         }
     }
-    Ok((npy::Array::F32(shape_audio(g.user_axes(), &a, opts.channels)?), seconds))
+    Ok((npy::Array::F32(shape_audio(g.user_axes(), a, opts.channels)?), seconds))
 }
 
 /// Lays decoded audio out as the spec's input: `[..., samples]` gets `(samples)` or
 /// `(channels, samples)`; `[batch, samples, channels]` and `[batch, channels, samples]` get a batch
-/// of one.
-fn shape_audio(user_axes: &[String], a: &audio::Audio, mode: ChannelMode) -> Result<ArrayD<f32>, String> {
+/// of one. Takes the audio by value so that its samples move into the array (a long recording
+/// is not held twice).
+fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Result<ArrayD<f32>, String> {
     let c = a.channels;
     let t = a.frames;
     let keep_axis = mode == ChannelMode::All;
     let axes: Vec<&str> = user_axes.iter().map(String::as_str).collect();
     let (shape, data): (Vec<usize>, Vec<f32>) = match axes.as_slice() {
-        ["...", "samples"] if keep_axis => (vec![c, t], a.data.clone()),
-        ["...", "samples"] | ["samples"] if c == 1 => (vec![t], a.data.clone()),
-        ["batch", "channels", "samples"] => (vec![1, c, t], a.data.clone()),
+        ["...", "samples"] if keep_axis => (vec![c, t], a.data),
+        ["...", "samples"] | ["samples"] if c == 1 => (vec![t], a.data),
+        ["batch", "channels", "samples"] => (vec![1, c, t], a.data),
         ["batch", "samples", "channels"] => {
             let mut d = vec![0.0; c * t];
             for ch in 0..c {
@@ -310,37 +312,53 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let one = |(path, name): &(PathBuf, String)| -> Done {
         let mut seconds = 0.0;
         let result = (|| {
+            let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
             let (x, s) = load(p, path, opts)?;
+            let read_ms = ms(t);
             seconds = s;
             let view = x.view();
             let plan = p.plan(view.shape(), view.dtype_name()).map_err(|e| e.to_string())?;
+            // Compiles (once per pipeline and precision) outside the compute time.
+            let t = Instant::now();
+            p.engine_for(plan.precision);
+            let compile_ms = ms(t);
             let t = Instant::now();
             let y = p.run(&view).map_err(|e| e.to_string())?;
             let what = format!(
-                "{:?} {} ({} frames) in {:.1} ms",
+                "{:?} {} ({} frames) in {:.1} ms (read {read_ms:.1} ms, compile {compile_ms:.1} ms",
                 y.shape(),
                 plan.precision.as_str(),
                 plan.frames,
-                t.elapsed().as_secs_f64() * 1e3
+                ms(t)
             );
             match sink(name) {
                 Sink::File(dest, f) => {
+                    let t = Instant::now();
                     write(p, &y, &dest, f, &opts.png)?;
+                    let what = format!("{what}, write {:.1} ms)", ms(t));
                     Ok(format!("{} -> {}: {what}", path.display(), dest.display()))
                 }
                 Sink::Npz(n) => {
                     npz_arrays.lock().map_err(|_| "internal error: lock poisoned")?.push((n.clone(), y));
-                    Ok(format!("{} -> {}[{n}]: {what}", path.display(), opts.output.display()))
+                    Ok(format!("{} -> {}[{n}]: {what})", path.display(), opts.output.display()))
                 }
             }
         })();
         bar.inc(1);
         Done { input: path.clone(), audio_seconds: seconds, result }
     };
-    let results: Vec<Done> = match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {
-        Ok(pool) => pool.install(|| inputs.par_iter().map(one).collect()),
-        Err(_) => inputs.iter().map(one).collect(),
-    };
+    let results: Vec<Done> = std::thread::scope(|s| {
+        // Audio decodes to f32: the f32 program compiles on its own thread while the first
+        // file is read (the first run waits for it if it is not done).
+        if inputs.iter().any(|(path, _)| !is_npy(path)) {
+            s.spawn(|| p.engine_for(Precision::F32));
+        }
+        match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {
+            Ok(pool) => pool.install(|| inputs.par_iter().map(one).collect()),
+            Err(_) => inputs.iter().map(one).collect(),
+        }
+    });
     bar.finish_and_clear();
     if format == Format::Npz {
         let mut arrays = npz_arrays.into_inner().unwrap_or_default();

@@ -327,53 +327,87 @@ fn decode_wav(path: &Path) -> Result<Audio, AudioError> {
         return wav_fallback(path, &hound::Error::Unsupported);
     }
     let total = reader.len() as usize;
-    let interleaved: Vec<f32> = match (spec.sample_format, bits) {
+    let frames = total / channels;
+    let data = match (spec.sample_format, bits) {
         (hound::SampleFormat::Float, 32) => {
-            collect_samples(path, reader.into_samples::<f32>(), total, |v| v)?
+            read_planar(path, reader.into_inner(), channels, frames, f32::from_le_bytes)?
         }
         (hound::SampleFormat::Int, 8 | 16 | 24 | 32) => {
-            // 1 / 2^(bits - 1) is exact, so this multiplication equals soundfile's division.
+            // 1 / 2^(bits - 1) is exact, so these multiplications equal soundfile's division.
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect_samples(path, reader.into_samples::<i32>(), total, |v| v as f32 * scale)?
+            let inner = reader.into_inner();
+            match bits {
+                // 8-bit WAV is unsigned with 128 as zero.
+                8 => read_planar(path, inner, channels, frames, |[b]: [u8; 1]| {
+                    (b as i32 - 128) as f32 * scale
+                })?,
+                16 => read_planar(path, inner, channels, frames, |b| i16::from_le_bytes(b) as f32 * scale)?,
+                24 => read_planar(path, inner, channels, frames, |[a, b, c]: [u8; 3]| {
+                    (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 * scale
+                })?,
+                _ => read_planar(path, inner, channels, frames, |b| i32::from_le_bytes(b) as f32 * scale)?,
+            }
         }
         _ => return wav_fallback(path, &hound::Error::Unsupported),
     };
-    let frames = interleaved.len() / channels;
-    let mut data = vec![0.0f32; channels * frames];
-    for (i, frame) in interleaved.chunks_exact(channels).enumerate() {
-        for (c, &v) in frame.iter().enumerate() {
-            data[c * frames + i] = v;
-        }
-    }
     Ok(Audio { rate: spec.sample_rate, channels, frames, data })
 }
 
-fn collect_samples<S, I, F>(path: &Path, it: I, total: usize, f: F) -> Result<Vec<f32>, AudioError>
-where
-    I: Iterator<Item = hound::Result<S>>,
-    F: Fn(S) -> f32,
-{
-    let mut out = Vec::with_capacity(total.min(1 << 28));
-    for s in it {
-        match s {
-            Ok(v) => out.push(f(v)),
-            // hound reports a short read as its own (non-OS) error: the file ends too early.
-            Err(hound::Error::IoError(e)) if e.raw_os_error().is_none() => {
-                return Err(AudioError::Corrupt {
-                    path: path.to_path_buf(),
-                    why: format!(
-                        "the data chunk declares {total} samples but the file ends after {}",
-                        out.len()
-                    ),
-                })
+/// Reads `frames` interleaved frames of `channels` little-endian samples of `W` bytes from
+/// `r` (positioned at the first sample: hound has read the header) into channel-major `f32`s.
+/// Bulk reads and a plain conversion loop (vectorized for mono): hound's per-sample iterator
+/// cost more than the spectrogram itself on long recordings, and this never holds an
+/// interleaved copy.
+fn read_planar<R: Read, const W: usize>(
+    path: &Path,
+    mut r: R,
+    channels: usize,
+    frames: usize,
+    convert: impl Fn([u8; W]) -> f32,
+) -> Result<Vec<f32>, AudioError> {
+    let width = W;
+    const CHUNK_BYTES: usize = 1 << 16;
+    let frame_bytes = channels * width;
+    let chunk_frames = (CHUNK_BYTES / frame_bytes).max(1);
+    let mut data = vec![0.0f32; channels * frames];
+    let mut buf = vec![0u8; chunk_frames * frame_bytes];
+    let mut done = 0;
+    while done < frames {
+        let take = (frames - done).min(chunk_frames);
+        let bytes = &mut buf[..take * frame_bytes];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match r.read(&mut bytes[filled..]) {
+                Ok(0) => {
+                    return Err(AudioError::Corrupt {
+                        path: path.to_path_buf(),
+                        why: format!(
+                            "the data chunk declares {} samples but the file ends after {}",
+                            frames * channels,
+                            done * channels + filled / width
+                        ),
+                    })
+                }
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(AudioError::Read { path: path.to_path_buf(), error }),
             }
-            Err(hound::Error::IoError(error)) => {
-                return Err(AudioError::Read { path: path.to_path_buf(), error })
-            }
-            Err(e) => return Err(AudioError::Corrupt { path: path.to_path_buf(), why: e.to_string() }),
         }
+        let word = |b: &[u8]| convert(b.try_into().expect("chunks of W bytes"));
+        if channels == 1 {
+            for (d, b) in data[done..done + take].iter_mut().zip(bytes.chunks_exact(W)) {
+                *d = word(b);
+            }
+        } else {
+            for (i, frame) in bytes.chunks_exact(frame_bytes).enumerate() {
+                for (c, sample) in frame.chunks_exact(W).enumerate() {
+                    data[c * frames + done + i] = word(sample);
+                }
+            }
+        }
+        done += take;
     }
-    Ok(out)
+    Ok(data)
 }
 
 /// A WAV that hound refused: symphonia's reading if it has one, else an error in hound's words.
@@ -779,6 +813,26 @@ mod tests {
         assert_eq!(a.channel(0), want, "{bits}-bit stereo left");
         let rev: Vec<f32> = want.iter().rev().copied().collect();
         assert_eq!(a.channel(1), rev.as_slice(), "{bits}-bit stereo right");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn wav_longer_than_one_read_chunk_decodes_every_sample() {
+        // Three 24-bit channels, 40000 frames: 360 KB, several bulk reads with frames split
+        // across none of them (the chunk is a whole number of frames).
+        let d = tmpdir("long24");
+        let f = d.join("long.wav");
+        let frames = 40_000i32;
+        let inter: Vec<i32> =
+            (0..frames).flat_map(|i| [i * 97 - 3_000_000, -i, (i * 7919) % 8_388_607]).collect();
+        write_wav(&f, spec(3, 24, false), &inter);
+        let a = decode(&f).expect("decode");
+        assert_eq!((a.channels, a.frames), (3, frames as usize));
+        let scale = 1.0 / 8_388_608.0f32;
+        for c in 0..3 {
+            let want: Vec<f32> = inter.iter().skip(c).step_by(3).map(|&v| v as f32 * scale).collect();
+            assert_eq!(a.channel(c), want.as_slice(), "channel {c}");
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 
