@@ -200,12 +200,43 @@ impl JitModule {
     /// Adds an immutable data object (a window, twiddles, a filterbank) to the module: it lives
     /// in the module's memory, next to the code, and is freed with it. `align` is in bytes.
     pub fn define_data(&mut self, name: &str, bytes: Vec<u8>, align: u64) -> Result<DataId, JitError> {
+        let id = self.declare_data(name)?;
+        self.define_declared_data(name, id, bytes, align)?;
+        Ok(id)
+    }
+
+    /// Declares a data object whose contents are given later with
+    /// [`define_declared_data`](Self::define_declared_data) (before [`finalize`](Self::finalize)),
+    /// for tables that functions referencing them fill while they are built (a constant pool).
+    pub fn declare_data(&mut self, name: &str) -> Result<DataId, JitError> {
         if self.poisoned {
             return Err(JitError::Poisoned);
         }
         let module = self.module.as_mut().expect("JITModule is present until drop");
-        let result = catch_unwind(AssertUnwindSafe(|| -> Result<DataId, Box<ModuleError>> {
-            let id = module.declare_data(name, Linkage::Local, false, false).map_err(Box::new)?;
+        let declare = || module.declare_data(name, Linkage::Local, false, false).map_err(Box::new);
+        match catch_unwind(AssertUnwindSafe(declare)) {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
+            Err(payload) => {
+                self.poisoned = true;
+                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
+            }
+        }
+    }
+
+    /// Gives the contents of a data object from [`declare_data`](Self::declare_data).
+    pub fn define_declared_data(
+        &mut self,
+        name: &str,
+        id: DataId,
+        bytes: Vec<u8>,
+        align: u64,
+    ) -> Result<(), JitError> {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        let module = self.module.as_mut().expect("JITModule is present until drop");
+        let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), Box<ModuleError>> {
             let mut desc = DataDescription::new();
             // An empty object still needs an address; one zero byte gives it one.
             desc.define(if bytes.is_empty() {
@@ -214,11 +245,10 @@ impl JitModule {
                 bytes.into_boxed_slice()
             });
             desc.set_align(align.max(1));
-            module.define_data(id, &desc).map_err(Box::new)?;
-            Ok(id)
+            module.define_data(id, &desc).map_err(Box::new)
         }));
         match result {
-            Ok(Ok(id)) => Ok(id),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
             Err(payload) => {
                 self.poisoned = true;

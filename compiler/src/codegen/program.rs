@@ -37,6 +37,7 @@ use std::mem::offset_of;
 
 use super::fft::{data, readonly, Addrs, DataSet, Emit, FftError, PowerSink, RealFft};
 use super::jit::{IsaChoice, JitError, JitModule};
+use super::math::Consts;
 use super::vec::Vk;
 use super::vmath;
 use crate::graph::*;
@@ -343,6 +344,10 @@ fn frames_innermost(layout: &[OutAxis]) -> bool {
 /// Largest Keras float32 DFT basis built for the direct-sum path (taps × bins entries).
 const MAX_F32_BASIS: usize = 1 << 22;
 
+/// Largest filterbank (weights, before replication per lane) the JIT takes; larger ones run
+/// on the interpreter instead of making a table of `lanes` times their size.
+const MAX_JIT_WEIGHTS: usize = 1 << 22;
+
 /// Compiles an optimized, scheduled graph for `precision` on `isa`.
 pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Program, CodegenError> {
     let c = chain_of(g)?;
@@ -392,7 +397,14 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let scratch_bytes = off.max(v);
 
     // Tables.
-    let window = c.window.as_ref().map(|w| tables.push_floats(vk, w.data.iter().copied()));
+    // The fused window is stored as whole vectors (each tap once per lane), so the load stage
+    // multiplies by a memory operand instead of broadcasting a scalar on the shuffle port,
+    // which the transpose already keeps busy.
+    let lanes_n = vk.lanes();
+    let window = c
+        .window
+        .as_ref()
+        .map(|w| tables.push_floats(vk, w.data.iter().flat_map(|&x| std::iter::repeat_n(x, lanes_n))));
     let frame_tables: Vec<Option<usize>> = c
         .per_frame
         .iter()
@@ -425,6 +437,12 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         )
     };
     // Sparse filterbank: per band (start, exact length, padded length, weight offset).
+    if let Some((_, m)) = &c.power_mel {
+        let total: usize = m.rows.iter().map(|(_, w)| w.len().next_multiple_of(4)).sum();
+        if total > MAX_JIT_WEIGHTS {
+            return unsupported(format!("a filterbank of {total} weights"));
+        }
+    }
     let mel = c.power_mel.as_ref().map(|(power, m)| {
         let mut weights = Vec::new();
         let mut rows = Vec::new();
@@ -444,6 +462,10 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 _ => runs.push((b, b + 1, padded)),
             }
         }
+        // Weights as whole vectors (each once per lane): the products take them as memory
+        // operands instead of a scalar load plus a broadcast on the shuffle port each.
+        let lanes = vk.lanes();
+        let weights = weights.into_iter().flat_map(|x| std::iter::repeat_n(x, lanes));
         (*power, m.rows.len(), tables.push_u32(rows), tables.push_floats(vk, weights), runs)
     });
     let bands = match (&mel, c.concat) {
@@ -451,7 +473,12 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         (None, true) => 2 * bins,
         (None, false) => bins,
     };
-    let ids = tables.register(&mut jit, "p")?;
+    let mut ids = tables.register(&mut jit, "p")?;
+    // The tail's constant pool: filled while the tail is built, defined right after it.
+    let pool_id = jit.declare_data("p.pool")?;
+    ids.push(pool_id);
+    let pool_table = ids.len() - 1;
+    let mut pool = Pool::default();
     let time_contiguous = frames_innermost(&c.layout);
     let epi = c.epilogue.clone().unwrap_or(Epilogue { from: None, pre: vec![], clip: None, post: vec![] });
 
@@ -723,7 +750,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                         let start = e.b.ins().uload32(readonly(), ra, 0);
                         let woff = e.b.ins().uload32(readonly(), ra, 12);
                         let pa = e.index(p, start, v as i64);
-                        let wa = e.index(w_a, woff, esz as i64);
+                        let wa = e.index(w_a, woff, v as i64);
                         let acc = mel_unrolled(e, pa, wa, plen);
                         let d = e.index(mb, band, v as i64);
                         e.vstore(acc, d, 0);
@@ -743,18 +770,22 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 });
                 e.b.ins().jump(done, &[]);
                 e.b.switch_to_block(done);
+                pool.enter(e, addrs, pool_table);
                 e.counted_loop(*nbands, |e, band| {
+                    pool.iteration(e, band);
                     let a = e.index(mb, band, v as i64);
                     let acc = e.vload(a, 0);
-                    let val = emit_steps(e, &epi.pre, acc, None, bins);
+                    let val = emit_steps(e, &epi.pre, acc, None, bins, &mut pool);
                     store(e, val, band);
                 });
             }
             None => {
                 let from = epi.from;
                 let segments = double_segments(&epi.pre, bins);
+                pool.enter(e, addrs, pool_table);
                 for (lo, hi, double) in segments {
                     e.range_loop(lo, hi, |e, k| {
+                        pool.iteration(e, k);
                         let ar = e.index(yr, k, v as i64);
                         let ai = e.index(yi, k, v as i64);
                         let re = e.vload(ar, 0);
@@ -766,13 +797,15 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                             return;
                         }
                         let val = from_complex(e, from.expect("checked by chain_of"), re, im);
-                        let val = emit_steps(e, &epi.pre, val, Some(double), bins);
+                        let val = emit_steps(e, &epi.pre, val, Some(double), bins, &mut pool);
                         store(e, val, k);
                     });
                 }
             }
         }
     })?;
+
+    jit.define_declared_data("p.pool", pool_id, pool.bytes(), 16)?;
 
     // ---- clip (phase 2) ----
     let clip_fn = match &epi.clip {
@@ -807,7 +840,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 let x = e.vload(a, 0);
                 let m = vk.max_nanprop(e.b, x, thr);
                 let m = e.b.ins().bitselect(thr_nan, thr, m);
-                let y = emit_steps(&mut e, &post, m, None, bins);
+                let y = emit_steps(&mut e, &post, m, None, bins, &mut super::math::Inline);
                 e.vstore(y, a, 0);
                 let next = e.b.ins().iadd_imm_s(i, lanes as i64);
                 e.b.ins().jump(lp, &[cranelift_codegen::ir::BlockArg::Value(next)]);
@@ -857,6 +890,68 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         description,
     };
     Ok(Program { _module: Mutex::new(jit), fns, info })
+}
+
+/// A loop's `F32X4` constants read from a table instead of held in registers: the dB step's
+/// logarithm needs about 16 constants, which with its temporaries exceed the 16 xmm
+/// registers, and Cranelift hoists `vconst`s out of the loop and then spills and reloads them
+/// (and stores them again on every back edge). Each iteration addresses the table through
+/// `pool + (i & zero)`, where `zero` is loaded from the table itself before the loop: the
+/// address depends on the loop index, so the loads are not hoisted, and each is a pure,
+/// single-use load that x64 folds into its instruction as a memory operand.
+#[derive(Default)]
+struct Pool {
+    /// Entry bit patterns; entry 0 is the zero the address trick loads.
+    entries: Vec<u32>,
+    table: Option<Value>,
+    zero: Option<Value>,
+    base: Option<Value>,
+}
+
+impl Pool {
+    /// Before a loop: the table's address and the opaque zero.
+    fn enter(&mut self, e: &mut Emit<'_, '_>, addrs: &Addrs, table: usize) {
+        if self.entries.is_empty() {
+            self.entries.push(0);
+        }
+        let t = addrs.get(e.b, e.ptr, table);
+        self.table = Some(t);
+        self.zero = Some(e.b.ins().load(e.ptr, data(), t, 0));
+    }
+
+    /// At the top of an iteration with loop index `i`.
+    fn iteration(&mut self, e: &mut Emit<'_, '_>, i: Value) {
+        let (t, z) = (self.table.expect("enter before iteration"), self.zero.expect("enter"));
+        let masked = e.b.ins().band(i, z);
+        self.base = Some(e.b.ins().iadd(t, masked));
+    }
+
+    fn load(&mut self, b: &mut cranelift_frontend::FunctionBuilder<'_>, ty: types::Type, bits: u32) -> Value {
+        let idx = match self.entries.iter().skip(1).position(|&x| x == bits) {
+            Some(i) => i + 1,
+            None => {
+                self.entries.push(bits);
+                self.entries.len() - 1
+            }
+        };
+        let base = self.base.expect("iteration before a constant");
+        b.ins().load(ty, readonly().with_can_move(), base, (idx * Vk::BYTES as usize) as i32)
+    }
+
+    /// The table: each entry once per lane.
+    fn bytes(&self) -> Vec<u8> {
+        let entries = if self.entries.is_empty() { &[0u32][..] } else { &self.entries[..] };
+        entries.iter().flat_map(|e| std::iter::repeat_n(e.to_le_bytes(), 4).flatten()).collect()
+    }
+}
+
+impl Consts for Pool {
+    fn f32(&mut self, b: &mut cranelift_frontend::FunctionBuilder<'_>, v: f32) -> Value {
+        self.load(b, types::F32X4, v.to_bits())
+    }
+    fn i32(&mut self, b: &mut cranelift_frontend::FunctionBuilder<'_>, v: i32) -> Value {
+        self.load(b, types::I32X4, v as u32)
+    }
 }
 
 /// Defines one stage kernel, `extern "C" fn(*const BlockArgs)`: `body` gets the emitter, the
@@ -911,17 +1006,21 @@ fn emit_gather(
     let esz = vk.elem_bytes() as i64;
     let v = Vk::BYTES;
     let hop_bytes = hop as i64 * esz;
+    // Windows and stores one vector of taps; returns the stored value.
     let finish = |e: &mut Emit<'_, '_>, val: Value, j: Value, jo: i64| {
         let val = match win {
             Some(w) => {
-                let wa = e.index(w, j, esz);
-                let wv = e.splat_load(wa, jo * esz);
+                let wa = e.index(w, j, v);
+                let wv = e.vload_ro(wa, jo * v);
                 e.b.ins().fmul(val, wv)
             }
             None => val,
         };
         let d = e.index(x, j, v);
         e.vstore(val, d, jo * v);
+        val
+    };
+    let add_flag = |e: &mut Emit<'_, '_>, val: Value| {
         if let Some(f) = flag {
             let acc = e.b.use_var(f);
             let acc = e.b.ins().fadd(acc, val);
@@ -934,8 +1033,18 @@ fn emit_gather(
         let base = e.index(src, j, esz);
         let rows: Vec<Value> = (0..lanes).map(|k| e.vload(base, k as i64 * hop_bytes)).collect();
         let cols = transpose(e, &rows);
-        for (o, col) in cols.into_iter().enumerate() {
-            finish(e, col, j, o as i64);
+        let mut stored: Vec<Value> =
+            cols.into_iter().enumerate().map(|(o, col)| finish(e, col, j, o as i64)).collect();
+        if flag.is_some() {
+            // A pairwise sum, so the loop-carried chain is one add per iteration instead of
+            // one per vector (the chain's latency bounded the whole stage).
+            while stored.len() > 1 {
+                stored = stored
+                    .chunks(2)
+                    .map(|p| if p.len() == 2 { e.b.ins().fadd(p[0], p[1]) } else { p[0] })
+                    .collect();
+            }
+            add_flag(e, stored[0]);
         }
     });
     for jj in full * lanes..taps {
@@ -945,7 +1054,8 @@ fn emit_gather(
             val = e.b.ins().insertlane(val, s, k as u8);
         }
         let j = e.b.ins().iconst(e.ptr, jj as i64);
-        finish(e, val, j, 0);
+        let stored = finish(e, val, j, 0);
+        add_flag(e, stored);
     }
 }
 
@@ -1044,6 +1154,7 @@ fn emit_steps(
     mut x: Value,
     double: Option<bool>,
     _bins: usize,
+    k: &mut dyn Consts,
 ) -> Value {
     let vk = e.vk;
     for s in steps {
@@ -1077,17 +1188,20 @@ fn emit_steps(
                 }
             }
             Step::Log { mult, amin, offset } => {
-                let a = e.splat(amin);
-                let m = vk.max_nanprop(e.b, x, a);
-                let ov = e.splat(offset);
                 if vk == Vk::F32X4 && amin as f32 >= f32::MIN_POSITIVE {
                     // The floor leaves only normal floats, +inf and NaN: the short ln, scaled
                     // once by mult / ln 10.
-                    let l = super::math::emit_ln_normal(e.b, e.t, m);
-                    let k = e.splat(mult / std::f64::consts::LN_10);
-                    let p = e.b.ins().fmul(l, k);
+                    let a = k.f32(e.b, amin as f32);
+                    let m = vk.max_nanprop(e.b, x, a);
+                    let l = super::math::emit_ln_normal(e.b, e.t, m, k);
+                    let kv = k.f32(e.b, (mult / std::f64::consts::LN_10) as f32);
+                    let p = e.b.ins().fmul(l, kv);
+                    let ov = k.f32(e.b, offset as f32);
                     e.b.ins().fsub(p, ov)
                 } else {
+                    let a = e.splat(amin);
+                    let m = vk.max_nanprop(e.b, x, a);
+                    let ov = e.splat(offset);
                     let l = vmath::emit_log10(e.b, e.t, vk, m);
                     let mv = e.splat(mult);
                     let p = e.b.ins().fmul(l, mv);
@@ -1114,11 +1228,10 @@ fn mel_band(
     _bins: usize,
 ) -> Value {
     let vk = e.vk;
-    let esz = vk.elem_bytes() as i64;
     let v = Vk::BYTES;
     let ptr = e.ptr;
     let pa = e.index(p, start, v);
-    let wa = e.index(w, woff, esz);
+    let wa = e.index(w, woff, v);
     let step = if padded { 4 } else { 1 };
     let lp = e.b.create_block();
     let body = e.b.create_block();
@@ -1140,11 +1253,11 @@ fn mel_band(
     e.b.ins().brif(more, body, &[], exit, &[BlockArg::Value(a0), BlockArg::Value(a1)]);
     e.b.switch_to_block(body);
     let pi = e.index(pa, i, v);
-    let wi = e.index(wa, i, esz);
+    let wi = e.index(wa, i, v);
     let (mut a0, mut a1) = (a0, a1);
     for u in 0..step {
         let pv = e.vload(pi, u * v);
-        let wv = e.splat_load(wi, u * esz);
+        let wv = e.vload_ro(wi, u * v);
         if u % 2 == 0 {
             a0 = e.mul_add(wv, pv, a0);
         } else {
@@ -1163,11 +1276,10 @@ fn mel_band(
 /// band's first power vector `pa` and weight `wa`, straight line over four accumulators
 /// (`len` is the padded length: the padding weights are zero and the powers finite here).
 fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value {
-    let esz = e.vk.elem_bytes() as i64;
     let mut acc: Vec<Value> = Vec::with_capacity(4);
     for i in 0..len {
         let pv = e.vload(pa, i as i64 * Vk::BYTES);
-        let wv = e.splat_load(wa, i as i64 * esz);
+        let wv = e.vload_ro(wa, i as i64 * Vk::BYTES);
         if i < 4 {
             acc.push(e.b.ins().fmul(wv, pv));
         } else {
