@@ -327,7 +327,7 @@ fn run_rows<T: Float>(
     map: &OutMap,
     out: &mut [T],
     threads: usize,
-) -> Result<(), RunError> {
+) -> Result<Vec<ScopeMax>, RunError> {
     let info = prog.info();
     let lanes = info.lanes;
     let esz = std::mem::size_of::<T>();
@@ -388,6 +388,15 @@ fn run_rows<T: Float>(
                 s.resize(words, 0);
             }
             let scratch = s.as_mut_ptr().cast::<u8>();
+            // The clip's running maximum (see `ProgramInfo::max_offset`): reset per task.
+            let mut task_max = ScopeMax::EMPTY;
+            if let Some(o) = info.max_offset {
+                // SAFETY: the two vectors at `o` lie inside this thread's scratch of
+                // `scratch_bytes` bytes (the program placed them there), 16-byte aligned.
+                let acc = unsafe { std::slice::from_raw_parts_mut(scratch.add(o).cast::<T>(), 2 * lanes) };
+                acc[..lanes].fill(T::from_f64(f64::NEG_INFINITY));
+                acc[lanes..].fill(T::default());
+            }
             for blk in b0..b1 {
                 let t0 = blk * lanes;
                 let start = (t0 * hop) as i64 - pad_left as i64;
@@ -458,7 +467,25 @@ fn run_rows<T: Float>(
                             }
                         }
                     }
-                    prog.tail(&args);
+                    if full {
+                        prog.tail(&args);
+                    } else {
+                        // The tile's lanes past the last frame are not output: keep them out of
+                        // the running maximum (the valid ones are folded in below).
+                        let saved = info.max_offset.map(|o| {
+                            let mut keep = [T::default(); 8];
+                            keep[..2 * lanes].copy_from_slice(std::slice::from_raw_parts(
+                                scratch.add(o).cast::<T>(),
+                                2 * lanes,
+                            ));
+                            keep
+                        });
+                        prog.tail(&args);
+                        if let (Some(o), Some(keep)) = (info.max_offset, saved) {
+                            std::slice::from_raw_parts_mut(scratch.add(o).cast::<T>(), 2 * lanes)
+                                .copy_from_slice(&keep[..2 * lanes]);
+                        }
+                    }
                 }
                 if !full {
                     let tile = typed::<T>(tile_words, lanes * bands);
@@ -470,6 +497,7 @@ fn run_rows<T: Float>(
                                 tile[lane * bands + b]
                             };
                             let idx = row_base[r] + (t0 + lane) * map.frames + b * map.band;
+                            task_max.add(v.to_f64());
                             assert!(idx < out_len, "output index in bounds");
                             // SAFETY: idx < out_len; only this task writes frame t0+lane of row r.
                             unsafe { *out_ptr.get().cast::<T>().add(idx) = v };
@@ -477,16 +505,66 @@ fn run_rows<T: Float>(
                     }
                 }
             }
-        });
+            if let Some(o) = info.max_offset {
+                // SAFETY: as at the reset above; the tail stages have returned.
+                let acc = unsafe { std::slice::from_raw_parts(scratch.add(o).cast::<T>(), 2 * lanes) };
+                for &m in &acc[..lanes] {
+                    task_max.add(m.to_f64());
+                }
+                // A lane's NaN mask is all ones (a NaN pattern) or zero.
+                task_max.nan |= acc[lanes..].iter().any(|n| n.to_f64() != 0.0);
+            }
+            task_max
+        })
     };
-    if threads == 1 || total_tasks <= 1 {
-        (0..total_tasks).for_each(task);
+    let maxima: Vec<ScopeMax> = if threads == 1 || total_tasks <= 1 {
+        (0..total_tasks).map(task).collect()
     } else {
         // Runs inside the pool `run_into` installed.
         use rayon::prelude::*;
-        (0..total_tasks).into_par_iter().for_each(task);
+        (0..total_tasks).into_par_iter().map(task).collect()
+    };
+    // Per row (maxima combine exactly, so neither the split nor the order matters).
+    Ok((0..nrows)
+        .map(|r| {
+            maxima[r * tasks_per_row..(r + 1) * tasks_per_row]
+                .iter()
+                .fold(ScopeMax::EMPTY, |a, b| a.merge(*b))
+        })
+        .collect())
+}
+
+/// A clip scope's running maximum: the largest non-NaN value seen (`-inf` if none) and
+/// whether a NaN was seen.
+#[derive(Clone, Copy, Debug)]
+struct ScopeMax {
+    max: f64,
+    nan: bool,
+}
+
+impl ScopeMax {
+    const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
+
+    fn add(&mut self, v: f64) {
+        if v.is_nan() {
+            self.nan = true;
+        } else if v > self.max {
+            self.max = v;
+        }
     }
-    Ok(())
+
+    fn merge(self, o: ScopeMax) -> ScopeMax {
+        ScopeMax { max: self.max.max(o.max), nan: self.nan || o.nan }
+    }
+
+    /// The maximum under the clip's NaN rule.
+    fn value(self, rule: NanMax) -> f64 {
+        if self.nan && rule == NanMax::Propagate {
+            f64::NAN
+        } else {
+            self.max
+        }
+    }
 }
 
 /// A cached pool per thread count (building one spawns threads; a run should not).
@@ -511,41 +589,13 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, RunError> {
     Ok(p)
 }
 
-/// The maximum of `values` under the clip's NaN rule (`-inf` when nothing counts). Eight
-/// independent lanes so the compiler vectorizes it; NaN never wins a `>` comparison, so the
-/// skip rule is the plain loop and the propagate rule adds a NaN flag.
-fn scope_max<T: Float>(values: &[T], nan: NanMax) -> f64 {
-    let mut acc = [T::from_f64(f64::NEG_INFINITY); 8];
-    let mut any_nan = [false; 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            let v = c[i];
-            acc[i] = if v > acc[i] { v } else { acc[i] };
-            #[allow(clippy::eq_op)]
-            let is_nan = v != v;
-            any_nan[i] |= is_nan;
-        }
-    }
-    for (i, &v) in rest.iter().enumerate() {
-        acc[i] = if v > acc[i] { v } else { acc[i] };
-        #[allow(clippy::eq_op)]
-        let is_nan = v != v;
-        any_nan[i] |= is_nan;
-    }
-    if nan == NanMax::Propagate && any_nan.iter().any(|&b| b) {
-        return f64::NAN;
-    }
-    acc.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()))
-}
-
 /// Phase 2: the clip's maximum per scope, then the clip kernel over each scope's elements.
 fn clip_phase<T: Float>(
     prog: &Program,
     out: &mut [T],
     lead_sizes: &[usize],
     map: &OutMap,
+    row_max: &[ScopeMax],
     threads: usize,
     clip_fn: impl Fn(&Program, &mut [T], T) + Sync,
 ) -> Result<(), RunError> {
@@ -572,21 +622,20 @@ fn clip_phase<T: Float>(
         }
         expect *= lead_sizes[i];
     }
+    // The tail kept each row's maximum; a scope's rows are consecutive.
+    let rows_per_slice = row_max.len() / slices.max(1);
     for s in 0..slices {
         let chunk = &mut out[s * len..(s + 1) * len];
+        let m = row_max[s * rows_per_slice..(s + 1) * rows_per_slice]
+            .iter()
+            .fold(ScopeMax::EMPTY, |a, b| a.merge(*b))
+            .value(clip.nan);
+        let threshold = T::from_f64(m - clip.top);
         if threads == 1 || chunk.len() <= CLIP_PIECE {
-            let m = scope_max(chunk, clip.nan);
-            clip_fn(prog, chunk, T::from_f64(m - clip.top));
+            clip_fn(prog, chunk, threshold);
         } else {
-            // On the pool `run_into` installed. Maxima of pieces combine exactly (a NaN piece
-            // maximum only arises under the propagate rule), so the threshold, and hence the
-            // result, does not depend on the thread count.
+            // On the pool `run_into` installed.
             use rayon::prelude::*;
-            let m = chunk.par_chunks(CLIP_PIECE).map(|c| scope_max(c, clip.nan)).reduce(
-                || f64::NEG_INFINITY,
-                |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) },
-            );
-            let threshold = T::from_f64(m - clip.top);
             chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| clip_fn(prog, c, threshold));
         }
     }
@@ -617,8 +666,8 @@ fn run_typed<T: Float>(
             out.len()
         )));
     }
-    run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
-    clip_phase(prog, out, &lead_sizes, &map, threads, clip_fn)
+    let row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
+    clip_phase(prog, out, &lead_sizes, &map, &row_max, threads, clip_fn)
 }
 
 /// Runs `prog` (compiled from `g`) on `input` into `out`, which must have the planned shape and

@@ -103,6 +103,11 @@ pub struct ProgramInfo {
     pub scratch_bytes: usize,
     /// Byte offset in scratch of the non-finite flag vector the `load` stage writes.
     pub flag_offset: usize,
+    /// With a clip: byte offset in scratch of two vectors the `tail` updates with every value
+    /// it stores, the running maximum (NaN skipped; starts at `-inf`) and a NaN mask (all ones
+    /// in a lane that stored a NaN; starts at 0). The runtime sets them before a task's first
+    /// block and reads them after its last, so the clip's maximum needs no pass of its own.
+    pub max_offset: Option<usize>,
     /// Byte offsets in scratch of the two per-bin regions (`bins` vectors each) that the `fft`
     /// and `dft` stages write and the `tail` reads: the spectrum's real and imaginary parts,
     /// or, for a power filterbank, the power per bin and a region whose vector 0 holds the sum
@@ -394,6 +399,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let p_off = region(bins + 4);
     let m_off = region(c.power_mel.as_ref().map_or(0, |(_, m)| m.rows.len()));
     let flag_offset = region(1);
+    let max_offset = c.epilogue.as_ref().and_then(|e| e.clip.as_ref()).map(|_| region(2));
     let scratch_bytes = off.max(v);
 
     // Tables.
@@ -700,7 +706,28 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         let out_time = arg(e, args, offset_of!(BlockArgs, out_time));
         let yr = e.b.ins().iadd_imm_s(scratch, y_re as i64);
         let yi = e.b.ins().iadd_imm_s(scratch, y_im as i64);
+        // The clip's running maximum and NaN mask, in variables while the tail runs.
+        let running = max_offset.map(|o| {
+            let a = e.b.ins().iadd_imm_s(scratch, o as i64);
+            let (mx, nan) = (e.b.declare_var(vk.ty()), e.b.declare_var(vk.ty()));
+            let m0 = e.vload(a, 0);
+            e.b.def_var(mx, m0);
+            let n0 = e.vload(a, v as i64);
+            e.b.def_var(nan, n0);
+            (a, mx, nan)
+        });
         let store = |e: &mut Emit<'_, '_>, val: Value, band: Value| {
+            if let Some((_, mx, nan)) = running {
+                // `maxps` keeps the first operand when either is NaN: NaN never wins.
+                let m = e.b.use_var(mx);
+                let m = vk.max_nanprop(e.b, m, val);
+                e.b.def_var(mx, m);
+                let isnan = e.b.ins().fcmp(FloatCC::Unordered, val, val);
+                let isnan = vk.as_float(e.b, isnan);
+                let n = e.b.use_var(nan);
+                let n = e.b.ins().bor(n, isnan);
+                e.b.def_var(nan, n);
+            }
             let base = e.b.ins().imul(band, out_band);
             let base = e.b.ins().iadd(out, base);
             if time_contiguous {
@@ -803,6 +830,12 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 }
             }
         }
+        if let Some((a, mx, nan)) = running {
+            let m = e.b.use_var(mx);
+            e.vstore(m, a, 0);
+            let n = e.b.use_var(nan);
+            e.vstore(n, a, v as i64);
+        }
     })?;
 
     jit.define_declared_data("p.pool", pool_id, pool.bytes(), 16)?;
@@ -885,6 +918,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         time_contiguous,
         scratch_bytes,
         flag_offset,
+        max_offset,
         spectrum_offsets: if fused { (p_off, y_re) } else { (y_re, y_im) },
         bins,
         description,
