@@ -222,8 +222,14 @@ impl Emit<'_, '_> {
         let args: Vec<BlockArg> = vals.iter().map(|&v| BlockArg::Value(v)).collect();
         let mut rot: Vec<BlockArg> = vec![args[0]; args.len()];
         rot[0] = args[args.len() - 1];
+        // The never-taken edge goes through a block of its own, so the register shuffling
+        // its rotated arguments need sits there and not on the hot path.
+        let cold = self.b.create_block();
         let never = self.b.ins().icmp_imm_s(IntCC::Equal, guard, -1);
-        self.b.ins().brif(never, blk, &rot, blk, &args);
+        self.b.ins().brif(never, cold, &[], blk, &args);
+        self.b.switch_to_block(cold);
+        self.b.set_cold_block(cold);
+        self.b.ins().jump(blk, &rot);
         self.b.switch_to_block(blk);
         self.b.block_params(blk).to_vec()
     }
