@@ -18,7 +18,9 @@ Usage (see README.md):
 Each peer runs in a separate process (`peers.py --worker PEER ...`, or the peer's own binary),
 pinned to core 0 with `taskset -c 0` and every threading knob at 1 for `--threads 1`, or free on
 all cores for `--threads all`. A worker computes the output once (warm-up), compares it with
-specc's output (`specc run`), then times R warm runs.
+specc's output (`specc run`), then times R warm runs. All peers run once per round, for
+`--rounds` interleaved rounds: one vCPU of this (virtual, shared) machine runs some minutes at
+about 2/3 of its usual speed, and interleaving spreads such phases over every peer alike.
 """
 
 import argparse
@@ -542,8 +544,10 @@ def write_md(path, results, meta):
                 f"({meta['machine']['cpu']}, {meta['machine']['cores']} cores). "
                 f"Input: {meta['input']['shape']} float32, {meta['input']['what']}. "
                 f"specc engine: {meta['specc_engine']}; runs per peer: {meta['runs']} warm "
-                f"(after one warm-up); times in ms; `peer/specc` = peer time / specc time "
-                f"(< 1: the peer is faster). threads 1 = pinned to one core (`taskset -c 0`).")
+                f"(after one warm-up) in each of {meta.get('rounds', 1)} interleaved rounds; times in ms, "
+                f"medians over rounds of each round's median; `peer/specc` = median over rounds of "
+                f"peer time / specc time in the same round (< 1: the peer is faster). "
+                f"threads 1 = pinned to one core (`taskset -c 0`).")
         load = meta.get("loadavg_1_5_15")
         if load:
             f.write(f" Load average (1 min) at start / end: {load['start'][0]} / {load['end'][0]} "
@@ -564,6 +568,23 @@ def write_md(path, results, meta):
                                          if isinstance(v, str)) + ".\n")
         f.write(f"specc binary: {meta['versions']['specc_binary']['path']} built "
                 f"{meta['versions']['specc_binary']['mtime']}.\n")
+
+
+def merge_rounds(rs):
+    """One result from a peer's rounds: medians over rounds, the smallest minimum, the per-round
+    figures kept; an error in any round is the result."""
+    bad = next((r for r in rs if "median_ms" not in r), None)
+    if bad is not None:
+        return bad
+    r = dict(rs[-1])
+    r["median_ms"] = statistics.median(x["median_ms"] for x in rs)
+    r["min_ms"] = min(x["min_ms"] for x in rs)
+    ratios = [x["ratio"] for x in rs if x.get("ratio") is not None]
+    r["ratio"] = statistics.median(ratios) if ratios else None
+    r["round_medians_ms"] = [x["median_ms"] for x in rs]
+    failed = [c for x in rs for c in x.get("checks", []) if c.get("ok") is False]
+    r["checks"] = failed or rs[0].get("checks", [])
+    return r
 
 
 def orchestrate(args):
@@ -589,36 +610,41 @@ def orchestrate(args):
     for wl in workloads:
         refs[wl] = make_refs(args, wl, xpath, env1)
 
-    results = []
-    for threads in threads_list:
-        for wl in workloads:
-            specc_ms = None
-            for peer in peers:
-                if peer not in ("specc", "rust_baseline") and peer not in CHECKS[wl]:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    r = run_peer(args, peer, wl, threads, xpath)
-                except Exception as e:  # a peer that fails is reported, the others still run
-                    r = {"peer": peer, "workload": wl, "threads": threads, "error": str(e).strip()[:800]}
-                r["workload"], r["threads"], r["describe"] = wl, threads, DESCRIBE.get((wl, peer), "")
-                r["wall_s"] = round(time.perf_counter() - t0, 1)
-                if peer == "specc" and "median_ms" in r:
-                    specc_ms = r["median_ms"]
-                r["ratio"] = (r["median_ms"] / specc_ms) if specc_ms and "median_ms" in r else None
-                results.append(r)
-                bad = [c for c in r.get("checks", []) if c.get("ok") is False]
-                print(f"  {wl} {peer:14s} threads {threads}: "
-                      + (f"median {fmt_ms(r['median_ms'])} ms, min {fmt_ms(r['min_ms'])} ms"
-                         if "median_ms" in r else "ERROR " + r["error"].splitlines()[0])
-                      + (f"  ({check_text(r)})" if r.get("checks") else "")
-                      + ("  <-- CHECK FAILED" if bad else "")
-                      + "".join(f"\n      {n}" for n in r.get("notes", [])), flush=True)
+    # Rounds: every peer once per round, so that slow phases of the (shared, virtual) machine
+    # fall on all peers alike; a peer's figures are the medians over rounds of its per-round
+    # median, and its ratio the median over rounds of peer/specc measured in the same round.
+    rounds = {}
+    for rnd in range(max(args.rounds, 1)):
+        for threads in threads_list:
+            for wl in workloads:
+                specc_ms = None
+                for peer in peers:
+                    if peer not in ("specc", "rust_baseline") and peer not in CHECKS[wl]:
+                        continue
+                    t0 = time.perf_counter()
+                    try:
+                        r = run_peer(args, peer, wl, threads, xpath)
+                    except Exception as e:  # a peer that fails is reported, the others still run
+                        r = {"peer": peer, "workload": wl, "threads": threads, "error": str(e).strip()[:800]}
+                    r["workload"], r["threads"], r["describe"] = wl, threads, DESCRIBE.get((wl, peer), "")
+                    r["wall_s"] = round(time.perf_counter() - t0, 1)
+                    if peer == "specc" and "median_ms" in r:
+                        specc_ms = r["median_ms"]
+                    r["ratio"] = (r["median_ms"] / specc_ms) if specc_ms and "median_ms" in r else None
+                    rounds.setdefault((threads, wl, peer), []).append(r)
+                    bad = [c for c in r.get("checks", []) if c.get("ok") is False]
+                    print(f"  round {rnd + 1} {wl} {peer:14s} threads {threads}: "
+                          + (f"median {fmt_ms(r['median_ms'])} ms, min {fmt_ms(r['min_ms'])} ms"
+                             if "median_ms" in r else "ERROR " + r["error"].splitlines()[0])
+                          + (f"  ({check_text(r)})" if r.get("checks") else "")
+                          + ("  <-- CHECK FAILED" if bad else "")
+                          + "".join(f"\n      {n}" for n in r.get("notes", [])), flush=True)
+    results = [merge_rounds(rs) for rs in rounds.values()]
 
     engine = next((r.get("engine") for r in results if r["peer"] == "specc" and "engine" in r),
                   args.engine or "default")
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-            "versions": versions(args), "runs": args.runs, "specc_engine": engine,
+            "versions": versions(args), "runs": args.runs, "rounds": args.rounds, "specc_engine": engine,
             "input": {"shape": list(x.shape), "dtype": "float32",
                       "what": "specc bench's seeded noise + two tones per clip (src/bench.rs)"},
             "thread_env": {"1": "taskset -c 0; OMP/MKL/OPENBLAS/NUMBA/RAYON_NUM_THREADS=1; XLA_FLAGS="
@@ -645,6 +671,8 @@ def main():
     ap.add_argument("--workloads", default="K,W", help="K, W or K,W")
     ap.add_argument("--threads", default="1,all", help="comma list of thread counts; 'all' = every core")
     ap.add_argument("--runs", type=int, default=10, help="timed warm runs per peer (median and min)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="times every peer is run, interleaved (figures: medians over rounds)")
     ap.add_argument("--peers", default=None, help=f"comma list (default: {','.join(ALL_PEERS)})")
     ap.add_argument("--engine", default=None, help="passed to specc run/bench as --engine (jit|interp)")
     ap.add_argument("--specc", default=os.path.join(REPO, "target", "release", "specc"))

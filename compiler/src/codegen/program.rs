@@ -610,6 +610,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
                 let sink = PowerSink { p, sum: yr, f: &f };
                 fft.emit(e, addrs, xw, yr, yi, fs, Some(&sink));
+                zero_power_padding(e, p, bins);
             }
             None => fft.emit(e, addrs, xw, yr, yi, fs, None),
         }
@@ -694,6 +695,8 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         if fused {
             let s = e.b.use_var(psum);
             e.vstore(s, yr, 0);
+            let p = e.b.ins().iadd_imm_s(scratch, p_off as i64);
+            zero_power_padding(e, p, bins);
         }
     })?;
 
@@ -749,11 +752,9 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 // The fft or dft stage left the power per bin in `p` and its sum in point 0 of
                 // y_re (non-finite iff some bin is, or the sum overflows: either way the exact
                 // path below is right).
-                // Zero the padding after the last bin (padded weights read up to 3 past it).
-                for j in 0..4 {
-                    let z = e.splat(0.0);
-                    e.vstore(z, p, ((bins + j) * v) as i64);
-                }
+                // The fft or dft stage zeroed the padding after the last bin (padded weights
+                // read up to 3 past it): the tail never writes `p`, so its loads of `p` are
+                // read-only and can be memory operands of the multiply-adds.
                 let s = e.vload(yr, 0);
                 let bad = e.b.ins().fcmp(FloatCC::Unordered, s, s);
                 let z2 = e.splat(0.0);
@@ -924,6 +925,15 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         description,
     };
     Ok(Program { _module: Mutex::new(jit), fns, info })
+}
+
+/// Zeroes the 4 power vectors after the last bin, which the tail's padded filterbank rows read
+/// (with zero weights).
+fn zero_power_padding(e: &mut Emit<'_, '_>, p: Value, bins: usize) {
+    for j in 0..4 {
+        let z = e.splat(0.0);
+        e.vstore(z, p, (j + bins) as i64 * Vk::BYTES);
+    }
 }
 
 /// A loop's `F32X4` constants read from a table instead of held in registers: the dB step's
@@ -1312,7 +1322,7 @@ fn mel_band(
 fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value {
     let mut acc: Vec<Value> = Vec::with_capacity(4);
     for i in 0..len {
-        let pv = e.vload(pa, i as i64 * Vk::BYTES);
+        let pv = e.vload_ro(pa, i as i64 * Vk::BYTES);
         let wv = e.vload_ro(wa, i as i64 * Vk::BYTES);
         if i < 4 {
             acc.push(e.b.ins().fmul(wv, pv));
