@@ -156,3 +156,34 @@ fn bench_reports_json() {
     let o = specc(&["bench", "whisper", "--batch", "3", "--seconds", "1", "--runs", "1", "--threads", "2"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("frames/s"), "{}", stderr(&o));
 }
+
+/// `SPECC_PERF_MAP=1` makes the JIT list its kernels in `/tmp/perf-<pid>.map` (perf's format:
+/// hex address, hex size, name), so profiles of a run name the JIT code.
+#[cfg(target_os = "linux")]
+#[test]
+fn perf_map_names_the_jit_kernels() {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["bench", "keras_mel", "--batch", "1", "--seconds", "1", "--runs", "1"])
+        .env("SPECC_PERF_MAP", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs specc");
+    let pid = child.id();
+    let o = child.wait_with_output().expect("specc finishes");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = PathBuf::from(format!("/tmp/perf-{pid}.map"));
+    let text = std::fs::read_to_string(&path).expect("the perf map is written");
+    let _ = std::fs::remove_file(&path);
+    for kernel in ["load", "fft", "dft", "tail", "clip"] {
+        let line = text
+            .lines()
+            .find(|l| l.ends_with(&format!("specc_jit::{kernel}")))
+            .unwrap_or_else(|| panic!("no {kernel} in {text}"));
+        let mut f = line.split(' ');
+        let addr = u64::from_str_radix(f.next().unwrap_or(""), 16).expect("hex address");
+        let size = u64::from_str_radix(f.next().unwrap_or(""), 16).expect("hex size");
+        assert!(addr > 0 && size > 0, "{line}");
+    }
+}
