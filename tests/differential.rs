@@ -364,8 +364,14 @@ fn run_property(isa: IsaChoice, cases: u32) {
     let compared = counts.compared.load(Ordering::Relaxed);
     let rejected = counts.rejected.load(Ordering::Relaxed);
     eprintln!("{isa:?}: {compared} cases compared, {rejected} rejected by both engines");
-    // Most drawn cases must really run (the strategies stay within valid ranges).
-    assert!(compared >= rejected, "too few cases ran: {compared} compared, {rejected} rejected");
+    // Most drawn cases must really run (the strategies stay within valid ranges). A handful of
+    // cases from a random seed (`SPECC_DIFF_CASES=12` under valgrind) can draw mostly too-short
+    // signals by chance, so there only some must run.
+    if compared + rejected >= 40 {
+        assert!(compared >= rejected, "too few cases ran: {compared} compared, {rejected} rejected");
+    } else {
+        assert!(compared > 0, "no case ran: {rejected} rejected");
+    }
 }
 
 #[test]
