@@ -362,15 +362,24 @@ impl Emit<'_, '_> {
             }
             return out;
         }
-        // Odd r: pairs a_j = x_j + x_{r-j}, b_j = x_j - x_{r-j};
-        // X_k = T_k + (U_k.im, -U_k.re), X_{r-k} = T_k - (U_k.im, -U_k.re) with
-        // T_k = x_0 + Σ a_j cos(2πjk/r), U_k = Σ b_j sin(2πjk/r).
+        // Odd r: pairs a_j = x_j + x_{r-j}, b_j = x_j - x_{r-j}.
         let h = (r - 1) / 2;
         let a: Vec<C> = (1..=h).map(|j| self.add(x[j], x[r - j])).collect();
         let bd: Vec<C> = (1..=h).map(|j| self.sub(x[j], x[r - j])).collect();
-        let mut out = x.to_vec();
-        let mut sum = x[0];
-        for &aj in &a {
+        self.odd_from_pairs(x[0], &a, &bd)
+    }
+
+    /// The DFT of odd length `r = 2·a.len() + 1` from `x_0` and the pairs
+    /// `a_j = x_j + x_{r-j}`, `b_j = x_j - x_{r-j}`: `X_k = T_k + (U_k.im, -U_k.re)`,
+    /// `X_{r-k} = T_k - (U_k.im, -U_k.re)` with `T_k = x_0 + Σ a_j cos(2πjk/r)`,
+    /// `U_k = Σ b_j sin(2πjk/r)`.
+    fn odd_from_pairs(&mut self, x0: C, a: &[C], bd: &[C]) -> Vec<C> {
+        let h = a.len();
+        let r = 2 * h + 1;
+        let mut out = vec![x0; r];
+        let x = [x0];
+        let mut sum = x0;
+        for &aj in a {
             sum = self.add(sum, aj);
         }
         out[0] = sum;
@@ -529,22 +538,19 @@ impl ComplexFft {
             let sre = e.b.ins().iadd(io.in_re, src_off);
             let sim = io.in_im.map(|im| e.b.ins().iadd(im, src_off));
             let zero = if sim.is_none() { Some(e.splat(0.0)) } else { None };
-            let x: Vec<C> = (0..last as i64)
-                .map(|j| {
-                    let re = e.vload(sre, j * stride);
-                    let im = match sim {
-                        Some(sim) => e.vload(sim, j * stride),
-                        None => zero.expect("real input"),
-                    };
-                    C { re, im }
-                })
-                .collect();
-            let y = e.dft(&x);
+            let point = |e: &mut Emit<'_, '_>, j: i64| -> C {
+                let re = e.vload(sre, j * stride);
+                let im = match sim {
+                    Some(sim) => e.vload(sim, j * stride),
+                    None => zero.expect("real input"),
+                };
+                C { re, im }
+            };
             let dre = e.index(io.out_re, blk, last as i64 * POINT);
             let dim = e.index(io.out_im, blk, last as i64 * POINT);
-            for (k, v) in y.iter().enumerate() {
-                e.store(dre, dim, k as i64 * POINT, *v);
-            }
+            let store = |e: &mut Emit<'_, '_>, k: usize, v: C| e.store(dre, dim, k as i64 * POINT, v);
+            // `src_off` is a byte offset, never -1: the codelet's barrier guard.
+            codelet(e, last, src_off, &point, &store);
         });
         // Outer passes, in place on `out`, innermost remaining factor first.
         for (l, &(r, m)) in self.passes.iter().enumerate().rev() {
@@ -570,7 +576,7 @@ impl ComplexFft {
 /// One butterfly of a pass: the `r` points at `p + s·step` (`s < r`), point `s ≥ 1` times
 /// the twiddle at `ta + (s-1)·2·POINT` (re, im vectors), the codelet, stored back in place.
 fn butterfly(e: &mut Emit<'_, '_>, r: usize, pre: Value, pim: Value, ta: Value, step: i64) {
-    let point = |e: &mut Emit<'_, '_>, s: i64| {
+    let point = |e: &mut Emit<'_, '_>, s: i64| -> C {
         let v = e.load(pre, pim, s * step);
         if s == 0 {
             return v;
@@ -580,6 +586,20 @@ fn butterfly(e: &mut Emit<'_, '_>, r: usize, pre: Value, pim: Value, ta: Value, 
         let ti = e.vload_ro(ta, off + POINT);
         e.cmul(v, tr, ti)
     };
+    let store = |e: &mut Emit<'_, '_>, k: usize, v: C| e.store(pre, pim, k as i64 * step, v);
+    codelet(e, r, ta, &point, &store);
+}
+
+/// One codelet of radix `r`: `point(e, s)` gives input `s` (loaded, twiddled), `store(e, k, v)`
+/// puts output `k`. `guard` is any integer that is never -1 at run time (see
+/// [`Emit::barrier`]). Radices 4 and 8 and odd radices are emitted in register-friendly order.
+fn codelet(
+    e: &mut Emit<'_, '_>,
+    r: usize,
+    guard: Value,
+    point: &dyn Fn(&mut Emit<'_, '_>, i64) -> C,
+    store: &dyn Fn(&mut Emit<'_, '_>, usize, C),
+) {
     if r == 4 {
         // Radix 4 in register-friendly order: each half-butterfly as soon as its two inputs
         // are loaded, each output stored once computed. Block boundaries keep Cranelift from
@@ -590,26 +610,93 @@ fn butterfly(e: &mut Emit<'_, '_>, r: usize, pre: Value, pim: Value, ta: Value, 
         let bb = e.sub(x0, x2);
         let x1 = point(e, 1);
         let x3 = point(e, 3);
-        let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], ta);
+        let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], guard);
         let (a, bb) = (C { re: v[0], im: v[1] }, C { re: v[2], im: v[3] });
         let (x1, x3) = (C { re: v[4], im: v[5] }, C { re: v[6], im: v[7] });
         let c = e.add(x1, x3);
         let d = e.sub(x1, x3);
         let y0 = e.add(a, c);
-        e.store(pre, pim, 0, y0);
+        store(e, 0, y0);
         let y2 = e.sub(a, c);
-        e.store(pre, pim, 2 * step, y2);
+        store(e, 2, y2);
         // X1 = b - i·d, X3 = b + i·d.
         let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
-        e.store(pre, pim, step, y1);
+        store(e, 1, y1);
         let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
-        e.store(pre, pim, 3 * step, y3);
+        store(e, 3, y3);
+        return;
+    }
+    if r == 8 {
+        // Radix 8 as two radix-4 halves (evens, then odds) with barriers between the pairs, and
+        // the W8 combine last; the generic order loaded all 16 vectors first and spilled ~90
+        // times per butterfly.
+        let half = |e: &mut Emit<'_, '_>, s: [i64; 4], live: &mut Vec<Value>| -> [C; 4] {
+            let y0 = point(e, s[0]);
+            let y2 = point(e, s[2]);
+            let a = e.add(y0, y2);
+            let bb = e.sub(y0, y2);
+            live.extend([a.re, a.im, bb.re, bb.im]);
+            *live = e.barrier(live, guard);
+            let n = live.len();
+            let (a, bb) = (C { re: live[n - 4], im: live[n - 3] }, C { re: live[n - 2], im: live[n - 1] });
+            let y1 = point(e, s[1]);
+            let y3 = point(e, s[3]);
+            let c = e.add(y1, y3);
+            let d = e.sub(y1, y3);
+            let z0 = e.add(a, c);
+            let z2 = e.sub(a, c);
+            let z1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
+            let z3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
+            live.truncate(n - 4);
+            live.extend([z0.re, z0.im, z1.re, z1.im, z2.re, z2.im, z3.re, z3.im]);
+            *live = e.barrier(live, guard);
+            let m = live.len();
+            let g = |i: usize| C { re: live[m - 8 + 2 * i], im: live[m - 7 + 2 * i] };
+            [g(0), g(1), g(2), g(3)]
+        };
+        let mut live = Vec::new();
+        half(e, [0, 2, 4, 6], &mut live);
+        let od = half(e, [1, 3, 5, 7], &mut live);
+        // The evens went through the odds' barriers: their current values are live[..8].
+        let ev: [C; 4] = std::array::from_fn(|i| C { re: live[2 * i], im: live[2 * i + 1] });
+        for k in 0..4 {
+            let t = e.twiddle(od[k], k, 8);
+            let x = e.add(ev[k], t);
+            store(e, k, x);
+            let y = e.sub(ev[k], t);
+            store(e, k + 4, y);
+        }
+        return;
+    }
+    if r % 2 == 1 && r > 1 {
+        // Odd radix in register-friendly order: each pair (x_j, x_{r-j}) loaded, twiddled and
+        // folded to a_j, b_j before the next pair is loaded, a barrier after each, so Cranelift
+        // cannot hoist every load to the top and spill (the generic order spilled ~40 times per
+        // radix-5 butterfly).
+        let h = (r - 1) / 2;
+        let x0 = point(e, 0);
+        let mut live = vec![x0.re, x0.im];
+        for j in 1..=h {
+            let xj = point(e, j as i64);
+            let xr = point(e, (r - j) as i64);
+            let a = e.add(xj, xr);
+            let b = e.sub(xj, xr);
+            live.extend([a.re, a.im, b.re, b.im]);
+            live = e.barrier(&live, guard);
+        }
+        let x0 = C { re: live[0], im: live[1] };
+        let a: Vec<C> = (0..h).map(|j| C { re: live[2 + 4 * j], im: live[3 + 4 * j] }).collect();
+        let bd: Vec<C> = (0..h).map(|j| C { re: live[4 + 4 * j], im: live[5 + 4 * j] }).collect();
+        let y = e.odd_from_pairs(x0, &a, &bd);
+        for (k1, v) in y.iter().enumerate() {
+            store(e, k1, *v);
+        }
         return;
     }
     let x: Vec<C> = (0..r as i64).map(|s| point(e, s)).collect();
     let y = e.dft(&x);
     for (k1, v) in y.iter().enumerate() {
-        e.store(pre, pim, k1 as i64 * step, *v);
+        store(e, k1, *v);
     }
 }
 
