@@ -953,8 +953,12 @@ struct Pool {
 }
 
 impl Pool {
-    /// Before a loop: the table's address and the opaque zero.
+    /// Before a loop: the table's address and the opaque zero (F32X4 kernels only: the
+    /// constants it serves are the f32 logarithm's).
     fn enter(&mut self, e: &mut Emit<'_, '_>, addrs: &Addrs, table: usize) {
+        if e.vk != Vk::F32X4 {
+            return;
+        }
         if self.entries.is_empty() {
             self.entries.push(0);
         }
@@ -965,7 +969,7 @@ impl Pool {
 
     /// At the top of an iteration with loop index `i`.
     fn iteration(&mut self, e: &mut Emit<'_, '_>, i: Value) {
-        let (t, z) = (self.table.expect("enter before iteration"), self.zero.expect("enter"));
+        let (Some(t), Some(z)) = (self.table, self.zero) else { return };
         let masked = e.b.ins().band(i, z);
         self.base = Some(e.b.ins().iadd(t, masked));
     }
