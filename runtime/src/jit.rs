@@ -524,14 +524,8 @@ fn run_rows<T: Float>(
         use rayon::prelude::*;
         (0..total_tasks).into_par_iter().map(task).collect()
     };
-    // Per row (maxima combine exactly, so neither the split nor the order matters).
-    Ok((0..nrows)
-        .map(|r| {
-            maxima[r * tasks_per_row..(r + 1) * tasks_per_row]
-                .iter()
-                .fold(ScopeMax::EMPTY, |a, b| a.merge(*b))
-        })
-        .collect())
+    // Per row; neither the split into tasks nor their order changes the result.
+    Ok((0..nrows).map(|r| ScopeMax::of(&maxima[r * tasks_per_row..(r + 1) * tasks_per_row])).collect())
 }
 
 /// A clip scope's running maximum: the largest non-NaN value seen (`-inf` if none) and
@@ -553,8 +547,9 @@ impl ScopeMax {
         }
     }
 
-    fn merge(self, o: ScopeMax) -> ScopeMax {
-        ScopeMax { max: self.max.max(o.max), nan: self.nan || o.nan }
+    /// The maximum of several parts (maxima combine exactly, in any order).
+    fn of(parts: &[ScopeMax]) -> ScopeMax {
+        parts.iter().fold(ScopeMax::EMPTY, |a, b| ScopeMax { max: a.max.max(b.max), nan: a.nan || b.nan })
     }
 
     /// The maximum under the clip's NaN rule.
@@ -626,10 +621,7 @@ fn clip_phase<T: Float>(
     let rows_per_slice = row_max.len() / slices.max(1);
     for s in 0..slices {
         let chunk = &mut out[s * len..(s + 1) * len];
-        let m = row_max[s * rows_per_slice..(s + 1) * rows_per_slice]
-            .iter()
-            .fold(ScopeMax::EMPTY, |a, b| a.merge(*b))
-            .value(clip.nan);
+        let m = ScopeMax::of(&row_max[s * rows_per_slice..(s + 1) * rows_per_slice]).value(clip.nan);
         let threshold = T::from_f64(m - clip.top);
         if threads == 1 || chunk.len() <= CLIP_PIECE {
             clip_fn(prog, chunk, threshold);

@@ -84,6 +84,12 @@ impl DataSet {
         }
         self.push(bytes)
     }
+    /// Adds floats as whole vectors, each value once per lane of `vk`: kernels then use them
+    /// as memory operands instead of broadcasting scalars.
+    pub fn push_per_lane(&mut self, vk: Vk, values: impl IntoIterator<Item = f64>) -> usize {
+        let lanes = vk.lanes();
+        self.push_floats(vk, values.into_iter().flat_map(|x| std::iter::repeat_n(x, lanes)))
+    }
     /// Adds `u32` values.
     pub fn push_u32(&mut self, values: impl IntoIterator<Item = u32>) -> usize {
         self.push(values.into_iter().flat_map(u32::to_le_bytes).collect())
@@ -377,15 +383,14 @@ impl Emit<'_, '_> {
         let h = a.len();
         let r = 2 * h + 1;
         let mut out = vec![x0; r];
-        let x = [x0];
         let mut sum = x0;
         for &aj in a {
             sum = self.add(sum, aj);
         }
         out[0] = sum;
         for k in 1..=h {
-            let mut tre = x[0].re;
-            let mut tim = x[0].im;
+            let mut tre = x0.re;
+            let mut tim = x0.im;
             let mut ure: Option<Value> = None;
             let mut uim: Option<Value> = None;
             for j in 1..=h {
@@ -499,21 +504,17 @@ impl ComplexFft {
         let gather = data.push_u32(order.iter().step_by(last).map(|&i| i as u32));
         let passes: Vec<(usize, usize)> =
             (0..radices.len() - 1).map(|l| (radices[l], radices[l + 1..].iter().product())).collect();
-        // Twiddles are stored as whole vectors (each value once per lane), so butterflies use
-        // them as memory operands instead of broadcasting scalars.
-        let lanes = vk.lanes();
+        // Twiddles as whole vectors: the butterflies take them as memory operands.
         let twiddles = passes
             .iter()
             .map(|&(r, m)| {
-                let mut t = Vec::with_capacity(2 * m * (r - 1) * lanes);
-                for k in 0..m {
-                    for s in 1..r {
+                let t = (0..m).flat_map(|k| {
+                    (1..r).flat_map(move |s| {
                         let (c, si) = w(s * k, r * m);
-                        t.extend(std::iter::repeat_n(c, lanes));
-                        t.extend(std::iter::repeat_n(si, lanes));
-                    }
-                }
-                data.push_floats(vk, t)
+                        [c, si]
+                    })
+                });
+                data.push_per_lane(vk, t)
             })
             .collect();
         Ok(ComplexFft { n, radices, passes, gather, twiddles })
@@ -620,17 +621,10 @@ fn codelet(
         let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], guard);
         let (a, bb) = (C { re: v[0], im: v[1] }, C { re: v[2], im: v[3] });
         let (x1, x3) = (C { re: v[4], im: v[5] }, C { re: v[6], im: v[7] });
-        let c = e.add(x1, x3);
-        let d = e.sub(x1, x3);
-        let y0 = e.add(a, c);
-        store(e, 0, y0);
-        let y2 = e.sub(a, c);
-        store(e, 2, y2);
-        // X1 = b - i·d, X3 = b + i·d.
-        let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
-        store(e, 1, y1);
-        let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
-        store(e, 3, y3);
+        let y = radix4_outputs(e, a, bb, x1, x3);
+        for k in [0, 2, 1, 3] {
+            store(e, k, y[k]);
+        }
         return;
     }
     if r == 8 {
@@ -648,12 +642,7 @@ fn codelet(
             let (a, bb) = (C { re: live[n - 4], im: live[n - 3] }, C { re: live[n - 2], im: live[n - 1] });
             let y1 = point(e, s[1]);
             let y3 = point(e, s[3]);
-            let c = e.add(y1, y3);
-            let d = e.sub(y1, y3);
-            let z0 = e.add(a, c);
-            let z2 = e.sub(a, c);
-            let z1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
-            let z3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
+            let [z0, z1, z2, z3] = radix4_outputs(e, a, bb, y1, y3);
             live.truncate(n - 4);
             live.extend([z0.re, z0.im, z1.re, z1.im, z2.re, z2.im, z3.re, z3.im]);
             *live = e.barrier(live, guard);
@@ -705,6 +694,18 @@ fn codelet(
     for (k1, v) in y.iter().enumerate() {
         store(e, k1, *v);
     }
+}
+
+/// The 4-point DFT from `a = x0 + x2`, `bb = x0 - x2` and the (twiddled) `x1`, `x3`.
+fn radix4_outputs(e: &mut Emit<'_, '_>, a: C, bb: C, x1: C, x3: C) -> [C; 4] {
+    let c = e.add(x1, x3);
+    let d = e.sub(x1, x3);
+    let y0 = e.add(a, c);
+    let y2 = e.sub(a, c);
+    // X1 = b - i·d, X3 = b + i·d.
+    let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
+    let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
+    [y0, y1, y2, y3]
 }
 
 /// The complex transform inside a real one: a codelet chain, or Bluestein around one.
@@ -878,12 +879,11 @@ impl RealFft {
             RealPlan::HalfComplex { n, half } => {
                 let inner = Inner::new(half, vk, data)?;
                 let h = n / 2;
-                let lanes = vk.lanes();
-                let post = data.push_floats(
+                let post = data.push_per_lane(
                     vk,
                     (1..=(h / 2).max(1)).flat_map(|k| {
                         let (c, s) = w(k, *n);
-                        std::iter::repeat_n(0.5 * c, lanes).chain(std::iter::repeat_n(0.5 * s, lanes))
+                        [0.5 * c, 0.5 * s]
                     }),
                 );
                 Ok(RealFft { n: *n, inner, post: Some(post) })

@@ -209,19 +209,10 @@ impl JitModule {
     /// [`define_declared_data`](Self::define_declared_data) (before [`finalize`](Self::finalize)),
     /// for tables that functions referencing them fill while they are built (a constant pool).
     pub fn declare_data(&mut self, name: &str) -> Result<DataId, JitError> {
-        if self.poisoned {
-            return Err(JitError::Poisoned);
-        }
         let module = self.module.as_mut().expect("JITModule is present until drop");
-        let declare = || module.declare_data(name, Linkage::Local, false, false).map_err(Box::new);
-        match catch_unwind(AssertUnwindSafe(declare)) {
-            Ok(Ok(id)) => Ok(id),
-            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
-            Err(payload) => {
-                self.poisoned = true;
-                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
-            }
-        }
+        guarded(&mut self.poisoned, name, || {
+            module.declare_data(name, Linkage::Local, false, false).map_err(Box::new)
+        })
     }
 
     /// Gives the contents of a data object from [`declare_data`](Self::declare_data).
@@ -232,11 +223,8 @@ impl JitModule {
         bytes: Vec<u8>,
         align: u64,
     ) -> Result<(), JitError> {
-        if self.poisoned {
-            return Err(JitError::Poisoned);
-        }
         let module = self.module.as_mut().expect("JITModule is present until drop");
-        let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), Box<ModuleError>> {
+        guarded(&mut self.poisoned, name, || {
             let mut desc = DataDescription::new();
             // An empty object still needs an address; one zero byte gives it one.
             desc.define(if bytes.is_empty() {
@@ -246,15 +234,7 @@ impl JitModule {
             });
             desc.set_align(align.max(1));
             module.define_data(id, &desc).map_err(Box::new)
-        }));
-        match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
-            Err(payload) => {
-                self.poisoned = true;
-                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
-            }
-        }
+        })
     }
 
     /// [`define`](Self::define) for a function that reads data objects: `build` gets one
@@ -269,9 +249,6 @@ impl JitModule {
     where
         F: FnOnce(&mut FunctionBuilder<'_>, TargetInfo, &[GlobalValue]),
     {
-        if self.poisoned {
-            return Err(JitError::Poisoned);
-        }
         let target = self.target;
         let module = self.module.as_mut().expect("JITModule is present until drop");
         let ctx = &mut self.ctx;
@@ -279,7 +256,7 @@ impl JitModule {
         let capture = self.capture_vcode;
         let vcode = &mut self.last_vcode;
         let perf_names = &mut self.perf_names;
-        let result = catch_unwind(AssertUnwindSafe(|| -> Result<FuncId, Box<ModuleError>> {
+        let id = guarded(&mut self.poisoned, name, || {
             let id = module.declare_function(name, Linkage::Local, &sig).map_err(Box::new)?;
             module.clear_context(ctx);
             ctx.func.signature = sig;
@@ -322,38 +299,18 @@ impl JitModule {
             }
             module.clear_context(ctx);
             defined.map(|()| id).map_err(Box::new)
-        }));
-        match result {
-            Ok(Ok(id)) => {
-                self.pending.insert(id);
-                Ok(id)
-            }
-            Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
-            Err(payload) => {
-                self.poisoned = true;
-                Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
-            }
-        }
+        })?;
+        self.pending.insert(id);
+        Ok(id)
     }
 
     /// Links everything defined so far and makes it executable.
     pub fn finalize(&mut self) -> Result<(), JitError> {
-        if self.poisoned {
-            return Err(JitError::Poisoned);
-        }
         let module = self.module.as_mut().expect("JITModule is present until drop");
-        match catch_unwind(AssertUnwindSafe(|| module.finalize_definitions().map_err(Box::new))) {
-            Ok(Ok(())) => {
-                self.pending.clear();
-                self.write_perf_map();
-                Ok(())
-            }
-            Ok(Err(e)) => Err(JitError::Module { name: "<finalize>".into(), source: e }),
-            Err(payload) => {
-                self.poisoned = true;
-                Err(JitError::Panic { name: "<finalize>".into(), message: panic_message(&*payload) })
-            }
-        }
+        guarded(&mut self.poisoned, "<finalize>", || module.finalize_definitions().map_err(Box::new))?;
+        self.pending.clear();
+        self.write_perf_map();
+        Ok(())
     }
 
     /// A handle to finalized code. It borrows the module, so the code cannot be freed while the
@@ -366,6 +323,27 @@ impl JitModule {
             return Err(JitError::NotFinalized);
         }
         Ok(JitFn { ptr: self.module().get_finalized_function(id), _module: PhantomData })
+    }
+}
+
+/// Runs one Cranelift step for `name` unless the module is `poisoned`: its error becomes
+/// [`JitError::Module`], and a panic becomes [`JitError::Panic`] and poisons the module
+/// (Cranelift's state may be half-updated).
+fn guarded<T>(
+    poisoned: &mut bool,
+    name: &str,
+    step: impl FnOnce() -> Result<T, Box<ModuleError>>,
+) -> Result<T, JitError> {
+    if *poisoned {
+        return Err(JitError::Poisoned);
+    }
+    match catch_unwind(AssertUnwindSafe(step)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(JitError::Module { name: name.to_string(), source: e }),
+        Err(payload) => {
+            *poisoned = true;
+            Err(JitError::Panic { name: name.to_string(), message: panic_message(&*payload) })
+        }
     }
 }
 

@@ -406,11 +406,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     // The fused window is stored as whole vectors (each tap once per lane), so the load stage
     // multiplies by a memory operand instead of broadcasting a scalar on the shuffle port,
     // which the transpose already keeps busy.
-    let lanes_n = vk.lanes();
-    let window = c
-        .window
-        .as_ref()
-        .map(|w| tables.push_floats(vk, w.data.iter().flat_map(|&x| std::iter::repeat_n(x, lanes_n))));
+    let window = c.window.as_ref().map(|w| tables.push_per_lane(vk, w.data.iter().copied()));
     let frame_tables: Vec<Option<usize>> = c
         .per_frame
         .iter()
@@ -468,11 +464,9 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 _ => runs.push((b, b + 1, padded)),
             }
         }
-        // Weights as whole vectors (each once per lane): the products take them as memory
-        // operands instead of a scalar load plus a broadcast on the shuffle port each.
-        let lanes = vk.lanes();
-        let weights = weights.into_iter().flat_map(|x| std::iter::repeat_n(x, lanes));
-        (*power, m.rows.len(), tables.push_u32(rows), tables.push_floats(vk, weights), runs)
+        // Weights as whole vectors: the products take them as memory operands instead of a
+        // scalar load plus a broadcast on the shuffle port each.
+        (*power, m.rows.len(), tables.push_u32(rows), tables.push_per_lane(vk, weights), runs)
     });
     let bands = match (&mel, c.concat) {
         (Some((_, b, _, _, _)), _) => *b,
