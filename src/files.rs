@@ -1,4 +1,4 @@
-//! `specc run` over files: audio or `.npy` in, `.npy`, `.npz` or `.png` out, many inputs in
+//! `specc run` over files: audio or `.npy` in, `.npy`, `.npz`, `.png` or `.svg` out, many inputs in
 //! parallel, a progress bar on a terminal, and a summary that counts what really happened.
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -7,7 +7,8 @@ use rayon::prelude::*;
 use specc::{npy, Error, Output, Pipeline};
 use specc_compiler::graph::Precision;
 use specc_runtime::audio::{self, ChannelMode};
-use specc_runtime::image::{self, PngOptions};
+use specc_runtime::figure::{self, FigureOptions};
+use specc_runtime::image;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -19,8 +20,10 @@ pub enum Format {
     Npy,
     /// One `.npz` holding one array per input.
     Npz,
-    /// One `.png` heatmap per input.
+    /// One `.png` figure per input.
     Png,
+    /// One `.svg` figure per input.
+    Svg,
 }
 
 impl std::str::FromStr for Format {
@@ -30,7 +33,8 @@ impl std::str::FromStr for Format {
             "npy" => Ok(Format::Npy),
             "npz" => Ok(Format::Npz),
             "png" => Ok(Format::Png),
-            other => Err(format!("unknown format `{other}`; formats: npy, npz, png")),
+            "svg" => Ok(Format::Svg),
+            other => Err(format!("unknown format `{other}`; formats: npy, npz, png, svg")),
         }
     }
 }
@@ -41,6 +45,7 @@ impl Format {
             Format::Npy => "npy",
             Format::Npz => "npz",
             Format::Png => "png",
+            Format::Svg => "svg",
         }
     }
     fn from_path(p: &Path) -> Option<Format> {
@@ -60,8 +65,8 @@ pub struct RunOptions {
     pub channels: ChannelMode,
     /// Resample audio whose rate differs from the spec's.
     pub resample: bool,
-    /// PNG rendering.
-    pub png: PngOptions,
+    /// Figure size, colormap and scale (`.png`, `.svg`).
+    pub png: FigureOptions,
     /// Parallel jobs (0: one per core).
     pub jobs: usize,
 }
@@ -214,54 +219,57 @@ fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Resu
     ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| e.to_string())
 }
 
-/// Values as f32 for display, frequency rows (lowest first) by time columns, leading axes as
-/// stacked panels.
-fn heatmap(p: &Pipeline, out: &Output) -> Result<(ndarray::Array2<f32>, usize), String> {
-    let ty = p.optimized().output_type();
-    let shape = out.shape().to_vec();
-    let names: Vec<&str> = {
-        // Expand `...` to as many axes as the output has beyond the named ones.
-        let named = ty.axes.iter().filter(|a| !a.is_ellipsis()).count();
-        let mut v = Vec::new();
-        for a in &ty.axes {
-            if a.is_ellipsis() {
-                v.extend(std::iter::repeat_n("...", shape.len() - named));
-            } else {
-                v.push(a.name.as_str());
-            }
+/// Draws a figure of `out`, computed from an input of `input_shape` read from `input`.
+fn draw(
+    p: &Pipeline,
+    out: &Output,
+    input: &Path,
+    input_shape: &[usize],
+    opts: &RunOptions,
+) -> Result<Figure, String> {
+    let mut info = p.figure_info(input_shape).map_err(|e| e.to_string())?;
+    let name =
+        input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+    info.title = format!("{name} — {}", info.title);
+    // `--channels all` lays audio out as (channels, samples): the leading axis is the channels.
+    if opts.channels == ChannelMode::All && audio::is_audio_path(input) && !is_npy(input) {
+        for a in info.axes.iter_mut().filter(|a| a.kind == figure::AxisKind::Panels) {
+            a.label = String::from("channel");
         }
-        v
-    };
-    let t_ax = names.iter().position(|n| *n == "frames").ok_or("the output has no time axis to draw")?;
-    let f_ax = (0..names.len()).rev().find(|&i| i != t_ax && names[i] != "...").ok_or("no frequency axis")?;
-    let values: Vec<f32> = out.to_f64().into_iter().map(|v| v as f32).collect();
-    let arr = ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())?;
-    let mut perm: Vec<usize> = (0..shape.len()).filter(|&i| i != t_ax && i != f_ax).collect();
-    perm.push(f_ax);
-    perm.push(t_ax);
-    let arr = arr.permuted_axes(perm);
-    let panels: usize = arr.shape()[..arr.ndim() - 2].iter().product();
-    let (f, t) = (shape[f_ax], shape[t_ax]);
-    let flat: Vec<f32> = arr.iter().copied().collect();
-    let a2 = ndarray::Array2::from_shape_vec((panels * f, t), flat).map_err(|e| e.to_string())?;
-    Ok((a2, panels.max(1)))
+    }
+    let values = ndarray::Array::from_shape_vec(
+        IxDyn(out.shape()),
+        out.to_f64().into_iter().map(|v| v as f32).collect(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Figure { values, info })
 }
 
-fn write(p: &Pipeline, out: &Output, path: &Path, format: Format, png: &PngOptions) -> Result<(), String> {
+/// A figure's values and description.
+struct Figure {
+    values: ArrayD<f32>,
+    info: figure::FigureInfo,
+}
+
+fn write(
+    out: &Output,
+    fig: Option<Figure>,
+    path: &Path,
+    format: Format,
+    opts: &FigureOptions,
+) -> Result<(), String> {
+    let fig = || fig.ok_or_else(|| String::from("internal error: no figure to draw"));
     match format {
         Format::Npy => npy::write(path, out).map_err(|e| e.to_string()),
         Format::Png => {
-            let (values, panels) = heatmap(p, out)?;
-            let range = image::finite_range(values.iter().copied())
-                .ok_or_else(|| format!("{}: the output has no finite values to draw", path.display()))?;
-            // One pixel per frame by default, but no wider than 4096: a long recording is drawn
-            // averaged rather than refused.
-            let mut opts = *png;
-            if opts.width.is_none() && values.ncols() > 4096 {
-                opts.width = Some(4096);
-            }
-            let img = image::render_panels(values.view(), panels, range, &opts).map_err(|e| e.to_string())?;
+            let f = fig()?;
+            let img = figure::render_png(f.values.view(), &f.info, opts).map_err(|e| e.to_string())?;
             image::write_png(path, &img).map_err(|e| e.to_string())
+        }
+        Format::Svg => {
+            let f = fig()?;
+            let svg = figure::render_svg(f.values.view(), &f.info, opts).map_err(|e| e.to_string())?;
+            figure::write_svg(path, &svg).map_err(|e| e.to_string())
         }
         Format::Npz => unreachable!("npz outputs are gathered and written once"),
     }
@@ -335,7 +343,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
             match sink(name) {
                 Sink::File(dest, f) => {
                     let t = Instant::now();
-                    write(p, &y, &dest, f, &opts.png)?;
+                    let fig = match f {
+                        Format::Png | Format::Svg => Some(draw(p, &y, path, view.shape(), opts)?),
+                        _ => None,
+                    };
+                    write(&y, fig, &dest, f, &opts.png)?;
                     let what = format!("{what}, write {:.1} ms)", ms(t));
                     Ok(format!("{} -> {}: {what}", path.display(), dest.display()))
                 }

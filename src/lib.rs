@@ -23,7 +23,7 @@ use std::path::Path;
 pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
-pub use specc_runtime::{audio, image, npy};
+pub use specc_runtime::{audio, figure, image, npy};
 pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError};
 
 use specc_runtime::{Programs, RunOptions};
@@ -244,6 +244,238 @@ impl Pipeline {
             Ok(pool) => pool.install(work),
             Err(_) => inputs.iter().map(one).collect(),
         }
+    }
+}
+
+/// What the values are while walking the graph from its input to its output.
+enum Values {
+    /// Samples or frames of samples.
+    Signal,
+    /// Complex FFT bins.
+    Complex,
+    /// A linear power-like quantity, turned into dB by `mult * log10`.
+    Linear(String, f64),
+    /// Anything else (logarithmic, signed, phases): named only.
+    Other(String),
+}
+
+impl Values {
+    fn name(&self) -> String {
+        match self {
+            Values::Signal => String::from("amplitude"),
+            Values::Complex => String::from("complex FFT bins"),
+            Values::Linear(n, _) | Values::Other(n) => n.clone(),
+        }
+    }
+}
+
+/// A number as an axis or title shows it (`0.25`, `4`, not `4.0`).
+fn short_num(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl Pipeline {
+    /// What the output for an input of shape `input_shape` shows, for drawing it with
+    /// [`figure::render_png`] or [`figure::render_svg`]: one [`figure::FigureAxis`] per output
+    /// axis (frames as time in seconds from the hop, the rate and the padding before framing;
+    /// mel bands with their centre frequencies in Hz; FFT bins with their frequencies; leading
+    /// axes as panels), the value's unit (dB, power, magnitude, ln, ...) and a title naming the
+    /// spec and the params that were set (`librosa_mel (n_mels=64)`).
+    ///
+    /// Everything is read from the graph the spec lowers to, so a spec file of your own gets
+    /// the same treatment as a preset. Without a sample rate in the spec, time is in frames and
+    /// FFT bins are numbered.
+    ///
+    /// ```
+    /// use specc::{figure, Input, Pipeline};
+    /// let p = Pipeline::preset("librosa_mel", &["n_mels=64"])?;
+    /// let x = ndarray::ArrayD::<f32>::zeros(vec![22050]);
+    /// let y = p.run(&Input::F32(x.view()))?;
+    /// let info = p.figure_info(x.shape())?;
+    /// assert_eq!(info.title, "librosa_mel (n_mels=64)");
+    /// let opts = figure::FigureOptions { width: Some(600), height: Some(300), ..Default::default() };
+    /// let values = y.to_f64().mapv(|v| v as f32);
+    /// let png = figure::render_png(values.view(), &info, &opts)?;
+    /// assert_eq!((png.width, png.height), (600, 300));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn figure_info(&self, input_shape: &[usize]) -> Result<figure::FigureInfo, Error> {
+        use figure::{AxisKind, FigureAxis};
+        use specc_compiler::consts::mel::{hz_to_mel, linspace, mel_to_hz};
+        use specc_compiler::graph::{Op, PadAmount, Unary};
+        let g = self.graph();
+        let dtype = g.accepts.first().map_or("float32", String::as_str);
+        let out_shape = self.plan(input_shape, dtype)?.output_shape;
+        // The signal's length: `samples` counted from the end when the layout has `...`.
+        let user = g.user_axes();
+        let s_pos = user.iter().position(|a| a == "samples").unwrap_or(user.len().saturating_sub(1));
+        let samples = if user.iter().any(|a| a == "...") {
+            input_shape.len().checked_sub(user.len() - s_pos).map(|i| input_shape[i])
+        } else {
+            input_shape.get(s_pos).copied()
+        }
+        .unwrap_or(0) as f64;
+        // The op chain from input to output (every op has its data operand first).
+        let mut chain = vec![g.output];
+        while let Some(&i) = g.nodes[*chain.last().unwrap_or(&0)].inputs.first() {
+            chain.push(i);
+        }
+        chain.reverse();
+        let rate = g.rate;
+        let (mut n, mut left) = (samples, 0.0);
+        let mut time: Option<(f64, f64)> = None;
+        let mut bins: Option<(usize, usize)> = None; // (n_fft, bins)
+        let mut concat = false;
+        let mut mel: Option<Vec<f64>> = None;
+        let mut v = Values::Signal;
+        for &id in &chain {
+            v = match &g.nodes[id].op {
+                Op::Pad { amount, .. } if time.is_none() => {
+                    let (l, r) = match *amount {
+                        PadAmount::Fixed(l, r) => (l as f64, r as f64),
+                        PadAmount::Same { length, hop } => {
+                            let frames = (n / hop as f64).ceil();
+                            let total = ((frames - 1.0) * hop as f64 + length as f64 - n).max(0.0);
+                            ((total / 2.0).floor(), total - (total / 2.0).floor())
+                        }
+                    };
+                    n += l + r;
+                    left += l;
+                    v
+                }
+                Op::PadRight(k) => {
+                    n += *k as f64;
+                    v
+                }
+                Op::Frames { length, hop, .. } => {
+                    time = Some((*length as f64 / 2.0 - left, *hop as f64));
+                    v
+                }
+                Op::Rfft { n, .. } | Op::Fft { n, .. } => {
+                    bins = Some((*n, n / 2 + 1));
+                    Values::Complex
+                }
+                Op::Power => Values::Linear(String::from("power"), 10.0),
+                Op::Magnitude => Values::Linear(String::from("magnitude"), 20.0),
+                Op::Real => Values::Other(String::from("real part")),
+                Op::Imag => Values::Other(String::from("imaginary part")),
+                Op::Angle => Values::Other(String::from("phase (rad)")),
+                Op::ConcatReIm => {
+                    concat = true;
+                    Values::Other(String::from("real part | imaginary part"))
+                }
+                Op::Mel(m) => {
+                    let edges = linspace(hz_to_mel(m.fmin, m.scale), hz_to_mel(m.fmax, m.scale), m.bands + 2);
+                    mel = Some(edges[1..=m.bands].iter().map(|&e| mel_to_hz(e, m.scale)).collect());
+                    match v {
+                        Values::Linear(name, mult) => Values::Linear(format!("mel {name}"), mult),
+                        other => Values::Other(format!("mel {}", other.name())),
+                    }
+                }
+                Op::Unary(u) => match (u, v) {
+                    (Unary::Pow(p), Values::Linear(name, mult)) => match (name.as_str(), *p) {
+                        (_, p) if p == 1.0 => Values::Linear(name, mult),
+                        ("magnitude", p) if p == 2.0 => Values::Linear(String::from("power"), 10.0),
+                        (_, p) => Values::Linear(format!("{name}^{}", short_num(p)), mult / p),
+                    },
+                    (Unary::Sqrt, Values::Linear(name, mult)) if name.ends_with("power") => {
+                        Values::Linear(name.replace("power", "magnitude"), mult * 2.0)
+                    }
+                    (Unary::Sqrt, Values::Linear(name, mult)) => {
+                        Values::Linear(format!("sqrt({name})"), mult * 2.0)
+                    }
+                    (Unary::ClampMin(_), v) => v,
+                    (Unary::Ln, v) => Values::Other(format!("ln({})", v.name())),
+                    (Unary::Log10, v) => Values::Other(format!("log10({})", v.name())),
+                    (Unary::Sqrt, v) => Values::Other(format!("sqrt({})", v.name())),
+                    (Unary::Pow(p), v) => Values::Other(format!("({})^{}", v.name(), short_num(*p))),
+                    (Unary::Affine(a, b), v) => {
+                        let sign = if *b < 0.0 { "-" } else { "+" };
+                        Values::Other(format!("{}·{} {sign} {}", short_num(*a), v.name(), short_num(b.abs())))
+                    }
+                },
+                Op::Db { mult, .. } => match *mult {
+                    m if m == 1.0 => Values::Other(format!("log10({})", v.name())),
+                    m if m == 10.0 || m == 20.0 => Values::Other(format!("{} [dB]", v.name())),
+                    m => Values::Other(format!("{}·log10({})", short_num(m), v.name())),
+                },
+                _ => v,
+            };
+        }
+        let value = match v {
+            Values::Linear(label, mult) => figure::ValueInfo { label, db_mult: Some(mult) },
+            other => figure::ValueInfo { label: other.name(), db_mult: None },
+        };
+        // Output axes, `...` expanded to as many axes as the output has beyond the named ones.
+        let ty = self.optimized().output_type();
+        let named = ty.axes.iter().filter(|a| !a.is_ellipsis()).count();
+        let mut names: Vec<&str> = Vec::new();
+        for a in &ty.axes {
+            if a.is_ellipsis() {
+                names.extend(std::iter::repeat_n("...", out_shape.len().saturating_sub(named)));
+            } else {
+                names.push(a.name.as_str());
+            }
+        }
+        let freq_axis = |size: usize, parts: &[&str]| -> FigureAxis {
+            let rows = |label: String| FigureAxis { label, kind: AxisKind::Rows };
+            let of_one = |what: &str| parts.iter().any(|p| *p == what);
+            let (rows_per, kind, label) = if of_one("mel") {
+                let hz = mel.clone().unwrap_or_default();
+                (hz.len(), AxisKind::Frequency { hz, mel: true }, String::from("frequency (Hz, mel bands)"))
+            } else {
+                let (n_fft, f) = bins.unwrap_or((0, size));
+                if concat {
+                    return rows(format!(
+                        "FFT bin: real parts 0-{}, then imaginary parts",
+                        f.saturating_sub(1)
+                    ));
+                }
+                match rate {
+                    Some(r) if n_fft > 0 => {
+                        let hz = (0..f).map(|k| k as f64 * r / n_fft as f64).collect();
+                        (f, AxisKind::Frequency { hz, mel: false }, String::from("frequency (Hz)"))
+                    }
+                    _ => return rows(String::from("FFT bin")),
+                }
+            };
+            if rows_per == size {
+                FigureAxis { label, kind }
+            } else {
+                rows(parts.join(" × "))
+            }
+        };
+        let axes = names
+            .iter()
+            .zip(&out_shape)
+            .map(|(name, &size)| {
+                let parts: Vec<&str> = name.split('*').collect();
+                match parts.as_slice() {
+                    ["frames"] => match (time, rate) {
+                        (Some((first, hop)), Some(r)) => FigureAxis {
+                            label: String::from("time (s)"),
+                            kind: AxisKind::Time { first: first / r, step: hop / r },
+                        },
+                        _ => FigureAxis {
+                            label: String::from("frame"),
+                            kind: AxisKind::Time { first: 0.0, step: 1.0 },
+                        },
+                    },
+                    p if p.iter().any(|p| *p == "mel" || *p == "bins") => freq_axis(size, p),
+                    ["channels"] => FigureAxis { label: String::from("channel"), kind: AxisKind::Panels },
+                    _ => FigureAxis { label: String::from("item"), kind: AxisKind::Panels },
+                }
+            })
+            .collect();
+        let set: Vec<String> = self
+            .params()
+            .iter()
+            .filter(|p| p.overridden)
+            .map(|p| format!("{}={}", p.name, specc_compiler::lower::value_text(&p.value)))
+            .collect();
+        let title = if set.is_empty() { g.name.clone() } else { format!("{} ({})", g.name, set.join(", ")) };
+        Ok(figure::FigureInfo { title, axes, value })
     }
 }
 

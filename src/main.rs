@@ -6,7 +6,8 @@ mod files;
 
 use specc::{Engine, Pipeline};
 use specc_runtime::audio::ChannelMode;
-use specc_runtime::image::{Colormap, PngOptions};
+use specc_runtime::figure::{FigureOptions, ValueScale};
+use specc_runtime::image::Colormap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,7 +40,7 @@ enum Cmd {
         /// Engine: jit (Cranelift machine code) or interp (the reference interpreter).
         #[arg(long, default_value = "jit")]
         engine: Engine,
-        /// Output format when the output's extension does not say: npy, npz or png.
+        /// Output format when the output's extension does not say: npy, npz, png or svg.
         #[arg(long)]
         format: Option<files::Format>,
         /// Multi-channel audio: mix (mean, as librosa), first, or all (keeps a channel axis).
@@ -48,12 +49,17 @@ enum Cmd {
         /// Resample audio whose rate differs from the spec's (sinc, see README).
         #[arg(long)]
         resample: bool,
-        /// PNG size as WIDTHxHEIGHT (default: one pixel per value).
+        /// Figure size (.png, .svg) as WIDTHxHEIGHT, margins included (default: a 1000x400 plot
+        /// plus axes, title and colorbar).
         #[arg(long, value_name = "WxH")]
         png_size: Option<String>,
-        /// PNG colormap: magma, viridis, inferno, gray.
+        /// Figure colormap: magma, viridis, inferno, gray.
         #[arg(long, default_value = "magma")]
         colormap: Colormap,
+        /// How a figure shows linear power or magnitude: db (10·log10 / 20·log10, 80 dB below the
+        /// maximum; the data written is unchanged) or linear.
+        #[arg(long, default_value = "db")]
+        png_scale: ValueScale,
         /// Files processed in parallel (0: one per core).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
@@ -150,6 +156,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             resample,
             png_size,
             colormap,
+            png_scale,
             jobs,
         } => {
             let p = open(&spec, &sets)?.with_engine(engine);
@@ -174,7 +181,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 format,
                 channels,
                 resample,
-                png: PngOptions { width, height, colormap },
+                png: FigureOptions { width, height, colormap, scale: png_scale },
                 jobs,
             };
             if files::run(&p, &opts)? {
