@@ -483,3 +483,61 @@ impl Pipeline {
 pub fn preset_text(name: &str) -> Option<&'static str> {
     PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figure::AxisKind;
+
+    #[test]
+    fn figure_info_reads_axes_and_units_from_the_graph() {
+        // librosa: centred frames at i * hop / sr; mel bands with their centre frequencies.
+        let p = Pipeline::preset("librosa_mel", &["n_mels=40", "sr=16000"]).unwrap();
+        let f = p.figure_info(&[2, 16000]).unwrap();
+        assert_eq!(f.title, "librosa_mel (sr=16000.0 Hz, n_mels=40)");
+        assert_eq!(f.axes.len(), 3);
+        assert_eq!(f.axes[0].kind, AxisKind::Panels);
+        let AxisKind::Frequency { hz, mel: true } = &f.axes[1].kind else { panic!("{:?}", f.axes[1]) };
+        assert_eq!(hz.len(), 40);
+        assert!(hz.windows(2).all(|w| w[1] > w[0]) && hz[0] > 0.0 && hz[39] < 8000.0);
+        assert_eq!(f.axes[2].kind, AxisKind::Time { first: 0.0, step: 512.0 / 16000.0 });
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("mel power [dB]", None));
+        let p = Pipeline::preset("librosa_mel", &["power_to_db=false", "power=1.0"]).unwrap();
+        let f = p.figure_info(&[22050]).unwrap();
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("mel magnitude", Some(20.0)));
+
+        // Kaldi: (frames, mel), no padding, frame 0 centred at 200 samples; ln of power.
+        let p = Pipeline::preset("kaldi_fbank", &[]).unwrap();
+        let f = p.figure_info(&[1, 16000]).unwrap();
+        assert_eq!(f.axes[0].kind, AxisKind::Time { first: 200.0 / 16000.0, step: 0.01 });
+        assert!(matches!(f.axes[1].kind, AxisKind::Frequency { mel: true, .. }));
+        assert_eq!(f.value.label, "ln(mel power)");
+
+        // Whisper's scaling is spelled out.
+        let f = Pipeline::preset("whisper", &[]).unwrap().figure_info(&[16000]).unwrap();
+        assert_eq!(f.value.label, "0.25·log10(mel power) + 1");
+
+        // keras_stft has no rate: frames and FFT bins; magnitude shows in dB by 20·log10;
+        // the re|im concatenation is rows, not frequencies.
+        let p = Pipeline::preset("keras_stft", &["mode=magnitude"]).unwrap();
+        let f = p.figure_info(&[1, 4000, 1]).unwrap();
+        assert_eq!(f.axes[1].label, "frame");
+        assert_eq!(f.axes[2].kind, AxisKind::Rows);
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("magnitude", Some(20.0)));
+        let f = Pipeline::preset("keras_stft", &["mode=stft"]).unwrap().figure_info(&[1, 4000, 1]).unwrap();
+        assert!(f.axes[2].label.contains("imaginary"), "{}", f.axes[2].label);
+        assert_eq!(f.value.db_mult, None);
+
+        // A rate and an STFT: bins at k * rate / n_fft.
+        let text = "spec s\ninput x: f32[..., samples] at 8 kHz\nx |> frames(length: 256, hop: 64) \
+                    |> window(hann) |> rfft(256) |> power()";
+        let f = Pipeline::compile("s.spec", text, &[]).unwrap().figure_info(&[8000]).unwrap();
+        // No layout: (frames, bins).
+        let AxisKind::Frequency { hz, mel: false } = &f.axes[1].kind else { panic!("{:?}", f.axes[1]) };
+        assert_eq!((hz.len(), hz[1], hz[128]), (129, 31.25, 4000.0));
+        assert_eq!(f.axes[0].kind, AxisKind::Time { first: 128.0 / 8000.0, step: 64.0 / 8000.0 });
+        assert_eq!(f.title, "s");
+        // Shapes the spec refuses are the run's error.
+        assert!(p.figure_info(&[4000]).is_err());
+    }
+}

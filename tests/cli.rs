@@ -187,3 +187,90 @@ fn perf_map_names_the_jit_kernels() {
         assert!(addr > 0 && size > 0, "{line}");
     }
 }
+
+#[test]
+fn svg_figure_names_the_input_preset_axes_and_unit() {
+    let out = tmp("speech_fig.svg");
+    let o = specc(&[
+        "run",
+        "librosa_mel",
+        "examples/music.flac",
+        "-o",
+        out.to_str().unwrap_or(""),
+        "--set",
+        "n_mels=64",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&out).expect("svg written");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("data:image/png;base64,"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    for text in
+        ["music.flac — librosa_mel (n_mels=64)", "time (s)", "frequency (Hz, mel bands)", "mel power [dB]"]
+    {
+        assert!(svg.contains(text), "`{text}` missing from the SVG");
+    }
+    // --format svg when the extension does not say.
+    let out2 = tmp("speech_fig_fmt");
+    let o = specc(&[
+        "run",
+        "whisper",
+        "examples/speech.wav",
+        "-o",
+        out2.to_str().unwrap_or(""),
+        "--format",
+        "svg",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&out2).expect("svg written");
+    assert!(svg.contains("0.25·log10(mel power) + 1"), "whisper's unit");
+}
+
+#[test]
+fn png_scale_chooses_db_or_linear_display_of_linear_outputs() {
+    let run = |name: &str, extra: &[&str]| -> String {
+        let out = tmp(name);
+        let mut args = vec!["run", "librosa_mel", "examples/music.flac", "-o", out.to_str().unwrap_or("")];
+        args.extend(["--set", "power_to_db=false"]);
+        args.extend(extra);
+        let o = specc(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(&out).expect("svg written")
+    };
+    let db = run("scale_default.svg", &[]);
+    assert!(db.contains("10·log10(mel power) [dB]"), "linear power is shown in dB by default");
+    let lin = run("scale_linear.svg", &["--png-scale", "linear"]);
+    assert!(lin.contains("mel power") && !lin.contains("[dB]"));
+    assert_eq!(run("scale_db.svg", &["--png-scale", "db"]), db);
+    // The PNG changes with the scale too.
+    let png = |name: &str, scale: &str| {
+        let out = tmp(name);
+        let args = [
+            "run",
+            "librosa_mel",
+            "examples/music.flac",
+            "-o",
+            out.to_str().unwrap_or(""),
+            "--set",
+            "power_to_db=false",
+            "--png-scale",
+            scale,
+        ];
+        assert!(specc(&args).status.success());
+        std::fs::read(&out).expect("png written")
+    };
+    assert_ne!(png("scale_db.png", "db"), png("scale_lin.png", "linear"));
+    let o = specc(&[
+        "run",
+        "librosa_mel",
+        "examples/music.flac",
+        "-o",
+        tmp("x.png").to_str().unwrap_or(""),
+        "--png-scale",
+        "log",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("db, linear"), "{}", stderr(&o));
+}

@@ -204,24 +204,30 @@ impl Prepared {
     fn stack_bottom(&self) -> u32 {
         self.panel_top(self.panels.len() - 1) + self.plot.1
     }
-    /// The pictures under the drawing: one per panel, and the colorbar, with their top-left
-    /// corners.
-    fn rasters(&self, colormap: Colormap) -> Result<Vec<(u32, u32, RgbImage)>, ImageError> {
-        let opts = PngOptions { width: Some(self.plot.0), height: Some(self.plot.1), colormap };
+    /// The pictures under the drawing: one per panel, and the colorbar, with the rectangle each
+    /// covers (x, y, width, height). With `compact`, a picture has at most one pixel per value
+    /// (a viewer stretches it over its rectangle); otherwise one pixel per figure pixel.
+    fn rasters(&self, colormap: Colormap, compact: bool) -> Result<Vec<([u32; 4], RgbImage)>, ImageError> {
+        let fit = |n: usize, px: u32| if compact { (n as u32).clamp(1, px) } else { px };
         let mut out = Vec::new();
         for (i, p) in self.panels.iter().enumerate() {
-            out.push((LEFT, self.panel_top(i), image::render(p.view(), self.range, &opts)?));
+            let (w, h) = (fit(p.ncols(), self.plot.0), fit(p.nrows(), self.plot.1));
+            let opts = PngOptions { width: Some(w), height: Some(h), colormap };
+            out.push((
+                [LEFT, self.panel_top(i), self.plot.0, self.plot.1],
+                image::render(p.view(), self.range, &opts)?,
+            ));
         }
         let top = self.panel_top(0);
         let h = self.stack_bottom() - top;
-        let steps = 512;
+        let steps = 256;
         let ramp = Array2::from_shape_fn((steps, 1), |(r, _)| {
             let t = (r as f64 + 0.5) / steps as f64;
             (self.range.0 as f64 + t * (self.range.1 as f64 - self.range.0 as f64)) as f32
         });
-        let opts = PngOptions { width: Some(BAR_W), height: Some(h), colormap };
+        let opts = PngOptions { width: Some(fit(1, BAR_W)), height: Some(fit(steps, h)), colormap };
         let bar = image::render(ramp.view(), self.range, &opts)?;
-        out.push((LEFT + self.plot.0 + BAR_GAP, top, bar));
+        out.push(([LEFT + self.plot.0 + BAR_GAP, top, BAR_W, h], bar));
         Ok(out)
     }
 }
@@ -638,7 +644,7 @@ pub fn render_png(
     let p = prepare(values, info, opts)?;
     let (w, h) = p.size;
     let mut pixels = vec![255u8; w as usize * h as usize * 3];
-    for (x, y, img) in p.rasters(opts.colormap)? {
+    for ([x, y, ..], img) in p.rasters(opts.colormap, false)? {
         for row in 0..img.height as usize {
             let src = &img.pixels[row * img.width as usize * 3..(row + 1) * img.width as usize * 3];
             let at = ((y as usize + row) * w as usize + x as usize) * 3;
@@ -666,13 +672,11 @@ pub fn render_svg(
         "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\" \
          xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n"
     );
-    for (x, y, img) in p.rasters(opts.colormap)? {
+    for ([x, y, width, height], img) in p.rasters(opts.colormap, true)? {
         let png = image::encode_png(&img).map_err(|e| ImageError::Figure(e.to_string()))?;
         svg.push_str(&format!(
-            "<image x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" \
+            "<image x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" preserveAspectRatio=\"none\" \
              xlink:href=\"data:image/png;base64,{}\"/>\n",
-            img.width,
-            img.height,
             base64::engine::general_purpose::STANDARD.encode(png)
         ));
     }
@@ -692,4 +696,194 @@ pub fn render_svg(
 pub fn write_svg(path: &Path, svg: &str) -> Result<(), ImageError> {
     use std::io::Write;
     crate::atomic::write(path, |buf| buf.write_all(svg.as_bytes())).map_err(|e| image::atomic_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, ArrayD};
+
+    /// A (rows, frames) figure description: time 0.0, 0.01, ...; rows at `hz`.
+    fn info(hz: Vec<f64>, mel: bool, value: ValueInfo) -> FigureInfo {
+        FigureInfo {
+            title: String::from("tone.wav — test_spec (n=3)"),
+            axes: vec![
+                FigureAxis { label: String::from("frequency (Hz)"), kind: AxisKind::Frequency { hz, mel } },
+                FigureAxis {
+                    label: String::from("time (s)"),
+                    kind: AxisKind::Time { first: 0.0, step: 0.01 },
+                },
+            ],
+            value,
+        }
+    }
+
+    fn power() -> ValueInfo {
+        ValueInfo { label: String::from("power"), db_mult: Some(10.0) }
+    }
+
+    /// Rows get louder upwards: row r has power 10^(r - rows).
+    fn ramp(rows: usize, cols: usize) -> ArrayD<f32> {
+        Array2::from_shape_fn((rows, cols), |(r, _)| 10f32.powi(r as i32 - rows as i32)).into_dyn()
+    }
+
+    fn linear_hz(n: usize) -> Vec<f64> {
+        (0..n).map(|k| k as f64 * 100.0).collect()
+    }
+
+    fn plot_pixel(img: &RgbImage, fx: f64, fy: f64) -> [u8; 3] {
+        img.pixel(LEFT + (fx * DEFAULT_PLOT.0 as f64) as u32, TITLE + (fy * DEFAULT_PLOT.1 as f64) as u32)
+    }
+
+    #[test]
+    fn default_size_plot_area_and_orientation() {
+        // 10 rows from -100 dB to -10 dB: the lowest rows are more than 80 dB down.
+        let img =
+            render_png(ramp(10, 50).view(), &info(linear_hz(10), false, power()), &FigureOptions::default())
+                .unwrap();
+        let v = ramp(8, 50);
+        assert_eq!((img.width, img.height), (DEFAULT_PLOT.0 + LEFT + RIGHT, DEFAULT_PLOT.1 + TITLE + BOTTOM));
+        // The plot area is colored, top (loud) bright and bottom (quiet) dark.
+        let m = Colormap::Magma;
+        assert_eq!(plot_pixel(&img, 0.5, 0.01), m.color(1.0));
+        assert_eq!(plot_pixel(&img, 0.5, 0.99), m.color(0.0), "80 dB below the top is the bottom color");
+        let distinct: std::collections::HashSet<[u8; 3]> =
+            (0..40).map(|i| plot_pixel(&img, 0.5, i as f64 / 40.0)).collect();
+        assert!(distinct.len() > 5, "{distinct:?}");
+        // The margins carry text and lines: some dark pixels left of and below the plot.
+        let dark = |x0: u32, x1: u32, y0: u32, y1: u32| {
+            (x0..x1)
+                .flat_map(|x| (y0..y1).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.pixel(x, y)[0] < 100)
+                .count()
+        };
+        assert!(dark(0, LEFT - 2, TITLE, TITLE + 400) > 50, "y ticks and label");
+        assert!(dark(LEFT, LEFT + 1000, TITLE + 402, img.height) > 50, "x ticks and label");
+        assert!(dark(0, img.width, 0, TITLE - 2) > 50, "title");
+        // A requested size is the whole figure's.
+        let opts = FigureOptions { width: Some(640), height: Some(360), ..Default::default() };
+        let img = render_png(v.view(), &info(linear_hz(8), false, power()), &opts).unwrap();
+        assert_eq!((img.width, img.height), (640, 360));
+        let opts = FigureOptions { width: Some(100), height: Some(100), ..Default::default() };
+        let e = render_png(v.view(), &info(linear_hz(8), false, power()), &opts).unwrap_err();
+        assert!(matches!(e, ImageError::TooSmall { .. }), "{e}");
+    }
+
+    #[test]
+    fn time_by_frequency_layout_is_drawn_transposed() {
+        // (frames, rows) as Kaldi lays it out: the same picture as (rows, frames).
+        let v = ramp(8, 50);
+        let mut t = info(linear_hz(8), false, power());
+        t.axes.reverse();
+        let a = render_png(v.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        let b = render_png(v.t().into_dyn(), &t, &FigureOptions::default()).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn db_and_linear_display() {
+        let v = ramp(8, 50);
+        let lin = FigureOptions { scale: ValueScale::Linear, ..Default::default() };
+        let db =
+            render_svg(v.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        assert!(db.contains("10·log10(power) [dB]"), "dB colorbar label");
+        let svg = render_svg(v.view(), &info(linear_hz(8), false, power()), &lin).unwrap();
+        assert!(!svg.contains("[dB]") && svg.contains("power"));
+        // Linear: everything but the top row is near 0, so the bottom color fills most of it.
+        let img = render_png(v.view(), &info(linear_hz(8), false, power()), &lin).unwrap();
+        let m = Colormap::Magma;
+        assert_eq!(plot_pixel(&img, 0.5, 0.5), m.color(0.0));
+        assert_eq!(plot_pixel(&img, 0.5, 0.01), m.color(1.0));
+        // Values already in dB are drawn as they are, whatever the scale.
+        let already = ValueInfo { label: String::from("mel power [dB]"), db_mult: None };
+        let svg =
+            render_svg(v.view(), &info(linear_hz(8), false, already), &FigureOptions::default()).unwrap();
+        assert!(svg.contains("mel power [dB]") && !svg.contains("log10"));
+    }
+
+    #[test]
+    fn svg_has_the_words_and_the_pictures() {
+        let v = ramp(8, 50);
+        let svg =
+            render_svg(v.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        for text in ["tone.wav — test_spec (n=3)", "time (s)", "frequency (Hz)", "[dB]", "0.2", "500"] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        assert_eq!(svg.matches("<image").count(), 2, "one panel and the colorbar");
+        assert!(svg.contains("data:image/png;base64,iVBOR"), "embedded PNG");
+        assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn nan_is_gray_and_named() {
+        let mut v = ramp(8, 50);
+        for c in 0..25 {
+            v[[3, c]] = f32::NAN;
+            v[[4, c]] = f32::NAN;
+        }
+        let img =
+            render_png(v.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        assert_eq!(plot_pixel(&img, 0.2, 0.5), NAN_COLOR);
+        assert_ne!(plot_pixel(&img, 0.8, 0.5), NAN_COLOR);
+        let svg =
+            render_svg(v.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        assert!(svg.contains("NaN"));
+        // All NaN still draws (all gray) rather than failing.
+        let all = ArrayD::from_elem(vec![8, 50], f32::NAN);
+        let img =
+            render_png(all.view(), &info(linear_hz(8), false, power()), &FigureOptions::default()).unwrap();
+        assert_eq!(plot_pixel(&img, 0.5, 0.5), NAN_COLOR);
+    }
+
+    #[test]
+    fn panels_are_labeled() {
+        let v = ndarray::Array3::from_shape_fn((2, 8, 50), |(p, r, _)| (p * 8 + r) as f32).into_dyn();
+        let mut fi = info(linear_hz(8), false, ValueInfo { label: String::from("ln(power)"), db_mult: None });
+        fi.axes.insert(0, FigureAxis { label: String::from("channel"), kind: AxisKind::Panels });
+        let svg = render_svg(v.view(), &fi, &FigureOptions::default()).unwrap();
+        assert!(svg.contains("channel 0") && svg.contains("channel 1"));
+        assert_eq!(svg.matches("<image").count(), 3);
+        let img = render_png(v.view(), &fi, &FigureOptions::default()).unwrap();
+        // Channel 1 (larger values) is the lower panel and brighter.
+        let m = Colormap::Magma;
+        let p = Prepared::panel_top;
+        let prep = prepare(v.view(), &fi, &FigureOptions::default()).unwrap();
+        let (y0, y1) = (p(&prep, 0) + 2, p(&prep, 1) + 2);
+        let close = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 2);
+        assert!(close(img.pixel(LEFT + 500, y0), m.color(7.0 / 15.0)));
+        assert!(close(img.pixel(LEFT + 500, y1), m.color(1.0)));
+        // A mismatched description is an error, not a wrong picture.
+        fi.axes.pop();
+        assert!(matches!(render_png(v.view(), &fi, &FigureOptions::default()), Err(ImageError::Figure(_))));
+    }
+
+    #[test]
+    fn mel_ticks_are_round_hz_on_the_mel_spacing() {
+        // 40 HTK-like bands from 0 to 8 kHz.
+        let mel = |f: f64| 1127.0 * (1.0 + f / 700.0).ln();
+        let hz_of = |m: f64| 700.0 * ((m / 1127.0).exp() - 1.0);
+        let top = mel(8000.0);
+        let hz: Vec<f64> = (1..=40).map(|i| hz_of(top * i as f64 / 41.0)).collect();
+        let ticks = row_ticks(&AxisKind::Frequency { hz: hz.clone(), mel: true }, 40, 400);
+        let labels: Vec<&str> = ticks.iter().map(|t| t.1.as_str()).collect();
+        for want in ["500", "1000", "2000", "4000"] {
+            assert!(labels.contains(&want), "{labels:?}");
+        }
+        // Positions increase with frequency and keep their distance.
+        for w in ticks.windows(2) {
+            assert!((w[1].0 - w[0].0) * 10.0 >= 26.0, "{ticks:?}");
+        }
+        // 1000 Hz sits between the rows whose centres surround it.
+        let pos = ticks.iter().find(|t| t.1 == "1000").unwrap().0;
+        let i = hz.partition_point(|&h| h < 1000.0);
+        assert!(pos > (i - 1) as f64 + 0.5 && pos < i as f64 + 0.5, "{pos} {i}");
+        // Linear bins get evenly spaced round ticks.
+        let ticks = row_ticks(&AxisKind::Frequency { hz: linear_hz(81), mel: false }, 81, 400);
+        assert_eq!(ticks[0].1, "0");
+        assert!(ticks.iter().any(|t| t.1 == "4000"), "{ticks:?}");
+        assert_eq!(nice_ticks(0.0, 2.6, 6), vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+        assert_eq!(tick_text(0.25, 0.25), "0.25");
+        assert_eq!(tick_text(2000.0, 500.0), "2000");
+    }
 }
