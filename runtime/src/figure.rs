@@ -659,7 +659,9 @@ pub fn render_png(
 }
 
 /// Draws `values` as an SVG document (see [`render_png`]): text, axes and ticks as vector
-/// shapes, each panel's colors and the colorbar as embedded PNG images.
+/// shapes, each panel's colors and the colorbar as embedded PNG images with at most one pixel
+/// per value, which the viewer stretches over the plot without smoothing (flat cells, as in
+/// the PNG).
 pub fn render_svg(
     values: ArrayViewD<'_, f32>,
     info: &FigureInfo,
@@ -676,7 +678,7 @@ pub fn render_svg(
         let png = image::encode_png(&img).map_err(|e| ImageError::Figure(e.to_string()))?;
         svg.push_str(&format!(
             "<image x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" preserveAspectRatio=\"none\" \
-             xlink:href=\"data:image/png;base64,{}\"/>\n",
+             image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" xlink:href=\"data:image/png;base64,{}\"/>\n",
             base64::engine::general_purpose::STANDARD.encode(png)
         ));
     }

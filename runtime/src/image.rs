@@ -13,8 +13,9 @@
 //! - **Resizing.** Values (not colors) are resampled, then colormapped, so no colors that are
 //!   absent from the colormap appear. Each axis is resampled on its own: when shrinking, every
 //!   pixel is the area-weighted mean of the values it covers (a box filter, so long recordings
-//!   shrink without aliasing); when enlarging, values are interpolated bilinearly between cell
-//!   centers (smooth rather than blocky).
+//!   shrink without aliasing); when enlarging, every pixel takes the value of the cell its centre
+//!   falls in, so each value is a flat block as `librosa.display.specshow` (a `pcolormesh`) draws
+//!   it: what is shown is what was computed, with no in-between values invented.
 //! - **Special values.** NaN is drawn [`NAN_COLOR`] (mid-gray; note that with
 //!   [`Colormap::Gray`] it is indistinguishable from a value in the middle of the range); +inf
 //!   is the top color and -inf the bottom color; finite values outside the range clamp to the
@@ -282,8 +283,8 @@ fn position(v: f32, lo: f32, hi: f32) -> f32 {
 }
 
 /// For each of `m` output cells along an axis of `n` input cells, the input cells it draws from
-/// and their weights (summing to 1): a box filter when shrinking, linear interpolation between
-/// cell centers when enlarging.
+/// and their weights (summing to 1): a box filter when shrinking, the cell under the pixel's
+/// centre when enlarging.
 fn axis_weights(n: usize, m: usize) -> Vec<Vec<(usize, f32)>> {
     if n == m {
         return (0..n).map(|i| vec![(i, 1.0)]).collect();
@@ -302,14 +303,8 @@ fn axis_weights(n: usize, m: usize) -> Vec<Vec<(usize, f32)>> {
                     })
                     .collect()
             } else {
-                let x = ((o as f64 + 0.5) * scale - 0.5).clamp(0.0, (n - 1) as f64);
-                let i = x.floor() as usize;
-                let f = x - i as f64;
-                if f > 1e-9 && i + 1 < n {
-                    vec![(i, (1.0 - f) as f32), (i + 1, f as f32)]
-                } else {
-                    vec![(i, 1.0)]
-                }
+                let i = (((o as f64 + 0.5) * scale).floor() as usize).min(n - 1);
+                vec![(i, 1.0)]
             }
         })
         .collect()
