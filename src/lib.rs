@@ -295,7 +295,7 @@ impl Pipeline {
     /// let info = p.figure_info(x.shape())?;
     /// assert_eq!(info.title, "librosa_mel (n_mels=64)");
     /// let opts = figure::FigureOptions { width: Some(600), height: Some(300), ..Default::default() };
-    /// let values = y.to_f64().mapv(|v| v as f32);
+    /// let values = ndarray::ArrayD::from_shape_vec(y.shape(), y.to_f64().iter().map(|&v| v as f32).collect())?;
     /// let png = figure::render_png(values.view(), &info, &opts)?;
     /// assert_eq!((png.width, png.height), (600, 300));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -375,8 +375,8 @@ impl Pipeline {
                 }
                 Op::Unary(u) => match (u, v) {
                     (Unary::Pow(p), Values::Linear(name, mult)) => match (name.as_str(), *p) {
-                        (_, p) if p == 1.0 => Values::Linear(name, mult),
-                        ("magnitude", p) if p == 2.0 => Values::Linear(String::from("power"), 10.0),
+                        (_, 1.0) => Values::Linear(name, mult),
+                        ("magnitude", 2.0) => Values::Linear(String::from("power"), 10.0),
                         (_, p) => Values::Linear(format!("{name}^{}", short_num(p)), mult / p),
                     },
                     (Unary::Sqrt, Values::Linear(name, mult)) if name.ends_with("power") => {
@@ -396,7 +396,7 @@ impl Pipeline {
                     }
                 },
                 Op::Db { mult, .. } => match *mult {
-                    m if m == 1.0 => Values::Other(format!("log10({})", v.name())),
+                    1.0 => Values::Other(format!("log10({})", v.name())),
                     m if m == 10.0 || m == 20.0 => Values::Other(format!("{} [dB]", v.name())),
                     m => Values::Other(format!("{}·log10({})", short_num(m), v.name())),
                 },
@@ -420,7 +420,7 @@ impl Pipeline {
         }
         let freq_axis = |size: usize, parts: &[&str]| -> FigureAxis {
             let rows = |label: String| FigureAxis { label, kind: AxisKind::Rows };
-            let of_one = |what: &str| parts.iter().any(|p| *p == what);
+            let of_one = |what: &str| parts.contains(&what);
             let (rows_per, kind, label) = if of_one("mel") {
                 let hz = mel.clone().unwrap_or_default();
                 (hz.len(), AxisKind::Frequency { hz, mel: true }, String::from("frequency (Hz, mel bands)"))

@@ -393,7 +393,7 @@ fn num(v: f64) -> String {
 
 /// Tick values at round multiples (1, 2, 2.5, 5 x 10^k) in `[lo, hi]`, at most about `max_n`.
 fn nice_ticks(lo: f64, hi: f64, max_n: usize) -> Vec<f64> {
-    if !(hi > lo) || max_n == 0 {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || max_n == 0 {
         return vec![lo];
     }
     let raw = (hi - lo) / max_n as f64;

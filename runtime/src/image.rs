@@ -112,8 +112,7 @@ impl FromStr for Colormap {
 pub struct PngOptions {
     /// Image width in pixels; `None` = one pixel per time step.
     pub width: Option<u32>,
-    /// Total image height in pixels, separators included; `None` = one pixel per frequency bin
-    /// (plus one pixel per separator).
+    /// Image height in pixels; `None` = one pixel per frequency bin.
     pub height: Option<u32>,
     /// The colormap.
     pub colormap: Colormap,
