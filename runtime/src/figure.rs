@@ -443,6 +443,8 @@ fn row_ticks(axis: &AxisKind, rows: usize, px: u32) -> Vec<(f64, String)> {
     };
     let max_n = ((px as f64 / 40.0) as usize).max(2);
     match axis {
+        // One row: its own frequency (there is no spacing to place round values on).
+        AxisKind::Frequency { hz, .. } if hz.len() == 1 => take(0.5, num(hz[0].round()), &mut chosen),
         AxisKind::Frequency { hz, mel: true } => {
             // Round frequencies, most important first; each kept if it leaves room.
             const ORDER: [f64; 24] = [
@@ -887,5 +889,8 @@ mod tests {
         assert_eq!(nice_ticks(0.0, 2.6, 6), vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
         assert_eq!(tick_text(0.25, 0.25), "0.25");
         assert_eq!(tick_text(2000.0, 500.0), "2000");
+        // A single band is labeled with its own frequency.
+        let one = row_ticks(&AxisKind::Frequency { hz: vec![1234.4], mel: true }, 1, 400);
+        assert_eq!(one, vec![(0.5, String::from("1234"))]);
     }
 }
