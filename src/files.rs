@@ -117,7 +117,8 @@ enum Dest {
     Npz(PathBuf),
 }
 
-/// Resolves `-o`: `-` is stdout (one input); a trailing `/` or an existing folder is a folder;
+/// Resolves `-o`: `-` is stdout (one input); a trailing `/`, or an existing folder whose name
+/// has no output extension, is a folder;
 /// a known extension is that format (several inputs need `.npz`); an unknown extension is an
 /// error; a name without extension is a folder for several inputs, and otherwise needs
 /// `--format`.
@@ -135,7 +136,10 @@ fn destination(output: &Path, format: Option<Format>, inputs: usize, single: boo
         }
         return Ok(Dest::Stdout);
     }
-    if text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) || output.is_dir() {
+    // An existing folder named like a file (`all.npz/`) stays a file name: writing it then fails
+    // rather than filling a folder the name did not ask for.
+    let folder = output.is_dir() && Format::from_path(output).is_none();
+    if text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) || folder {
         return match format.unwrap_or(Format::Npy) {
             Format::Npz => usage(format!(
                 "an .npz holds every input in one file: name it (e.g. -o {}) rather than a folder",
