@@ -273,6 +273,15 @@ fn is_stdin(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
+/// An input as messages name it: `stdin` for `-`.
+fn shown(p: &Path) -> String {
+    if is_stdin(p) {
+        String::from("stdin")
+    } else {
+        p.display().to_string()
+    }
+}
+
 /// What the first bytes of a stream say it holds: `.npy`, or the audio file extension whose
 /// decoder reads it.
 fn sniff(bytes: &[u8]) -> Option<&'static str> {
@@ -367,7 +376,7 @@ pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Arra
                 };
                 return Err(format!(
                     "{} is sampled at {} Hz but the spec expects {rate} Hz; pass --resample{set}",
-                    path.display(),
+                    shown(path),
                     a.rate
                 ));
             }
@@ -561,7 +570,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                     let t = Instant::now();
                     write(p, &y, &dest, f, &opts.png)?;
                     let what = format!("{what}, write {:.1} ms)", ms(t));
-                    Ok(format!("{} -> {}: {what}", path.display(), dest.display()))
+                    Ok(format!("{} -> {}: {what}", shown(path), dest.display()))
                 }
                 Sink::Stdout => {
                     use ndarray_npy::WriteNpyExt;
@@ -576,11 +585,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                     out.write_all(&bytes)
                         .and_then(|()| out.flush())
                         .map_err(|e| format!("cannot write stdout: {e}"))?;
-                    Ok(format!("{} -> stdout: {what})", path.display()))
+                    Ok(format!("{} -> stdout: {what})", shown(path)))
                 }
                 Sink::Npz(n) => {
                     npz_arrays.lock().map_err(|_| "internal error: lock poisoned")?.push((n.clone(), y));
-                    Ok(format!("{} -> {}[{n}]: {what})", path.display(), opts.output.display()))
+                    Ok(format!("{} -> {}[{n}]: {what})", shown(path), opts.output.display()))
                 }
             }
         })();
@@ -627,7 +636,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
         if let Err(e) = &d.result {
-            eprintln!("failed: {}: {e}", d.input.display());
+            eprintln!("failed: {}: {e}", shown(&d.input));
         }
     }
     let rtf =

@@ -270,7 +270,11 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             }
             println!("params (--set name=value):");
             print_params(&p);
-            let rate = p.rate_param().map(|r| format!(" at {r}")).unwrap_or_default();
+            let rate = match (p.rate_param(), p.graph().rate) {
+                (Some(param), _) => format!(" at {param}"),
+                (None, Some(hz)) => format!(" at {hz} Hz"),
+                (None, None) => String::new(),
+            };
             println!("input: [{}]{rate}", p.graph().user_axes().join(", "));
             println!("output: {}", specc_compiler::graph::type_text(p.graph().output_type()));
             Ok(())
