@@ -480,6 +480,21 @@ fn write(p: &Pipeline, out: &Output, path: &Path, format: Format, png: &PngOptio
     }
 }
 
+/// Writes `out` as one `.npy` to stdout (`-o -`), encoded whole first so that a failure
+/// writes nothing.
+pub fn write_stdout(out: &Output) -> Result<(), String> {
+    use ndarray_npy::WriteNpyExt;
+    use std::io::Write;
+    let mut bytes = Vec::new();
+    match out {
+        Output::F32(a) => a.write_npy(&mut bytes),
+        Output::F64(a) => a.write_npy(&mut bytes),
+    }
+    .map_err(|e| format!("cannot encode .npy: {e}"))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write stdout: {e}"))
+}
+
 /// Runs every input; prints a summary; returns whether all succeeded.
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     if let Some(arg) = opts.inputs.iter().find(|a| looks_like_set(a)) {
@@ -573,18 +588,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                     Ok(format!("{} -> {}: {what}", shown(path), dest.display()))
                 }
                 Sink::Stdout => {
-                    use ndarray_npy::WriteNpyExt;
-                    use std::io::Write;
-                    let mut bytes = Vec::new();
-                    match &y {
-                        Output::F32(a) => a.write_npy(&mut bytes),
-                        Output::F64(a) => a.write_npy(&mut bytes),
-                    }
-                    .map_err(|e| format!("cannot encode .npy: {e}"))?;
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&bytes)
-                        .and_then(|()| out.flush())
-                        .map_err(|e| format!("cannot write stdout: {e}"))?;
+                    write_stdout(&y)?;
                     Ok(format!("{} -> stdout: {what})", shown(path)))
                 }
                 Sink::Npz(n) => {

@@ -255,7 +255,7 @@ pub enum FilterLayout {
     /// `(n_mels, n_fft / 2 + 1)`: `librosa.filters.mel`, `whisper.audio.mel_filters`.
     MelBins,
     /// `(n_fft / 2 + 1, n_mels)`: `torchaudio.functional.melscale_fbanks`, Keras's
-    /// `linear_to_mel_weight_matrix`.
+    /// `MelSpectrogram.linear_to_mel_weight_matrix`.
     BinsMel,
     /// `(n_mels, n_fft / 2)`: `torchaudio.compliance.kaldi.get_mel_banks`, which has no Nyquist
     /// column (`fbank` pads a zero one before multiplying).
@@ -283,7 +283,7 @@ pub const FILTER_LAYOUTS: &[(&str, FilterLayout, &str)] = &[
     ("librosa_mel", FilterLayout::MelBins, "librosa.filters.mel"),
     ("whisper", FilterLayout::MelBins, "whisper.audio.mel_filters"),
     ("torchaudio_mel", FilterLayout::BinsMel, "torchaudio.functional.melscale_fbanks"),
-    ("keras_mel", FilterLayout::BinsMel, "keras.src.ops.audio._linear_to_mel_weight_matrix"),
+    ("keras_mel", FilterLayout::BinsMel, "keras.layers.MelSpectrogram.linear_to_mel_weight_matrix"),
     ("kaldi_fbank", FilterLayout::MelBinsNoNyquist, "torchaudio.compliance.kaldi.get_mel_banks"),
 ];
 

@@ -284,14 +284,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             let fb = p.filterbank(layout)?;
             let out = specc::Output::F32(fb.into_dyn());
             if output.as_os_str() == "-" {
-                use ndarray_npy::WriteNpyExt;
-                use std::io::Write;
-                let specc::Output::F32(a) = &out else { unreachable!("built as f32 above") };
-                let mut bytes = Vec::new();
-                a.write_npy(&mut bytes).map_err(|e| specc::Error::Io(format!("cannot encode .npy: {e}")))?;
-                std::io::stdout()
-                    .write_all(&bytes)
-                    .map_err(|e| specc::Error::Io(format!("cannot write stdout: {e}")))?;
+                files::write_stdout(&out).map_err(specc::Error::Io)?;
             } else {
                 let ext = output.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
                 if ext.as_deref() != Some("npy") {
