@@ -555,7 +555,19 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
             let read_ms = ms(t);
             seconds = s;
             let view = x.view();
-            let plan = p.plan(view.shape(), view.dtype_name()).map_err(|e| e.to_string())?;
+            // An audio file reduced to one channel cannot feed a spec that picks another one
+            // (kaldi_fbank's `channel`): say how to keep them all.
+            let hint = |e: Error| {
+                let from_audio = !is_npy(path) && (audio::is_audio_path(path) || is_stdin(path));
+                let picks = p.graph().user_axes().iter().any(|a| a == "channels");
+                match opts.audio.channels {
+                    ChannelMode::Mix | ChannelMode::First if from_audio && picks => {
+                        format!("{e}; --channels mix and first give one channel: pass --channels all to keep every channel")
+                    }
+                    _ => e.to_string(),
+                }
+            };
+            let plan = p.plan(view.shape(), view.dtype_name()).map_err(hint)?;
             // Compiles (once per pipeline and precision) outside the compute time.
             let t = Instant::now();
             let (_, why) = p.engine_for(plan.precision);
@@ -572,7 +584,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                 }
             }
             let t = Instant::now();
-            let y = p.run(&view).map_err(|e| e.to_string())?;
+            let y = p.run(&view).map_err(hint)?;
             let what = format!(
                 "{:?} {} ({} frames) in {:.1} ms (read {read_ms:.1} ms, compile {compile_ms:.1} ms",
                 y.shape(),

@@ -330,6 +330,26 @@ fn kaldi_fbank_channels() {
         api(vec![left.clone(), right.clone()], &["channel=1"])
     );
     assert_eq!(cli(&["--channels", "all"]), api(vec![left.clone()], &[]));
+    // A channel the selected rows do not have: the error says how to keep every channel.
+    let out = tmp("stereo_kaldi_bad.npy");
+    let o = specc(&[
+        "run",
+        "kaldi_fbank",
+        wav.to_str().unwrap_or(""),
+        "-o",
+        out.to_str().unwrap_or(""),
+        "--set",
+        "channel=1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).ends_with(
+            "; --channels mix and first give one channel: pass --channels all to keep every channel\n"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
     // mix: one row, the mean of the channels (not either channel).
     let m = cli(&[]);
     assert_eq!(m.shape(), cli(&["--channels", "first"]).shape());
