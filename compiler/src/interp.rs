@@ -198,36 +198,37 @@ fn reflect_index(j: i64, n: i64) -> usize {
     (if m < n { m } else { p - m }) as usize
 }
 
+/// numpy `symmetric` padding's source index for position `j` of an `n`-sample signal: the
+/// mirror with the edge repeated, periodic with period `2n`.
+pub fn symmetric_index(j: i64, n: i64) -> usize {
+    let m = j.rem_euclid(2 * n);
+    (if m < n { m } else { 2 * n - 1 - m }) as usize
+}
+
 fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
     Ok(match op {
         Op::Input { .. } => unreachable!("handled by run"),
         Op::Pad { amount, mode } => {
             let n = last(x);
-            let (l, r) = match *amount {
-                PadAmount::Fixed(l, r) => (l, r),
-                PadAmount::Same { length, hop } => {
-                    let frames = n.div_ceil(hop);
-                    let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
-                    (total / 2, total - total / 2)
-                }
-            };
+            let (l, r) = amount.amounts(n);
+            let len = (n as i64 + l + r).max(0) as usize;
+            let reach = l.max(r);
             match mode {
-                PadMode::Reflect | PadMode::Edge if n == 0 && l + r > 0 => {
+                PadMode::Reflect | PadMode::Edge | PadMode::Symmetric if n == 0 && reach > 0 => {
                     return Err(InterpError(String::from("cannot reflect or extend an empty signal")))
                 }
-                PadMode::ReflectStrict if (l >= n || r >= n) && l + r > 0 => {
+                PadMode::ReflectStrict if reach >= n as i64 && reach > 0 => {
                     return Err(InterpError(format!(
-                        "reflect padding of {} needs a signal longer than that, got {n} samples",
-                        l.max(r)
+                        "reflect padding of {reach} needs a signal longer than that, got {n} samples"
                     )))
                 }
                 _ => {}
             }
             let mode = *mode;
-            rows_real(x, 1, &[("samples", n + l + r)], move |s| {
-                (0..n + l + r)
+            rows_real(x, 1, &[("samples", len)], move |s| {
+                (0..len)
                     .map(|i| {
-                        let j = i as i64 - l as i64;
+                        let j = i as i64 - l;
                         if j >= 0 && (j as usize) < n {
                             return s[j as usize];
                         }
@@ -235,6 +236,7 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                             PadMode::Constant(v) => v,
                             PadMode::Reflect | PadMode::ReflectStrict => s[reflect_index(j, n as i64)],
                             PadMode::Edge => s[if j < 0 { 0 } else { n - 1 }],
+                            PadMode::Symmetric => s[symmetric_index(j, n as i64)],
                         }
                     })
                     .collect()
@@ -258,6 +260,13 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 shape: t.shape[1..].to_vec(),
                 data: Data::Real(v.to_vec()),
             }
+        }
+        Op::MinSamples { count, why } => {
+            let n = last(x);
+            if n < *count {
+                return Err(InterpError(format!("{n} samples are too few, {count} needed: {why}")));
+            }
+            x.clone()
         }
         Op::PadRight(k) => {
             let n = last(x);

@@ -19,7 +19,8 @@ use std::sync::{Arc, OnceLock};
 use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::graph::{Graph, NanMax, Op, PadAmount, PadMode, PadStep, Precision, Scope};
+use specc_compiler::graph::{Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
+use specc_compiler::interp::symmetric_index;
 
 use crate::{Input, Output, Plan, RunError};
 
@@ -226,17 +227,6 @@ fn out_map(
     })
 }
 
-fn pad_amounts(step: &PadStep, n: usize) -> (usize, usize) {
-    match step.amount {
-        PadAmount::Fixed(l, r) => (l, r),
-        PadAmount::Same { length, hop } => {
-            let frames = n.div_ceil(hop);
-            let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
-            (total / 2, total - total / 2)
-        }
-    }
-}
-
 fn reflect_index(j: i64, n: i64) -> i64 {
     if n == 1 {
         return 0;
@@ -260,8 +250,8 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         return row[p as usize];
     }
     let n = lens[k - 1] as i64;
-    let (l, _) = pad_amounts(&pads[k - 1], lens[k - 1]);
-    let j = p - l as i64;
+    let (l, _) = pads[k - 1].amount.amounts(lens[k - 1]);
+    let j = p - l;
     if (0..n).contains(&j) {
         return padded(row, pads, lens, k - 1, j);
     }
@@ -269,6 +259,7 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         PadMode::Constant(c) => T::from_f64(c),
         PadMode::Reflect | PadMode::ReflectStrict => padded(row, pads, lens, k - 1, reflect_index(j, n)),
         PadMode::Edge => padded(row, pads, lens, k - 1, if j < 0 { 0 } else { n - 1 }),
+        PadMode::Symmetric => padded(row, pads, lens, k - 1, symmetric_index(j, n) as i64),
     }
 }
 
@@ -335,23 +326,15 @@ fn run_rows<T: Float>(
     let bands = info.bands;
     // Pad lengths.
     let mut lens = vec![n];
+    // Position 0 of the padded signal is sample -pad_left of the original (for the interior
+    // test): the sum of left pads (a negative one trims).
+    let mut pad_left: i64 = 0;
     for p in &info.pads {
         let last = *lens.last().expect("non-empty");
-        let (l, r) = pad_amounts(p, last);
-        lens.push(last + l + r);
+        let (l, r) = p.amount.amounts(last);
+        pad_left += l;
+        lens.push((last as i64 + l + r).max(0) as usize);
     }
-    let pad_left: usize = {
-        // Position 0 of the padded signal is sample -pad_left of the original (for the
-        // interior test): the sum of left pads.
-        let mut total = 0;
-        let mut len = n;
-        for p in &info.pads {
-            let (l, r) = pad_amounts(p, len);
-            total += l;
-            len += l + r;
-        }
-        total
-    };
     let row_base: Vec<usize> = (0..nrows)
         .map(|r| {
             let mut rem = r;
@@ -399,7 +382,7 @@ fn run_rows<T: Float>(
             }
             for blk in b0..b1 {
                 let t0 = blk * lanes;
-                let start = (t0 * hop) as i64 - pad_left as i64;
+                let start = (t0 * hop) as i64 - pad_left;
                 let interior = start >= 0 && start as usize + span <= n && t0 + lanes <= frames;
                 let src: *const u8 = if interior {
                     row[start as usize..start as usize + span].as_ptr().cast()

@@ -265,14 +265,16 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
     if !matches!(it.next(), Some(Op::Input { .. })) {
         return unsupported("the chain does not start at the input");
     }
-    let select = match it.peek() {
-        Some(Op::Select { axis, index }) => {
-            let s = (axis.clone(), *index);
-            it.next();
-            Some(s)
+    // Length checks (`min_samples`) are the runtime's plan's; the kernels skip them.
+    let mut select = None;
+    loop {
+        match it.peek() {
+            Some(Op::Select { axis, index }) if select.is_none() => select = Some((axis.clone(), *index)),
+            Some(Op::MinSamples { .. }) => {}
+            _ => break,
         }
-        _ => None,
-    };
+        it.next();
+    }
     let Some(Op::FramedLoad { pads, length, hop, drop_last, window }) = it.next() else {
         return unsupported("expected a framed load after the input (run the optimizer first)");
     };

@@ -92,6 +92,11 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
                         n.clone().add_size(span.sub_size(n).max(0))
                     }
                 }
+                // ((N + hop/2) // hop - 1) * hop + length: the last frame's end, whatever the
+                // signal past it (see `PadAmount::amounts`).
+                PadAmount::Centered { length, hop } => {
+                    n.plus((hop / 2) as i64).floor_div(hop as i64).plus(-1).times(hop as i64).plus(length as i64)
+                }
             };
             with_tail(t, 1, vec![Axis::new("samples", size)], Elem::Real)
         }
@@ -103,6 +108,10 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             let mut axes = t.axes.clone();
             axes.remove(i);
             Type { elem: t.elem, axes }
+        }
+        Op::MinSamples { .. } => {
+            core(t, &["samples"], Elem::Real)?;
+            t.clone()
         }
         Op::PadRight(k) => {
             core(t, &["samples"], Elem::Real)?;
