@@ -61,12 +61,18 @@ pub fn run(g: &Graph, input: &[f64], shape: &[usize]) -> Result<Tensor, InterpEr
         let t = if let Op::Input { user_axes } = &node.op {
             input_tensor(user_axes, input, shape)?
         } else {
-            let src = node.inputs[0];
-            let x = values[src].as_ref().expect("operands run first");
-            let y = eval(&node.op, x)?;
-            uses[src] -= 1;
-            if uses[src] == 0 {
-                values[src] = None;
+            let x = values[node.inputs[0]].as_ref().expect("operands run first");
+            let y = match (&node.op, node.inputs.as_slice()) {
+                (Op::Concat { at_end }, [_, b]) => {
+                    concat(x, values[*b].as_ref().expect("operands run first"), *at_end)
+                }
+                (op, _) => eval(op, x)?,
+            };
+            for &src in &node.inputs {
+                uses[src] -= 1;
+                if uses[src] == 0 {
+                    values[src] = None;
+                }
             }
             y
         };
@@ -198,6 +204,24 @@ fn reflect_index(j: i64, n: i64) -> usize {
     (if m < n { m } else { p - m }) as usize
 }
 
+/// `a` (`frames x K`) with the per-frame `b` (`frames`) as its first or last column.
+fn concat(a: &Tensor, b: &Tensor, at_end: bool) -> Tensor {
+    let (t, k) = (a.shape[a.shape.len() - 2], last(a));
+    let (av, bv) = (a.real(), b.real());
+    let mut out = Vec::with_capacity(av.len() + bv.len());
+    for (row, &e) in av.chunks(k.max(1)).zip(bv) {
+        if !at_end {
+            out.push(e);
+        }
+        out.extend_from_slice(&row[..k]);
+        if at_end {
+            out.push(e);
+        }
+    }
+    let name = a.names[a.names.len() - 1].clone();
+    retail(a, 2, &[("frames", t), (name.as_str(), k + 1)], Data::Real(out))
+}
+
 /// numpy `symmetric` padding's source index for position `j` of an `n`-sample signal: the
 /// mirror with the edge repeated, periodic with period `2n`.
 pub fn symmetric_index(j: i64, n: i64) -> usize {
@@ -300,6 +324,33 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
             let wv = window::frame_vector(w, *scaling);
             let k = last(x);
             rows_real(x, 1, &[("taps", k)], |s| s.iter().zip(&wv).map(|(a, b)| a * b).collect())
+        }
+        Op::LogEnergy { min, floor } => {
+            let (t, k) = (x.shape[x.shape.len() - 2], last(x));
+            let (min, floor) = (*min, floor.map(f64::ln));
+            rows_real(x, 2, &[("frames", t)], move |s| {
+                s.chunks(k.max(1))
+                    .map(|fr| {
+                        let e = nan_max(fr.iter().map(|v| v * v).sum::<f64>(), min).ln();
+                        floor.map_or(e, |f| nan_max(e, f))
+                    })
+                    .collect()
+            })
+        }
+        Op::Concat { .. } => unreachable!("concat has two operands, handled by run"),
+        Op::SubtractMean => {
+            let (t, k) = (x.shape[x.shape.len() - 2], last(x));
+            let name = x.names[x.names.len() - 1].clone();
+            rows_real(x, 2, &[("frames", t), (name.as_str(), k)], move |s| {
+                let mut out = s.to_vec();
+                for c in 0..k {
+                    let mean = (0..t).map(|f| s[f * k + c]).sum::<f64>() / t as f64;
+                    for f in 0..t {
+                        out[f * k + c] -= mean;
+                    }
+                }
+                out
+            })
         }
         Op::RemoveDc => {
             let k = last(x);

@@ -933,14 +933,19 @@ impl<'a> Lowerer<'a> {
     }
 
     fn push(&mut self, op: Op, input: NodeId, c: &Call) -> Result<NodeId, Diag> {
-        let ty = crate::graph::infer(&op, &self.nodes[input].ty).map_err(|e| {
+        self.push_all(op, vec![input], c)
+    }
+
+    fn push_all(&mut self, op: Op, inputs: Vec<NodeId>, c: &Call) -> Result<NodeId, Diag> {
+        let operands: Vec<&Type> = inputs.iter().map(|&i| &self.nodes[i].ty).collect();
+        let ty = crate::graph::infer_all(&op, &operands).map_err(|e| {
             Diag::new(ErrorKind::Type, c.span, format!("`{}` cannot apply here", c.name)).label(e).help(
                 "check the order of stages: pad -> frames -> window -> rfft -> power -> mel -> db -> layout",
             )
         })?;
         self.nodes.push(Node {
             op,
-            inputs: vec![input],
+            inputs,
             ty,
             // One line per node in the graph text, whatever the spec's layout.
             origin: printer::expr(&Expr { kind: ExprKind::Call(c.clone()), span: c.span })
@@ -1080,6 +1085,33 @@ impl<'a> Lowerer<'a> {
                 }
                 Op::Window { window: WindowSpec { kind, length, periodic, placement, frame, blackman }, scaling }
             }
+            "log_energy" => {
+                let min = a.float_or("min", 0.0)?;
+                let floor = match a.get("floor")? {
+                    None | Some(Value::None) => None,
+                    Some(_) => Some(a.float("floor")?),
+                };
+                if let Some(f) = floor.filter(|f| !(*f > 0.0)) {
+                    return Err(a.range(
+                        "floor",
+                        &format!("the energy floor must be positive, got {f:?}"),
+                        "its log is the floor; give none (or energy_floor=0) for no floor",
+                    ));
+                }
+                Op::LogEnergy { min, floor }
+            }
+            "concat" => {
+                let other = match a.get("column")? {
+                    Some(Value::Tensor(id)) => id,
+                    Some(v) => {
+                        return Err(a.bad("column", &format!("a per-frame tensor, found {}", v.describe())))
+                    }
+                    None => return Err(a.bad("column", "a per-frame tensor")),
+                };
+                let at_end = a.bool_or("last", false)?;
+                return a.lw.push_all(Op::Concat { at_end }, vec![input, other], c);
+            }
+            "subtract_mean" => Op::SubtractMean,
             "remove_dc" => Op::RemoveDc,
             "preemphasis" => Op::Preemphasis(a.float("coeff")?),
             "rfft" => {
@@ -1503,6 +1535,12 @@ pub const OPS: &[OpSig] = &[
     OpSig { name: "remove_dc", params: &[], required: 0, doc: "remove_dc() subtracts each frame's mean" },
     OpSig { name: "preemphasis", params: &["coeff"], required: 1,
         doc: "preemphasis(coeff) per frame y[i] = x[i] - coeff * x[i-1], x[-1] = x[0] (Kaldi)" },
+    OpSig { name: "log_energy", params: &["min", "floor"], required: 0,
+        doc: "log_energy(min: 0, floor: none) per frame ln(max(sum x^2, min)), then max with ln(floor) (Kaldi's energy)" },
+    OpSig { name: "concat", params: &["column", "last"], required: 1,
+        doc: "concat(column, last: false) adds a per-frame tensor as the first value of each frame (the last with last: true)" },
+    OpSig { name: "subtract_mean", params: &[], required: 0,
+        doc: "subtract_mean() subtracts each column's mean over frames, per signal (Kaldi's subtract_mean)" },
     OpSig { name: "rfft", params: &["n", "period", "basis"], required: 1,
         doc: "rfft(n, period: n, basis: f64|f32) real DFT of frames zero-padded to n; bins n/2+1" },
     OpSig { name: "power", params: &[], required: 0, doc: "power() = re^2 + im^2" },

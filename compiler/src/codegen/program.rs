@@ -252,6 +252,18 @@ struct Chain {
 }
 
 fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
+    // Kaldi's energy column and mean subtraction have no kernels yet: say which option it is.
+    for n in &g.nodes {
+        match n.op {
+            Op::LogEnergy { .. } | Op::Concat { .. } => {
+                return unsupported("the per-frame energy column (`log_energy` + `concat`, Kaldi's use_energy) has no kernel yet")
+            }
+            Op::SubtractMean => {
+                return unsupported("the mean over frames (`subtract_mean`, Kaldi's subtract_mean) has no kernel yet")
+            }
+            _ => {}
+        }
+    }
     let mut ids = vec![g.output];
     while let Some(&first) = g.nodes[*ids.last().expect("non-empty")].inputs.first() {
         if g.nodes[*ids.last().expect("non-empty")].inputs.len() != 1 {

@@ -11,7 +11,7 @@ mod verify;
 
 pub use print::type_text;
 pub use shape::Size;
-pub use verify::{infer, verify};
+pub use verify::{infer, infer_all, verify};
 
 use std::fmt;
 use std::sync::Arc;
@@ -605,6 +605,23 @@ pub enum Op {
     },
     /// Permutes and merges axes into the output layout.
     Layout(Vec<OutAxis>),
+    /// `frames x taps` -> `frames`: each frame's log energy `ln(max(sum x^2, min))` (NaN
+    /// propagates), then `max(.., ln(floor))` when a floor is given (Kaldi's `_get_log_energy`).
+    LogEnergy {
+        /// Floor on the energy before the log (float32 epsilon in Kaldi).
+        min: f64,
+        /// Floor on the energy, applied after the log as `ln(floor)`.
+        floor: Option<f64>,
+    },
+    /// Two operands, `frames x K` and a per-frame `frames`: the second becomes a column of the
+    /// first's last axis, `frames x (K + 1)` (Kaldi's energy column).
+    Concat {
+        /// At the end of the last axis (Kaldi `htk_compat`), else at its start.
+        at_end: bool,
+    },
+    /// `frames x K`: each column minus its mean over frames, per signal (Kaldi's
+    /// `subtract_mean`).
+    SubtractMean,
 
     // Forms made by the passes.
     /// `window` folded: multiply taps by a `1 x taps` table.
@@ -692,6 +709,9 @@ impl Op {
             Op::Mel(_) => "mel",
             Op::Db { .. } => "db",
             Op::Layout(_) => "layout",
+            Op::LogEnergy { .. } => "log_energy",
+            Op::Concat { .. } => "concat",
+            Op::SubtractMean => "subtract_mean",
             Op::WindowTable(_) => "window_table",
             Op::MelTable(_) => "mel_table",
             Op::DbFolded { .. } => "db_folded",

@@ -68,6 +68,12 @@ pub fn op_text(op: &Op) -> String {
             format!("window({} {p}{b}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
         }
         Op::RemoveDc => String::from("remove_dc()"),
+        Op::LogEnergy { min, floor } => match floor {
+            Some(f) => format!("log_energy(min: {}, floor: {})", fmt_f(*min), fmt_f(*f)),
+            None => format!("log_energy(min: {})", fmt_f(*min)),
+        },
+        Op::Concat { at_end } => format!("concat({})", if *at_end { "last" } else { "first" }),
+        Op::SubtractMean => String::from("subtract_mean(over: frames)"),
         Op::Preemphasis(c) => format!("preemphasis({})", fmt_f(*c)),
         Op::Rfft { n, period, basis } => {
             let p = if n == period { String::new() } else { format!(", period: {period}") };
