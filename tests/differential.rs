@@ -189,8 +189,17 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             f64_input: false,
         }
     });
-    let kaldi = (1usize..40, 10u32..40, 5u32..20, any::<bool>(), length_strategy(), any::<bool>(), 0u32..6)
-        .prop_map(|(bins, len_ms, shift_ms, log, n, snip, coeff)| Case {
+    let kaldi = (
+        1usize..40,
+        10u32..40,
+        5u32..20,
+        any::<bool>(),
+        length_strategy(),
+        any::<bool>(),
+        0u32..6,
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(|(bins, len_ms, shift_ms, log, n, snip, coeff, (energy, raw, htk, mean))| Case {
             preset: "kaldi_fbank",
             sets: vec![
                 format!("num_mel_bins={bins}"),
@@ -202,6 +211,12 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 format!("snip_edges={snip}"),
                 format!("window_type={}", if coeff == 0 { "povey" } else { "blackman" }),
                 format!("blackman_coeff={}", 0.32 + 0.05 * f64::from(coeff)),
+                // The energy column (its sum of squares in the load kernel) and the mean over
+                // frames (a pass over the output).
+                format!("use_energy={energy}"),
+                format!("raw_energy={raw}"),
+                format!("htk_compat={htk}"),
+                format!("subtract_mean={mean}"),
             ],
             kind: if log { Kind::Ln } else { Kind::Linear },
             shape: vec![2, n],

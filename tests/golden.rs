@@ -83,32 +83,14 @@ fn compare(c: &Case, got: &[f64], want: &[f64], magnitude: Option<&[f64]>) -> (f
     (worst, worst_abs)
 }
 
-/// The option a case uses that the JIT has no kernel for (it runs on the interpreter, and
-/// `engine_for` must name that option), if any.
-fn interp_only(c: &Case) -> Option<&'static str> {
-    let on = |k: &str| c.set.get(k).map(String::as_str) == Some("true");
-    if c.spec != "kaldi_fbank" {
-        None
-    } else if on("use_energy") {
-        Some("use_energy")
-    } else if on("subtract_mean") {
-        Some("subtract_mean")
-    } else {
-        None
-    }
-}
-
 fn run_case(c: &Case, engine: Engine, isa: IsaChoice) -> Result<String, String> {
     let input = npy::read(&fixtures().join(&c.input)).map_err(|e| format!("reading input: {e}"))?;
     let result = pipeline(c, &[]).and_then(|p| {
         let p = p.with_engine(engine).with_isa(isa);
-        // The JIT must really run every golden case (no silent fallback to the interpreter),
-        // except the Kaldi options it has no kernels for, which must be the stated reason.
+        // The JIT must really run every golden case: no silent fallback to the interpreter.
         if let (Engine::Jit, Ok(plan)) = (engine, p.plan(input.view().shape(), input.view().dtype_name())) {
             if let (Engine::Interp, Some(why)) = p.engine_for(plan.precision) {
-                if !interp_only(c).is_some_and(|option| why.contains(option)) {
-                    return Err(specc::Error::Internal(format!("the JIT cannot run this case: {why}")));
-                }
+                return Err(specc::Error::Internal(format!("the JIT cannot run this case: {why}")));
             }
         }
         p.run(&input.view())
