@@ -682,6 +682,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn symmetric_pad_repeats_the_edge_and_centered_amounts_trim() {
+        // numpy.pad([0, 1, 2], 3, mode="symmetric") = [2, 1, 0, 0, 1, 2, 2, 1, 0]
+        let idx: Vec<usize> = (-3..6).map(|j| symmetric_index(j, 3)).collect();
+        assert_eq!(idx, [2, 1, 0, 0, 1, 2, 2, 1, 0]);
+        // torchaudio _get_strided, snip_edges=False: 1000 samples, window 400, shift 160 ->
+        // 6 frames, pad 120 left, the last frame ending at 5 * 160 + 400 = 1200.
+        assert_eq!(PadAmount::Centered { length: 400, hop: 160 }.amounts(1000), (120, 80));
+        // shift 400 > window 160: pad 80 - 200 < 0 trims the front; 1000 samples -> 3 frames
+        // ending at 2 * 400 + 160 = 960 of the trimmed signal.
+        assert_eq!(PadAmount::Centered { length: 160, hop: 400 }.amounts(1000), (-120, 80));
+    }
+
+    #[test]
     fn preemphasis_replicates_the_first_sample() {
         let x = Tensor {
             names: vec!["frames".into(), "taps".into()],

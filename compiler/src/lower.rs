@@ -993,7 +993,9 @@ impl<'a> Lowerer<'a> {
             "pad_centered" => {
                 let length = a.count("length", 1)?;
                 let hop = a.count("hop", 1)?;
-                let mode = match a.word("mode", "symmetric", &["symmetric", "reflect", "edge", "constant"])?.as_str()
+                let mode = match a
+                    .word("mode", "symmetric", &["symmetric", "reflect", "edge", "constant"])?
+                    .as_str()
                 {
                     "constant" => PadMode::Constant(0.0),
                     "reflect" => PadMode::Reflect,
@@ -1083,7 +1085,10 @@ impl<'a> Lowerer<'a> {
                         "blackman_coeff is the window's constant term, e.g. 0.42",
                     ));
                 }
-                Op::Window { window: WindowSpec { kind, length, periodic, placement, frame, blackman }, scaling }
+                Op::Window {
+                    window: WindowSpec { kind, length, periodic, placement, frame, blackman },
+                    scaling,
+                }
             }
             "log_energy" => {
                 let min = a.float_or("min", 0.0)?;

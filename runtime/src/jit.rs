@@ -18,9 +18,9 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
+use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
 use specc_compiler::graph::{Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
-use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::interp::symmetric_index;
 
 use crate::{Input, Output, Plan, RunError};
@@ -651,7 +651,8 @@ fn run_typed<T: Float>(
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
-    let map = out_map(g, &lead_names, &lead_sizes, plan.frames, info.out_bands()).map_err(RunError::Engine)?;
+    let map =
+        out_map(g, &lead_names, &lead_sizes, plan.frames, info.out_bands()).map_err(RunError::Engine)?;
     let expected: usize = plan.output_shape.iter().product();
     if out.len() != expected {
         return Err(RunError::Engine(format!(

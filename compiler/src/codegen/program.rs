@@ -381,7 +381,9 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
         chain.subtract_mean = true;
         it.next();
     }
-    if (chain.energy.is_some() || chain.subtract_mean) && chain.epilogue.as_ref().is_some_and(|e| e.clip.is_some()) {
+    if (chain.energy.is_some() || chain.subtract_mean)
+        && chain.epilogue.as_ref().is_some_and(|e| e.clip.is_some())
+    {
         return unsupported("an energy column or mean subtraction with a top_db clip");
     }
     match it.next() {

@@ -35,8 +35,7 @@ pub fn verify(g: &Graph) -> Result<(), String> {
         }
         if i > 0 {
             let operands: Vec<&Type> = n.inputs.iter().map(|&x| &g.nodes[x].ty).collect();
-            let expected =
-                infer_all(&n.op, &operands).map_err(|e| format!("%{i} ({}): {e}", n.op.name()))?;
+            let expected = infer_all(&n.op, &operands).map_err(|e| format!("%{i} ({}): {e}", n.op.name()))?;
             if expected != n.ty {
                 return Err(format!(
                     "%{i} ({}) has type {}, but its op makes {}",
@@ -121,9 +120,12 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
                 }
                 // ((N + hop/2) // hop - 1) * hop + length: the last frame's end, whatever the
                 // signal past it (see `PadAmount::amounts`).
-                PadAmount::Centered { length, hop } => {
-                    n.plus((hop / 2) as i64).floor_div(hop as i64).plus(-1).times(hop as i64).plus(length as i64)
-                }
+                PadAmount::Centered { length, hop } => n
+                    .plus((hop / 2) as i64)
+                    .floor_div(hop as i64)
+                    .plus(-1)
+                    .times(hop as i64)
+                    .plus(length as i64),
             };
             with_tail(t, 1, vec![Axis::new("samples", size)], Elem::Real)
         }
