@@ -1096,7 +1096,7 @@ impl<'a> Lowerer<'a> {
                     None | Some(Value::None) => None,
                     Some(_) => Some(a.float("floor")?),
                 };
-                if let Some(f) = floor.filter(|f| !(*f > 0.0)) {
+                if let Some(f) = floor.filter(|f| f.is_nan() || *f <= 0.0) {
                     return Err(a.range(
                         "floor",
                         &format!("the energy floor must be positive, got {f:?}"),
