@@ -416,7 +416,8 @@ fn run_rows<T: Float>(
                 // row or the staged copy); scratch holds `scratch_bytes`, 16-byte aligned, and
                 // is this thread's; `dst` with the strides addresses `bands × lanes` elements
                 // inside `out` (full blocks: frames t0..t0+lanes of this signal, which no other
-                // task writes) or inside `tile`.
+                // task writes) or inside `tile`. The energy sums are `lanes` values the load
+                // stage wrote inside this scratch (at `EnergyColumn::offset`).
                 let mut energy = [0.0f64; 4];
                 unsafe {
                     prog.load(&args);
