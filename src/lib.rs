@@ -305,7 +305,7 @@ impl Pipeline {
     pub fn figure_info(&self, input_shape: &[usize]) -> Result<figure::FigureInfo, Error> {
         use figure::{AxisKind, FigureAxis};
         use specc_compiler::consts::mel::{hz_to_mel, linspace, mel_to_hz};
-        use specc_compiler::graph::{Op, PadAmount, Unary};
+        use specc_compiler::graph::{Op, Unary};
         let g = self.graph();
         let dtype = g.accepts.first().map_or("float32", String::as_str);
         let out_shape = self.plan(input_shape, dtype)?.output_shape;
@@ -334,14 +334,8 @@ impl Pipeline {
         for &id in &chain {
             v = match &g.nodes[id].op {
                 Op::Pad { amount, .. } if time.is_none() => {
-                    let (l, r) = match *amount {
-                        PadAmount::Fixed(l, r) => (l as f64, r as f64),
-                        PadAmount::Same { length, hop } => {
-                            let frames = (n / hop as f64).ceil();
-                            let total = ((frames - 1.0) * hop as f64 + length as f64 - n).max(0.0);
-                            ((total / 2.0).floor(), total - (total / 2.0).floor())
-                        }
-                    };
+                    let (l, r) = amount.amounts(n as usize);
+                    let (l, r) = (l as f64, r as f64);
                     n += l + r;
                     left += l;
                     v

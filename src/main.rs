@@ -323,14 +323,20 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
 
 /// Params in force: name, type, value, and whether a `--set` gave it.
 fn print_params(p: &Pipeline) {
-    for param in p.params() {
+    let params = p.params();
+    let ty = |param: &specc::ParamInfo| param.ty.text() + if param.optional { "?" } else { "" };
+    // Columns as wide as the longest entry, so one long name or enum does not shear the table.
+    let name_w = params.iter().map(|q| q.name.len()).max().unwrap_or(0).max(21) + 1;
+    let ty_w = params.iter().map(|q| ty(q).len()).max().unwrap_or(0).max(27) + 1;
+    for param in params {
         let set = if param.overridden { "  (set)" } else { "" };
         println!(
-            "  {:<22} {:<28} = {}{}",
+            "  {:<name_w$} {:<ty_w$} = {}{}",
             param.name,
-            param.ty.text() + if param.optional { "?" } else { "" },
+            ty(param),
             specc_compiler::lower::value_text(&param.value),
             set
         );
     }
 }
+

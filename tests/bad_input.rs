@@ -1011,3 +1011,31 @@ fn impossible_output_paths() {
     );
     assert!(!d.join("o.npy").exists());
 }
+
+/// Kaldi options specc cannot reproduce are refused with the library's reason, and signals
+/// torchaudio rejects (shorter than a frame) or answers with an empty tensor (`min_duration`)
+/// are errors that say which, on every engine.
+#[test]
+fn kaldi_refusals_name_the_reason() {
+    for (sets, want) in [
+        (&["dither=1.0"][..], "random"),
+        (&["vtln_warp=0.9"][..], "VTLN"),
+        (&["energy_floor=-1"][..], "energy_floor"),
+    ] {
+        let e = Pipeline::preset("kaldi_fbank", sets).expect_err("refused").to_string();
+        assert!(e.contains(want), "{sets:?}: {e}");
+    }
+    for (n, sets, want) in [
+        (399, &["snip_edges=false"][..], "400 needed: torchaudio's kaldi fbank needs at least frame_length"),
+        (8000, &["min_duration=0.6"][..], "9600 needed: the signal is shorter than min_duration"),
+    ] {
+        let x = ndarray::ArrayD::from_shape_vec(vec![1, n], signal(n)).expect("shape");
+        for engine in engines() {
+            let p = Pipeline::preset("kaldi_fbank", sets)
+                .expect("preset")
+                .with_engine(engine.parse().expect("engine"));
+            let e = p.run(&Input::F32(x.view())).expect_err("too short").to_string();
+            assert!(e.contains(want), "{sets:?} on {engine}: {e}");
+        }
+    }
+}

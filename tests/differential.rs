@@ -189,21 +189,40 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             f64_input: false,
         }
     });
-    let kaldi = (1usize..40, 10u32..40, 5u32..20, any::<bool>(), length_strategy()).prop_map(
-        |(bins, len_ms, shift_ms, log, n)| Case {
+    let kaldi = (
+        1usize..40,
+        10u32..40,
+        5u32..20,
+        any::<bool>(),
+        length_strategy(),
+        any::<bool>(),
+        0u32..6,
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(|(bins, len_ms, shift_ms, log, n, snip, coeff, (energy, raw, htk, mean))| Case {
             preset: "kaldi_fbank",
             sets: vec![
                 format!("num_mel_bins={bins}"),
                 format!("frame_length={len_ms}"),
                 format!("frame_shift={shift_ms}"),
                 format!("use_log_fbank={log}"),
+                // snip_edges=false stages the mirrored edge frames; 0 draws povey, others a
+                // Blackman window with Kaldi's coefficient (0.42 is scipy's window).
+                format!("snip_edges={snip}"),
+                format!("window_type={}", if coeff == 0 { "povey" } else { "blackman" }),
+                format!("blackman_coeff={}", 0.32 + 0.05 * f64::from(coeff)),
+                // The energy column (its sum of squares in the load kernel) and the mean over
+                // frames (a pass over the output).
+                format!("use_energy={energy}"),
+                format!("raw_energy={raw}"),
+                format!("htk_compat={htk}"),
+                format!("subtract_mean={mean}"),
             ],
             kind: if log { Kind::Ln } else { Kind::Linear },
             shape: vec![2, n],
             signal: Signal::Noise,
             f64_input: false,
-        },
-    );
+        });
     (prop_oneof![keras_mel, keras_stft, librosa, torch, whisper, kaldi], signal_strategy()).prop_map(
         |(mut c, s)| {
             c.signal = s;

@@ -174,3 +174,31 @@ x |> pad(1, mode: reflect) |> frames(length: 3, hop: 2) |> window(hann, periodic
         assert!((g - w).abs() < 1e-4, "{y:?}");
     }
 }
+
+/// A per-frame column shared through a `let`, concatenated and mean-subtracted (Kaldi's energy
+/// and `subtract_mean`), by hand on both engines: frames [1,1,1,1] and [2,2,2,2] have power
+/// spectra [16,0,0] and [64,0,0] and energies ln 4 and ln 16; minus the column means
+/// (40, 0, 0, ln 8) that is [-24,0,0,-ln 2] and [24,0,0,ln 2].
+#[test]
+fn let_shared_column_concat_and_subtract_mean() {
+    let src = "spec t\ninput s: f32[samples]\nlet f = s |> frames(length: 4, hop: 4)\n\
+               let e = f |> log_energy()\n\
+               f |> rfft(4) |> power() |> concat(e, last: true) |> subtract_mean() |> layout(frames, bins)\n";
+    let x = ndarray::ArrayD::from_shape_vec(vec![8], vec![1.0f32, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0])
+        .expect("shape");
+    let l2 = std::f64::consts::LN_2;
+    let want = [-24.0, 0.0, 0.0, -l2, 24.0, 0.0, 0.0, l2];
+    for engine in [specc::Engine::Interp, specc::Engine::Jit] {
+        let p = Pipeline::compile("t.spec", src, &[]).expect("compiles").with_engine(engine);
+        // The JIT runs it itself (the load kernel's energy sums, the runtime's mean pass).
+        assert_eq!(p.engine_for(specc_compiler::graph::Precision::F32), (engine, None));
+        let y = p.run(&specc::Input::F32(x.view())).expect("runs");
+        assert_eq!(y.shape(), &[2, 4]);
+        for (g, w) in y.to_f64().iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{engine:?}: {:?}", y.to_f64());
+        }
+    }
+    let (kind, text) =
+        render("spec t\ninput s: f32[samples]\ns |> frames(length: 4, hop: 4) |> concat(3)\n", &[]);
+    assert!(text.contains("a per-frame tensor"), "{kind:?}: {text}");
+}

@@ -47,6 +47,8 @@ fn variants_after_every_pass() {
         ("librosa_mel", &["htk=true", "norm=none", "top_db=none"]),
         ("torchaudio_mel", &["top_db=80", "stype=magnitude", "power=1.0"]),
         ("whisper", &["n_mels=128", "padding=480"]),
+        ("kaldi_fbank", &["snip_edges=false", "use_energy=true", "subtract_mean=true"]),
+        ("kaldi_fbank", &["use_energy=true", "raw_energy=false", "htk_compat=true", "energy_floor=0"]),
     ];
     for (spec, sets) in variants {
         let p = Pipeline::preset(spec, sets).expect("compiles");
@@ -63,7 +65,9 @@ fn run(g: &Graph, x: &[f64], shape: &[usize]) -> Vec<f64> {
 fn every_pass_preserves_meaning_on_every_golden_input() {
     let dir = fixtures();
     let mut checked = 0;
-    for c in golden_cases().iter().filter(|c| c.error.is_none()) {
+    // Cases the library answers with an empty tensor (Kaldi's min_duration) are errors here.
+    let runs = |c: &&common::Case| c.error.is_none() && !c.shape.as_ref().is_some_and(|s| s.contains(&0));
+    for c in golden_cases().iter().filter(runs) {
         let sets = c.sets();
         let refs: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
         let p = Pipeline::preset(&c.spec, &refs).expect("compiles");

@@ -61,12 +61,18 @@ pub fn run(g: &Graph, input: &[f64], shape: &[usize]) -> Result<Tensor, InterpEr
         let t = if let Op::Input { user_axes } = &node.op {
             input_tensor(user_axes, input, shape)?
         } else {
-            let src = node.inputs[0];
-            let x = values[src].as_ref().expect("operands run first");
-            let y = eval(&node.op, x)?;
-            uses[src] -= 1;
-            if uses[src] == 0 {
-                values[src] = None;
+            let x = values[node.inputs[0]].as_ref().expect("operands run first");
+            let y = match (&node.op, node.inputs.as_slice()) {
+                (Op::Concat { at_end }, [_, b]) => {
+                    concat(x, values[*b].as_ref().expect("operands run first"), *at_end)
+                }
+                (op, _) => eval(op, x)?,
+            };
+            for &src in &node.inputs {
+                uses[src] -= 1;
+                if uses[src] == 0 {
+                    values[src] = None;
+                }
             }
             y
         };
@@ -198,36 +204,55 @@ fn reflect_index(j: i64, n: i64) -> usize {
     (if m < n { m } else { p - m }) as usize
 }
 
+/// `a` (`frames x K`) with the per-frame `b` (`frames`) as its first or last column.
+fn concat(a: &Tensor, b: &Tensor, at_end: bool) -> Tensor {
+    let (t, k) = (a.shape[a.shape.len() - 2], last(a));
+    let (av, bv) = (a.real(), b.real());
+    let mut out = Vec::with_capacity(av.len() + bv.len());
+    for (row, &e) in av.chunks(k.max(1)).zip(bv) {
+        if !at_end {
+            out.push(e);
+        }
+        out.extend_from_slice(&row[..k]);
+        if at_end {
+            out.push(e);
+        }
+    }
+    let name = a.names[a.names.len() - 1].clone();
+    retail(a, 2, &[("frames", t), (name.as_str(), k + 1)], Data::Real(out))
+}
+
+/// numpy `symmetric` padding's source index for position `j` of an `n`-sample signal: the
+/// mirror with the edge repeated, periodic with period `2n`.
+pub fn symmetric_index(j: i64, n: i64) -> usize {
+    let m = j.rem_euclid(2 * n);
+    (if m < n { m } else { 2 * n - 1 - m }) as usize
+}
+
 fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
     Ok(match op {
         Op::Input { .. } => unreachable!("handled by run"),
         Op::Pad { amount, mode } => {
             let n = last(x);
-            let (l, r) = match *amount {
-                PadAmount::Fixed(l, r) => (l, r),
-                PadAmount::Same { length, hop } => {
-                    let frames = n.div_ceil(hop);
-                    let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
-                    (total / 2, total - total / 2)
-                }
-            };
+            let (l, r) = amount.amounts(n);
+            let len = (n as i64 + l + r).max(0) as usize;
+            let reach = l.max(r);
             match mode {
-                PadMode::Reflect | PadMode::Edge if n == 0 && l + r > 0 => {
+                PadMode::Reflect | PadMode::Edge | PadMode::Symmetric if n == 0 && reach > 0 => {
                     return Err(InterpError(String::from("cannot reflect or extend an empty signal")))
                 }
-                PadMode::ReflectStrict if (l >= n || r >= n) && l + r > 0 => {
+                PadMode::ReflectStrict if reach >= n as i64 && reach > 0 => {
                     return Err(InterpError(format!(
-                        "reflect padding of {} needs a signal longer than that, got {n} samples",
-                        l.max(r)
+                        "reflect padding of {reach} needs a signal longer than that, got {n} samples"
                     )))
                 }
                 _ => {}
             }
             let mode = *mode;
-            rows_real(x, 1, &[("samples", n + l + r)], move |s| {
-                (0..n + l + r)
+            rows_real(x, 1, &[("samples", len)], move |s| {
+                (0..len)
                     .map(|i| {
-                        let j = i as i64 - l as i64;
+                        let j = i as i64 - l;
                         if j >= 0 && (j as usize) < n {
                             return s[j as usize];
                         }
@@ -235,6 +260,7 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                             PadMode::Constant(v) => v,
                             PadMode::Reflect | PadMode::ReflectStrict => s[reflect_index(j, n as i64)],
                             PadMode::Edge => s[if j < 0 { 0 } else { n - 1 }],
+                            PadMode::Symmetric => s[symmetric_index(j, n as i64)],
                         }
                     })
                     .collect()
@@ -258,6 +284,13 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 shape: t.shape[1..].to_vec(),
                 data: Data::Real(v.to_vec()),
             }
+        }
+        Op::MinSamples { count, why } => {
+            let n = last(x);
+            if n < *count {
+                return Err(InterpError(format!("{n} samples are too few, {count} needed: {why}")));
+            }
+            x.clone()
         }
         Op::PadRight(k) => {
             let n = last(x);
@@ -291,6 +324,33 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
             let wv = window::frame_vector(w, *scaling);
             let k = last(x);
             rows_real(x, 1, &[("taps", k)], |s| s.iter().zip(&wv).map(|(a, b)| a * b).collect())
+        }
+        Op::LogEnergy { min, floor } => {
+            let (t, k) = (x.shape[x.shape.len() - 2], last(x));
+            let (min, floor) = (*min, floor.map(f64::ln));
+            rows_real(x, 2, &[("frames", t)], move |s| {
+                s.chunks(k.max(1))
+                    .map(|fr| {
+                        let e = nan_max(fr.iter().map(|v| v * v).sum::<f64>(), min).ln();
+                        floor.map_or(e, |f| nan_max(e, f))
+                    })
+                    .collect()
+            })
+        }
+        Op::Concat { .. } => unreachable!("concat has two operands, handled by run"),
+        Op::SubtractMean => {
+            let (t, k) = (x.shape[x.shape.len() - 2], last(x));
+            let name = x.names[x.names.len() - 1].clone();
+            rows_real(x, 2, &[("frames", t), (name.as_str(), k)], move |s| {
+                let mut out = s.to_vec();
+                for c in 0..k {
+                    let mean = (0..t).map(|f| s[f * k + c]).sum::<f64>() / t as f64;
+                    for f in 0..t {
+                        out[f * k + c] -= mean;
+                    }
+                }
+                out
+            })
         }
         Op::RemoveDc => {
             let k = last(x);
@@ -620,6 +680,19 @@ fn layout(x: &Tensor, out: &[OutAxis]) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symmetric_pad_repeats_the_edge_and_centered_amounts_trim() {
+        // numpy.pad([0, 1, 2], 3, mode="symmetric") = [2, 1, 0, 0, 1, 2, 2, 1, 0]
+        let idx: Vec<usize> = (-3..6).map(|j| symmetric_index(j, 3)).collect();
+        assert_eq!(idx, [2, 1, 0, 0, 1, 2, 2, 1, 0]);
+        // torchaudio _get_strided, snip_edges=False: 1000 samples, window 400, shift 160 ->
+        // 6 frames, pad 120 left, the last frame ending at 5 * 160 + 400 = 1200.
+        assert_eq!(PadAmount::Centered { length: 400, hop: 160 }.amounts(1000), (120, 80));
+        // shift 400 > window 160: pad 80 - 200 < 0 trims the front; 1000 samples -> 3 frames
+        // ending at 2 * 400 + 160 = 960 of the trimmed signal.
+        assert_eq!(PadAmount::Centered { length: 160, hop: 400 }.amounts(1000), (-120, 80));
+    }
 
     #[test]
     fn preemphasis_replicates_the_first_sample() {

@@ -933,14 +933,19 @@ impl<'a> Lowerer<'a> {
     }
 
     fn push(&mut self, op: Op, input: NodeId, c: &Call) -> Result<NodeId, Diag> {
-        let ty = crate::graph::infer(&op, &self.nodes[input].ty).map_err(|e| {
+        self.push_all(op, vec![input], c)
+    }
+
+    fn push_all(&mut self, op: Op, inputs: Vec<NodeId>, c: &Call) -> Result<NodeId, Diag> {
+        let operands: Vec<&Type> = inputs.iter().map(|&i| &self.nodes[i].ty).collect();
+        let ty = crate::graph::infer_all(&op, &operands).map_err(|e| {
             Diag::new(ErrorKind::Type, c.span, format!("`{}` cannot apply here", c.name)).label(e).help(
                 "check the order of stages: pad -> frames -> window -> rfft -> power -> mel -> db -> layout",
             )
         })?;
         self.nodes.push(Node {
             op,
-            inputs: vec![input],
+            inputs,
             ty,
             // One line per node in the graph text, whatever the spec's layout.
             origin: printer::expr(&Expr { kind: ExprKind::Call(c.clone()), span: c.span })
@@ -964,13 +969,15 @@ impl<'a> Lowerer<'a> {
                     Some(_) => a.count("right", 0)?,
                     None => left,
                 };
-                let mode = a.word("mode", "constant", &["constant", "reflect", "edge", "replicate"])?;
+                let mode =
+                    a.word("mode", "constant", &["constant", "reflect", "edge", "replicate", "symmetric"])?;
                 let value = a.float_or("value", 0.0)?;
                 let strict = a.bool_or("strict", false)?;
                 let mode = match mode.as_str() {
                     "constant" => PadMode::Constant(value),
                     "reflect" if strict => PadMode::ReflectStrict,
                     "reflect" => PadMode::Reflect,
+                    "symmetric" => PadMode::Symmetric,
                     _ => PadMode::Edge,
                 };
                 if left == 0 && right == 0 {
@@ -982,6 +989,32 @@ impl<'a> Lowerer<'a> {
                 let length = a.count("length", 1)?;
                 let hop = a.count("hop", 1)?;
                 Op::Pad { amount: PadAmount::Same { length, hop }, mode: PadMode::Constant(0.0) }
+            }
+            "pad_centered" => {
+                let length = a.count("length", 1)?;
+                let hop = a.count("hop", 1)?;
+                let mode = match a
+                    .word("mode", "symmetric", &["symmetric", "reflect", "edge", "constant"])?
+                    .as_str()
+                {
+                    "constant" => PadMode::Constant(0.0),
+                    "reflect" => PadMode::Reflect,
+                    "edge" => PadMode::Edge,
+                    _ => PadMode::Symmetric,
+                };
+                Op::Pad { amount: PadAmount::Centered { length, hop }, mode }
+            }
+            "min_samples" => {
+                let count = a.count("count", 0)?;
+                let why = match a.get("why")? {
+                    Some(Value::Sym(s)) => s,
+                    None => format!("this spec needs at least {count} samples"),
+                    Some(v) => return Err(a.bad("why", &format!("a quoted message, found {}", v.describe()))),
+                };
+                if count == 0 {
+                    return Ok(input);
+                }
+                Op::MinSamples { count, why }
             }
             "select" => {
                 let axis = a.word("axis", "channels", &["channels", "batch"])?;
@@ -1044,8 +1077,46 @@ impl<'a> Lowerer<'a> {
                         _ => WindowScaling::None,
                     },
                 };
-                Op::Window { window: WindowSpec { kind, length, periodic, placement, frame }, scaling }
+                let blackman = a.float_or("coeff", crate::consts::window::BLACKMAN)?;
+                if !blackman.is_finite() {
+                    return Err(a.range(
+                        "coeff",
+                        &format!("the Blackman coefficient must be finite, got {blackman:?}"),
+                        "blackman_coeff is the window's constant term, e.g. 0.42",
+                    ));
+                }
+                Op::Window {
+                    window: WindowSpec { kind, length, periodic, placement, frame, blackman },
+                    scaling,
+                }
             }
+            "log_energy" => {
+                let min = a.float_or("min", 0.0)?;
+                let floor = match a.get("floor")? {
+                    None | Some(Value::None) => None,
+                    Some(_) => Some(a.float("floor")?),
+                };
+                if let Some(f) = floor.filter(|f| f.is_nan() || *f <= 0.0) {
+                    return Err(a.range(
+                        "floor",
+                        &format!("the energy floor must be positive, got {f:?}"),
+                        "its log is the floor; give none (or energy_floor=0) for no floor",
+                    ));
+                }
+                Op::LogEnergy { min, floor }
+            }
+            "concat" => {
+                let other = match a.get("column")? {
+                    Some(Value::Tensor(id)) => id,
+                    Some(v) => {
+                        return Err(a.bad("column", &format!("a per-frame tensor, found {}", v.describe())))
+                    }
+                    None => return Err(a.bad("column", "a per-frame tensor")),
+                };
+                let at_end = a.bool_or("last", false)?;
+                return a.lw.push_all(Op::Concat { at_end }, vec![input, other], c);
+            }
+            "subtract_mean" => Op::SubtractMean,
             "remove_dc" => Op::RemoveDc,
             "preemphasis" => Op::Preemphasis(a.float("coeff")?),
             "rfft" => {
@@ -1452,7 +1523,11 @@ pub struct OpSig {
 /// Every op the language has.
 pub const OPS: &[OpSig] = &[
     OpSig { name: "pad", params: &["left", "right", "mode", "value", "strict"], required: 1,
-        doc: "pad(left, right: left, mode: constant|reflect|edge, value: 0, strict: false) pads samples; strict reflect needs pad < signal, as torch" },
+        doc: "pad(left, right: left, mode: constant|reflect|edge|symmetric, value: 0, strict: false) pads samples; strict reflect needs pad < signal, as torch; symmetric repeats the edge sample" },
+    OpSig { name: "pad_centered", params: &["length", "hop", "mode"], required: 2,
+        doc: "pad_centered(length, hop, mode: symmetric) pads for frames centred on t*hop + hop/2: (N + hop/2) // hop frames, left length/2 - hop/2 (negative trims), as Kaldi's snip_edges=false" },
+    OpSig { name: "min_samples", params: &["count", "why"], required: 1,
+        doc: "min_samples(count, why: \"message\") passes samples through; fewer than count samples is an error saying why" },
     OpSig { name: "pad_same", params: &["length", "hop"], required: 2,
         doc: "pad_same(length, hop) zero-pads by TF's SAME rule (odd sample on the right)" },
     OpSig { name: "pad_right", params: &["amount"], required: 1, doc: "pad_right(amount) appends zeros" },
@@ -1460,11 +1535,17 @@ pub const OPS: &[OpSig] = &[
         doc: "select(channels|batch, index) keeps one index of a leading input axis" },
     OpSig { name: "frames", params: &["length", "hop", "drop_last"], required: 2,
         doc: "frames(length, hop, drop_last: false) slices samples into frames x taps" },
-    OpSig { name: "window", params: &["name", "length", "periodic", "placement", "scaling"], required: 1,
-        doc: "window(name|none, length: frame, periodic: true, placement: center|left, scaling: none|density|spectrum)" },
+    OpSig { name: "window", params: &["name", "length", "periodic", "placement", "scaling", "coeff"], required: 1,
+        doc: "window(name|none, length: frame, periodic: true, placement: center|left, scaling: none|density|spectrum, coeff: 0.42 (Blackman's a))" },
     OpSig { name: "remove_dc", params: &[], required: 0, doc: "remove_dc() subtracts each frame's mean" },
     OpSig { name: "preemphasis", params: &["coeff"], required: 1,
         doc: "preemphasis(coeff) per frame y[i] = x[i] - coeff * x[i-1], x[-1] = x[0] (Kaldi)" },
+    OpSig { name: "log_energy", params: &["min", "floor"], required: 0,
+        doc: "log_energy(min: 0, floor: none) per frame ln(max(sum x^2, min)), then max with ln(floor) (Kaldi's energy)" },
+    OpSig { name: "concat", params: &["column", "last"], required: 1,
+        doc: "concat(column, last: false) adds a per-frame tensor as the first value of each frame (the last with last: true)" },
+    OpSig { name: "subtract_mean", params: &[], required: 0,
+        doc: "subtract_mean() subtracts each column's mean over frames, per signal (Kaldi's subtract_mean)" },
     OpSig { name: "rfft", params: &["n", "period", "basis"], required: 1,
         doc: "rfft(n, period: n, basis: f64|f32) real DFT of frames zero-padded to n; bins n/2+1" },
     OpSig { name: "power", params: &[], required: 0, doc: "power() = re^2 + im^2" },

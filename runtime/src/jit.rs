@@ -18,8 +18,10 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
+use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::graph::{Graph, NanMax, Op, PadAmount, PadMode, PadStep, Precision, Scope};
+use specc_compiler::graph::{Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
+use specc_compiler::interp::symmetric_index;
 
 use crate::{Input, Output, Plan, RunError};
 
@@ -226,17 +228,6 @@ fn out_map(
     })
 }
 
-fn pad_amounts(step: &PadStep, n: usize) -> (usize, usize) {
-    match step.amount {
-        PadAmount::Fixed(l, r) => (l, r),
-        PadAmount::Same { length, hop } => {
-            let frames = n.div_ceil(hop);
-            let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n);
-            (total / 2, total - total / 2)
-        }
-    }
-}
-
 fn reflect_index(j: i64, n: i64) -> i64 {
     if n == 1 {
         return 0;
@@ -260,8 +251,8 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         return row[p as usize];
     }
     let n = lens[k - 1] as i64;
-    let (l, _) = pad_amounts(&pads[k - 1], lens[k - 1]);
-    let j = p - l as i64;
+    let (l, _) = pads[k - 1].amount.amounts(lens[k - 1]);
+    let j = p - l;
     if (0..n).contains(&j) {
         return padded(row, pads, lens, k - 1, j);
     }
@@ -269,6 +260,7 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         PadMode::Constant(c) => T::from_f64(c),
         PadMode::Reflect | PadMode::ReflectStrict => padded(row, pads, lens, k - 1, reflect_index(j, n)),
         PadMode::Edge => padded(row, pads, lens, k - 1, if j < 0 { 0 } else { n - 1 }),
+        PadMode::Symmetric => padded(row, pads, lens, k - 1, symmetric_index(j, n) as i64),
     }
 }
 
@@ -332,37 +324,22 @@ fn run_rows<T: Float>(
     let lanes = info.lanes;
     let esz = std::mem::size_of::<T>();
     let nrows = rows.len().checked_div(n).unwrap_or(0);
-    let bands = info.bands;
+    let bands = info.out_bands();
+    // The tail writes its bands after the energy column when that comes first.
+    let tail_shift = usize::from(info.energy.is_some_and(|e| !e.last));
+    let energy_band = info.energy.map(|e| if e.last { info.bands } else { 0 });
     // Pad lengths.
     let mut lens = vec![n];
+    // Position 0 of the padded signal is sample -pad_left of the original (for the interior
+    // test): the sum of left pads (a negative one trims).
+    let mut pad_left: i64 = 0;
     for p in &info.pads {
         let last = *lens.last().expect("non-empty");
-        let (l, r) = pad_amounts(p, last);
-        lens.push(last + l + r);
+        let (l, r) = p.amount.amounts(last);
+        pad_left += l;
+        lens.push((last as i64 + l + r).max(0) as usize);
     }
-    let pad_left: usize = {
-        // Position 0 of the padded signal is sample -pad_left of the original (for the
-        // interior test): the sum of left pads.
-        let mut total = 0;
-        let mut len = n;
-        for p in &info.pads {
-            let (l, r) = pad_amounts(p, len);
-            total += l;
-            len += l + r;
-        }
-        total
-    };
-    let row_base: Vec<usize> = (0..nrows)
-        .map(|r| {
-            let mut rem = r;
-            let mut base = 0;
-            for (i, &s) in lead_sizes.iter().enumerate().rev() {
-                base += (rem % s) * map.lead[i];
-                rem /= s;
-            }
-            base
-        })
-        .collect();
+    let row_base = row_bases(lead_sizes, map);
     let blocks_per_row = frames.div_ceil(lanes);
     let blocks_per_task = (TASK_FRAMES / lanes).max(1);
     let tasks_per_row = blocks_per_row.div_ceil(blocks_per_task);
@@ -399,7 +376,7 @@ fn run_rows<T: Float>(
             }
             for blk in b0..b1 {
                 let t0 = blk * lanes;
-                let start = (t0 * hop) as i64 - pad_left as i64;
+                let start = (t0 * hop) as i64 - pad_left;
                 let interior = start >= 0 && start as usize + span <= n && t0 + lanes <= frames;
                 let src: *const u8 = if interior {
                     row[start as usize..start as usize + span].as_ptr().cast()
@@ -425,10 +402,13 @@ fn run_rows<T: Float>(
                         (tile.as_mut_ptr().cast::<u8>(), esz, bands * esz)
                     }
                 };
+                // SAFETY: band `tail_shift` (0 or 1) of the block lies inside `out` or the tile
+                // (the block holds `bands` = the tail's bands + the energy column).
+                let tail_dst = unsafe { dst.add(tail_shift * band_stride) };
                 let args = BlockArgs {
                     src,
                     scratch,
-                    out: dst,
+                    out: tail_dst,
                     out_band: band_stride as isize,
                     out_time: time_stride as isize,
                 };
@@ -436,9 +416,17 @@ fn run_rows<T: Float>(
                 // row or the staged copy); scratch holds `scratch_bytes`, 16-byte aligned, and
                 // is this thread's; `dst` with the strides addresses `bands × lanes` elements
                 // inside `out` (full blocks: frames t0..t0+lanes of this signal, which no other
-                // task writes) or inside `tile`.
+                // task writes) or inside `tile`. The energy sums are `lanes` values the load
+                // stage wrote inside this scratch (at `EnergyColumn::offset`).
+                let mut energy = [0.0f64; 4];
                 unsafe {
                     prog.load(&args);
+                    if let Some(e) = &info.energy {
+                        let sums = std::slice::from_raw_parts(scratch.add(e.offset).cast::<T>(), lanes);
+                        for (v, s) in energy.iter_mut().zip(sums) {
+                            *v = log_energy(s.to_f64(), e);
+                        }
+                    }
                     let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
                     let mut finite = [true; 4];
                     for (f, v) in finite.iter_mut().zip(flag) {
@@ -484,6 +472,20 @@ fn run_rows<T: Float>(
                         if let (Some(o), Some(keep)) = (info.max_offset, saved) {
                             std::slice::from_raw_parts_mut(scratch.add(o).cast::<T>(), 2 * lanes)
                                 .copy_from_slice(&keep[..2 * lanes]);
+                        }
+                    }
+                }
+                if let Some(eb) = energy_band {
+                    for (lane, &v) in energy.iter().enumerate().take(lanes) {
+                        if full {
+                            let idx = row_base[r] + (t0 + lane) * map.frames + eb * map.band;
+                            assert!(idx < out_len, "output index in bounds");
+                            // SAFETY: idx < out_len; only this task writes frame t0+lane of row r.
+                            unsafe { *out_ptr.get().cast::<T>().add(idx) = T::from_f64(v) };
+                        } else {
+                            let tile = typed::<T>(tile_words, lanes * bands);
+                            let at = if info.time_contiguous { eb * lanes + lane } else { lane * bands + eb };
+                            tile[at] = T::from_f64(v);
                         }
                     }
                 }
@@ -650,7 +652,8 @@ fn run_typed<T: Float>(
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
-    let map = out_map(g, &lead_names, &lead_sizes, plan.frames, info.bands).map_err(RunError::Engine)?;
+    let map =
+        out_map(g, &lead_names, &lead_sizes, plan.frames, info.out_bands()).map_err(RunError::Engine)?;
     let expected: usize = plan.output_shape.iter().product();
     if out.len() != expected {
         return Err(RunError::Engine(format!(
@@ -659,7 +662,49 @@ fn run_typed<T: Float>(
         )));
     }
     let row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
-    clip_phase(prog, out, &lead_sizes, &map, &row_max, threads, clip_fn)
+    clip_phase(prog, out, &lead_sizes, &map, &row_max, threads, clip_fn)?;
+    if info.subtract_mean {
+        subtract_mean(out, &row_bases(&lead_sizes, &map), &map, plan.frames, info.out_bands());
+    }
+    Ok(())
+}
+
+/// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), the
+/// mean summed in f64; a NaN or inf in a column makes the whole column NaN, as in torch.
+fn subtract_mean<T: Float>(out: &mut [T], bases: &[usize], map: &OutMap, frames: usize, bands: usize) {
+    for &base in bases {
+        for b in 0..bands {
+            let at = |t: usize| base + t * map.frames + b * map.band;
+            let mean = (0..frames).map(|t| out[at(t)].to_f64()).sum::<f64>() / frames as f64;
+            for t in 0..frames {
+                out[at(t)] = T::from_f64(out[at(t)].to_f64() - mean);
+            }
+        }
+    }
+}
+
+/// Kaldi's log energy of a frame from its sum of squares (see `EnergyColumn`), NaN propagating.
+fn log_energy(sum: f64, e: &EnergyColumn) -> f64 {
+    let nan_max = |a: f64, b: f64| if a.is_nan() { a } else { a.max(b) };
+    let v = nan_max(sum, e.min).ln();
+    e.floor.map_or(v, |f| nan_max(v, f.ln()))
+}
+
+/// Output index of frame 0, band 0 of each row of the (selected) input, rows in row-major
+/// order of the lead axes.
+fn row_bases(lead_sizes: &[usize], map: &OutMap) -> Vec<usize> {
+    let nrows: usize = lead_sizes.iter().product();
+    (0..nrows)
+        .map(|r| {
+            let mut rem = r;
+            let mut base = 0;
+            for (i, &s) in lead_sizes.iter().enumerate().rev() {
+                base += (rem % s) * map.lead[i];
+                rem /= s;
+            }
+            base
+        })
+        .collect()
 }
 
 /// Runs `prog` (compiled from `g`) on `input` into `out`, which must have the planned shape and

@@ -243,6 +243,12 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
         .try_fold(1u64, |acc, (_, s)| acc.checked_mul(*s as u64))
         .ok_or_else(|| too_large("the number of signals"))?;
     for node in &g.nodes {
+        if let Op::MinSamples { count, why } = &node.op {
+            let have = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
+            if have < *count as i64 {
+                return Err(RunError::TooShort(format!("{have} samples are too few, {count} needed: {why}")));
+            }
+        }
         if let Op::Select { axis, index } = &node.op {
             let have = lead(axis).unwrap_or(0);
             if *index as i64 >= have {

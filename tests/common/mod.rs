@@ -47,6 +47,9 @@ pub struct Case {
     pub compare: Option<String>,
     /// The library's error, when it rejects the case.
     pub error: Option<String>,
+    /// The library's output shape.
+    #[serde(default)]
+    pub shape: Option<Vec<usize>>,
 }
 
 impl Case {

@@ -104,6 +104,20 @@ def _batch(n, seeds=(1, 2), **kw):
     return np.stack([_clip(n, s, tones=tones[i % 3], **kw) for i, s in enumerate(seeds)])
 
 
+def _kaldi_inputs():
+    """(1, N) inputs at Kaldi's int16 scale: speech and seeded noise, and short signals around one
+    frame (400 samples) and the snip_edges=False pad (120 samples)."""
+    rng = np.random.default_rng(60)
+    noise = (1000.0 * rng.standard_normal(4000)).astype(np.float32)
+    return {
+        "speech_1x16000_kaldi_f32": (np.load(SPEECH)[None, :16000] * 32768.0).astype(np.float32),
+        "noise_1x4000_kaldi_f32": noise[None, :].copy(),
+        "noise_1x401_kaldi_f32": noise[None, :401].copy(),
+        "noise_1x480_kaldi_f32": noise[None, 1000:1480].copy(),
+        "noise_1x300_kaldi_f32": noise[None, :300].copy(),
+    }
+
+
 def make_inputs():
     """name -> array. All float inputs are float32 except the *_f64 ones (which are the float32
     samples upcast, so float32 and float64 cases carry identical sample values)."""
@@ -114,6 +128,7 @@ def make_inputs():
     d["mix_16000_f32"] = _clip(16000, 7)
     d["mix_2x8000_f32"] = _batch(8000, seeds=(3, 4))
     d["mix_2x7999_f32"] = _batch(7999, seeds=(5, 6))
+    d.update(_kaldi_inputs())
     loud = _clip(8000, 11)
     quiet = _clip(8000, 12, tones=(310.0, 2750.25), amp=1e-3)  # -60 dB
     d["loudquiet_2x8000_f32"] = np.stack([loud, quiet])
@@ -412,6 +427,33 @@ case("kaldi_fbank_blackman_linear", KF, "mix_2x16000_f32", "linear", window_type
 case("kaldi_fbank_frames_20_5", KF, "mix_2x16000_f32", "log", frame_length=20.0, frame_shift=5.0, high_freq=6000.0)
 case("kaldi_fbank_8k", KF, "mix_2x8000_f32", "log", sample_frequency=8000.0, num_mel_bins=15)
 case("kaldi_fbank_bad_channel", KF, "mix_2x16000_f32", "log", expect_error=True, channel=5)
+# snip_edges=False, use_energy, subtract_mean, min_duration, blackman_coeff (issue 12).
+KSP, KNO = "speech_1x16000_kaldi_f32", "noise_1x4000_kaldi_f32"
+case("kaldi_fbank_no_snip", KF, "mix_2x16000_f32", "log", snip_edges=False)
+case("kaldi_fbank_no_snip_speech", KF, KSP, "log", snip_edges=False)
+case("kaldi_fbank_no_snip_shift_gt_length", KF, KNO, "log", snip_edges=False, frame_length=10.0, frame_shift=25.0,
+     note="pad = 80 - 200 < 0: the front is trimmed")
+case("kaldi_fbank_no_snip_401", KF, "noise_1x401_kaldi_f32", "log", snip_edges=False)
+case("kaldi_fbank_no_snip_480_energy_mean", KF, "noise_1x480_kaldi_f32", "log", snip_edges=False,
+     use_energy=True, subtract_mean=True)
+case("kaldi_fbank_no_snip_300", KF, "noise_1x300_kaldi_f32", "log", expect_error=True, snip_edges=False,
+     note="fewer samples than one frame: torchaudio asserts")
+case("kaldi_fbank_energy", KF, KNO, "log", use_energy=True)
+case("kaldi_fbank_energy_speech_htk", KF, KSP, "log", use_energy=True, htk_compat=True)
+case("kaldi_fbank_energy_floor0", KF, KNO, "log", use_energy=True, energy_floor=0.0)
+case("kaldi_fbank_energy_floor_high", KF, KNO, "log", use_energy=True, energy_floor=1e9,
+     note="ln(1e9) is above most frames' energy: the floor shows")
+case("kaldi_fbank_energy_not_raw", KF, KSP, "log", use_energy=True, raw_energy=False)
+case("kaldi_fbank_subtract_mean", KF, KSP, "log", subtract_mean=True)
+case("kaldi_fbank_lhotse_like", KF, KSP, "log", snip_edges=False, use_energy=True, subtract_mean=True,
+     note="snip_edges=False with the energy column and mean subtraction")
+case("kaldi_fbank_no_snip_energy_htk_linear", KF, KNO, "linear", snip_edges=False, use_energy=True, htk_compat=True,
+     use_log_fbank=False, raw_energy=False, energy_floor=0.0)
+case("kaldi_fbank_blackman_05", KF, KNO, "log", window_type="blackman", blackman_coeff=0.5)
+case("kaldi_fbank_blackman_03_no_snip", KF, KSP, "log", window_type="blackman", blackman_coeff=0.3, snip_edges=False)
+case("kaldi_fbank_min_duration_met", KF, KNO, "log", min_duration=0.25, note="4000 samples = 0.25 s: kept")
+case("kaldi_fbank_min_duration_short", KF, KNO, "log", min_duration=0.3,
+     note="torchaudio returns torch.empty(0); specc rejects with an error naming min_duration")
 
 # ---- non-finite samples ---------------------------------------------------------------------
 case("keras_mel_nan", KM, "nan_2x8000_f32", "db", note="NaN in clip 0: the batch-wide max is NaN")

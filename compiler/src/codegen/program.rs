@@ -116,8 +116,35 @@ pub struct ProgramInfo {
     pub spectrum_offsets: (usize, usize),
     /// Bins of the spectrum (vectors in each region of `spectrum_offsets`).
     pub bins: usize,
+    /// Kaldi's energy column, when the graph concatenates one.
+    pub energy: Option<EnergyColumn>,
+    /// Each output column minus its mean over frames, per signal (Kaldi's `subtract_mean`),
+    /// after every block has run.
+    pub subtract_mean: bool,
     /// Stage kernels and their sizes, for reports.
     pub description: String,
+}
+
+impl ProgramInfo {
+    /// Values per frame in the output: the tail's bands and the energy column.
+    pub fn out_bands(&self) -> usize {
+        self.bands + usize::from(self.energy.is_some())
+    }
+}
+
+/// A per-frame log energy stored as an extra output column (Kaldi's `use_energy`): the `load`
+/// stage writes each frame's sum of squares to scratch, and the runtime stores
+/// `ln(max(sum, min))`, floored at `ln(floor)`, as the column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EnergyColumn {
+    /// Byte offset in scratch of the vector of sums (one lane per frame).
+    pub offset: usize,
+    /// Floor on the sum before the log.
+    pub min: f64,
+    /// Floor on the energy, applied after the log as `ln(floor)`.
+    pub floor: Option<f64>,
+    /// The last column (Kaldi `htk_compat`), else the first; the tail's bands take the others.
+    pub last: bool,
 }
 
 type StageFn = unsafe extern "C" fn(*const BlockArgs);
@@ -248,16 +275,28 @@ struct Chain {
     power_mel: Option<(SpectrumPower, SparseRows)>,
     epilogue: Option<Epilogue>,
     concat: bool,
+    /// Energy column: per-frame ops applied before its sum of squares, min, floor, last.
+    energy: Option<(usize, f64, Option<f64>, bool)>,
+    subtract_mean: bool,
     layout: Vec<OutAxis>,
 }
 
 fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
+    // The main chain from the output back to the input; a `concat` adds a per-frame column
+    // computed from a node of the chain (Kaldi's energy).
     let mut ids = vec![g.output];
-    while let Some(&first) = g.nodes[*ids.last().expect("non-empty")].inputs.first() {
-        if g.nodes[*ids.last().expect("non-empty")].inputs.len() != 1 {
-            return unsupported("a node with several operands");
+    let mut column: Option<(NodeId, bool)> = None;
+    loop {
+        let n = &g.nodes[*ids.last().expect("non-empty")];
+        match (&n.op, n.inputs.as_slice()) {
+            (_, []) => break,
+            (Op::Concat { at_end }, [main, col]) if column.is_none() => {
+                column = Some((*col, *at_end));
+                ids.push(*main);
+            }
+            (_, [one]) => ids.push(*one),
+            _ => return unsupported("a node with several operands"),
         }
-        ids.push(first);
     }
     ids.reverse();
     let ops: Vec<&Op> = ids.iter().map(|&i| &g.nodes[i].op).collect();
@@ -265,14 +304,16 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
     if !matches!(it.next(), Some(Op::Input { .. })) {
         return unsupported("the chain does not start at the input");
     }
-    let select = match it.peek() {
-        Some(Op::Select { axis, index }) => {
-            let s = (axis.clone(), *index);
-            it.next();
-            Some(s)
+    // Length checks (`min_samples`) are the runtime's plan's; the kernels skip them.
+    let mut select = None;
+    loop {
+        match it.peek() {
+            Some(Op::Select { axis, index }) if select.is_none() => select = Some((axis.clone(), *index)),
+            Some(Op::MinSamples { .. }) => {}
+            _ => break,
         }
-        _ => None,
-    };
+        it.next();
+    }
     let Some(Op::FramedLoad { pads, length, hop, drop_last, window }) = it.next() else {
         return unsupported("expected a framed load after the input (run the optimizer first)");
     };
@@ -281,6 +322,21 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
         per_frame.push((*op).clone());
         it.next();
     }
+    // The energy's source: the framed load (0) or after the k-th per-frame op (k).
+    let energy = match column {
+        None => None,
+        Some((col, last)) => {
+            let Op::LogEnergy { min, floor } = g.nodes[col].op else {
+                return unsupported("a concatenated column other than a per-frame log energy");
+            };
+            let load_at = ids.iter().position(|&i| matches!(g.nodes[i].op, Op::FramedLoad { .. }));
+            let src_at = ids.iter().position(|&i| i == g.nodes[col].inputs[0]);
+            match (load_at, src_at) {
+                (Some(l), Some(s)) if s >= l && s - l <= per_frame.len() => Some((s - l, min, floor, last)),
+                _ => return unsupported("a log energy not taken from the framed load or a per-frame op"),
+            }
+        }
+    };
     let Some(Op::Fft { n, period, basis, plan }) = it.next() else {
         return unsupported("expected an FFT after the framed load");
     };
@@ -299,6 +355,8 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
         power_mel: None,
         epilogue: None,
         concat: false,
+        energy,
+        subtract_mean: false,
         layout: Vec::new(),
     };
     if let Some(Op::PowerMel { power, matrix }) = it.peek() {
@@ -315,6 +373,18 @@ fn chain_of(g: &Graph) -> Result<Chain, CodegenError> {
             it.next();
         }
         _ => {}
+    }
+    if let Some(Op::Concat { .. }) = it.peek() {
+        it.next();
+    }
+    if let Some(Op::SubtractMean) = it.peek() {
+        chain.subtract_mean = true;
+        it.next();
+    }
+    if (chain.energy.is_some() || chain.subtract_mean)
+        && chain.epilogue.as_ref().is_some_and(|e| e.clip.is_some())
+    {
+        return unsupported("an energy column or mean subtraction with a top_db clip");
     }
     match it.next() {
         Some(Op::Layout(out)) => chain.layout = out.clone(),
@@ -399,6 +469,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     let p_off = region(bins + 4);
     let m_off = region(c.power_mel.as_ref().map_or(0, |(_, m)| m.rows.len()));
     let flag_offset = region(1);
+    let energy_offset = c.energy.map(|_| region(1));
     let max_offset = c.epilogue.as_ref().and_then(|e| e.clip.as_ref()).map(|_| region(2));
     let scratch_bytes = off.max(v);
 
@@ -501,7 +572,12 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         let fuse_flag = c.per_frame.is_empty();
         let win = window.map(|w| addrs.get(e.b, ptr, w));
         emit_gather(e, src, x, taps, c.hop, win, if fuse_flag { Some(flag) } else { None });
-        for (op, table) in c.per_frame.iter().zip(&frame_tables) {
+        let energy_at = c.energy.map(|(after, ..)| after);
+        let energy_dst = energy_offset.map(|o| e.b.ins().iadd_imm_s(scratch, o as i64));
+        if let (Some(0), Some(d)) = (energy_at, energy_dst) {
+            emit_sum_of_squares(e, x, taps, d);
+        }
+        for (i, (op, table)) in c.per_frame.iter().zip(&frame_tables).enumerate() {
             match op {
                 Op::RemoveDc => {
                     let sum = e.b.declare_var(vk.ty());
@@ -554,6 +630,11 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                     });
                 }
                 _ => unreachable!("only per-frame ops are collected"),
+            }
+            if let (Some(at), Some(d)) = (energy_at, energy_dst) {
+                if at == i + 1 {
+                    emit_sum_of_squares(e, x, taps, d);
+                }
             }
         }
         if !fuse_flag {
@@ -916,9 +997,35 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
         max_offset,
         spectrum_offsets: if fused { (p_off, y_re) } else { (y_re, y_im) },
         bins,
+        energy: c.energy.zip(energy_offset).map(|((_, min, floor, last), offset)| EnergyColumn {
+            offset,
+            min,
+            floor,
+            last,
+        }),
+        subtract_mean: c.subtract_mean,
         description,
     };
     Ok(Program { _module: Mutex::new(jit), fns, info })
+}
+
+/// Stores at `dst` each lane's sum of squares of the frame's `taps` vectors at `x` (Kaldi's
+/// energy, before its log).
+fn emit_sum_of_squares(e: &mut Emit<'_, '_>, x: Value, taps: usize, dst: Value) {
+    let v = Vk::BYTES;
+    let sum = e.b.declare_var(e.vk.ty());
+    let z = e.splat(0.0);
+    e.b.def_var(sum, z);
+    e.counted_loop(taps, |e, j| {
+        let a = e.index(x, j, v);
+        let xv = e.vload(a, 0);
+        let sq = e.b.ins().fmul(xv, xv);
+        let s = e.b.use_var(sum);
+        let s = e.b.ins().fadd(s, sq);
+        e.b.def_var(sum, s);
+    });
+    let s = e.b.use_var(sum);
+    e.vstore(s, dst, 0);
 }
 
 /// Zeroes the 4 power vectors after the last bin, which the tail's padded filterbank rows read

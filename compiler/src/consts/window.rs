@@ -6,6 +6,15 @@ use std::f64::consts::PI;
 /// The window's `length` values (scipy: a periodic window is the symmetric one of `length + 1`
 /// points without its last point).
 pub fn values(kind: WindowKind, length: usize, periodic: bool) -> Vec<f64> {
+    values_with(kind, length, periodic, BLACKMAN)
+}
+
+/// scipy's and torch's Blackman constant term.
+pub const BLACKMAN: f64 = 0.42;
+
+/// [`values`] with Blackman's constant term `a` (Kaldi's `blackman_coeff`):
+/// `a - 0.5 cos x + (0.5 - a) cos 2x`.
+pub fn values_with(kind: WindowKind, length: usize, periodic: bool, a: f64) -> Vec<f64> {
     if length == 0 {
         return Vec::new();
     }
@@ -21,7 +30,9 @@ pub fn values(kind: WindowKind, length: usize, periodic: bool) -> Vec<f64> {
             match kind {
                 WindowKind::Hann => 0.5 - 0.5 * x.cos(),
                 WindowKind::Hamming => 0.54 - 0.46 * x.cos(),
-                WindowKind::Blackman => 0.42 - 0.5 * x.cos() + 0.08 * (2.0 * x).cos(),
+                // scipy's literal 0.08 for the default keeps its tables bit-identical.
+                WindowKind::Blackman if a == BLACKMAN => 0.42 - 0.5 * x.cos() + 0.08 * (2.0 * x).cos(),
+                WindowKind::Blackman => a - 0.5 * x.cos() + (0.5 - a) * (2.0 * x).cos(),
                 WindowKind::Bartlett => {
                     let r = 2.0 * n as f64 / denom;
                     if n as f64 <= denom / 2.0 {
@@ -42,7 +53,7 @@ pub fn values(kind: WindowKind, length: usize, periodic: bool) -> Vec<f64> {
 /// The full frame-length vector: the window placed in the frame, zeros elsewhere, divided by
 /// its norm when `scaling` asks.
 pub fn frame_vector(spec: &WindowSpec, scaling: WindowScaling) -> Vec<f64> {
-    let w = values(spec.kind, spec.length, spec.periodic);
+    let w = values_with(spec.kind, spec.length, spec.periodic, spec.blackman);
     let offset = match spec.placement {
         Placement::Center => (spec.frame - spec.length) / 2,
         Placement::Left => 0,
@@ -93,6 +104,7 @@ mod tests {
             periodic: true,
             placement: Placement::Center,
             frame: 9,
+            blackman: BLACKMAN,
         };
         let v = frame_vector(&spec, WindowScaling::Density);
         assert_eq!(v[..2], [0.0, 0.0]);

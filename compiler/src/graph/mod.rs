@@ -11,7 +11,7 @@ mod verify;
 
 pub use print::type_text;
 pub use shape::Size;
-pub use verify::{infer, verify};
+pub use verify::{infer, infer_all, verify};
 
 use std::fmt;
 use std::sync::Arc;
@@ -174,6 +174,9 @@ pub struct WindowSpec {
     pub placement: Placement,
     /// The frame length it is placed in.
     pub frame: usize,
+    /// Blackman's constant term `a`: `a - 0.5 cos x + (0.5 - a) cos 2x` (0.42 as scipy and
+    /// torch; Kaldi's `blackman_coeff`). Other windows ignore it.
+    pub blackman: f64,
 }
 
 /// Divide the windowed frame by a norm of the window (scipy `scaling`).
@@ -199,6 +202,9 @@ pub enum PadMode {
     ReflectStrict,
     /// Repeat the edge sample (numpy `edge`, torch `replicate`).
     Edge,
+    /// Mirror with the edge sample repeated, `[2, 1, 0, 0, 1, 2]` (numpy `symmetric`, Kaldi's
+    /// `snip_edges=false`), extended with period `2N` when the pad is longer than the signal.
+    Symmetric,
 }
 
 /// How much to pad: fixed amounts, or TF's "SAME" rule that depends on the signal length.
@@ -214,6 +220,38 @@ pub enum PadAmount {
         /// Hop.
         hop: usize,
     },
+    /// Kaldi's `snip_edges=false`: frame t is centred on sample `t * hop + hop / 2`, so
+    /// `frames = (N + hop / 2) / hop`; the left amount is `length / 2 - hop / 2` (negative
+    /// trims the front) and the right one ends the signal where the last frame ends (negative
+    /// trims the end).
+    Centered {
+        /// Frame length.
+        length: usize,
+        /// Hop.
+        hop: usize,
+    },
+}
+
+impl PadAmount {
+    /// Left and right amounts for an `n`-sample signal; negative amounts trim.
+    pub fn amounts(&self, n: usize) -> (i64, i64) {
+        match *self {
+            PadAmount::Fixed(l, r) => (l as i64, r as i64),
+            PadAmount::Same { length, hop } => {
+                let frames = n.div_ceil(hop);
+                let total = ((frames.saturating_sub(1)) * hop + length).saturating_sub(n) as i64;
+                (total / 2, total - total / 2)
+            }
+            PadAmount::Centered { length, hop } => {
+                let (n, length, hop) = (n as i64, length as i64, hop as i64);
+                let frames = (n + hop / 2) / hop;
+                let left = length / 2 - hop / 2;
+                // With no frame the padded length is shorter than a frame (framing gives 0).
+                let end = ((frames - 1) * hop + length).max(0);
+                (left, end - n - left)
+            }
+        }
+    }
 }
 
 /// Mel scales.
@@ -483,6 +521,14 @@ pub enum Op {
         /// The index kept.
         index: usize,
     },
+    /// Passes `samples` through; a signal of fewer than `count` samples is an error saying
+    /// `why` (a library's length check, e.g. Kaldi's `min_duration`).
+    MinSamples {
+        /// Fewest samples accepted.
+        count: usize,
+        /// The library's reason, for the error.
+        why: String,
+    },
     /// Right-pads `samples` with zeros (e.g. Whisper's `padding`).
     PadRight(usize),
     /// `samples` -> `frames x taps`: frame t is samples `[t*hop, t*hop + length)`.
@@ -559,6 +605,23 @@ pub enum Op {
     },
     /// Permutes and merges axes into the output layout.
     Layout(Vec<OutAxis>),
+    /// `frames x taps` -> `frames`: each frame's log energy `ln(max(sum x^2, min))` (NaN
+    /// propagates), then `max(.., ln(floor))` when a floor is given (Kaldi's `_get_log_energy`).
+    LogEnergy {
+        /// Floor on the energy before the log (float32 epsilon in Kaldi).
+        min: f64,
+        /// Floor on the energy, applied after the log as `ln(floor)`.
+        floor: Option<f64>,
+    },
+    /// Two operands, `frames x K` and a per-frame `frames`: the second becomes a column of the
+    /// first's last axis, `frames x (K + 1)` (Kaldi's energy column).
+    Concat {
+        /// At the end of the last axis (Kaldi `htk_compat`), else at its start.
+        at_end: bool,
+    },
+    /// `frames x K`: each column minus its mean over frames, per signal (Kaldi's
+    /// `subtract_mean`).
+    SubtractMean,
 
     // Forms made by the passes.
     /// `window` folded: multiply taps by a `1 x taps` table.
@@ -620,6 +683,7 @@ impl Op {
             Op::Input { .. } => "input",
             Op::Pad { .. } => "pad",
             Op::PadRight(_) => "pad_right",
+            Op::MinSamples { .. } => "min_samples",
             Op::Select { .. } => "select",
             Op::Frames { .. } => "frames",
             Op::Window { .. } => "window",
@@ -645,6 +709,9 @@ impl Op {
             Op::Mel(_) => "mel",
             Op::Db { .. } => "db",
             Op::Layout(_) => "layout",
+            Op::LogEnergy { .. } => "log_energy",
+            Op::Concat { .. } => "concat",
+            Op::SubtractMean => "subtract_mean",
             Op::WindowTable(_) => "window_table",
             Op::MelTable(_) => "mel_table",
             Op::DbFolded { .. } => "db_folded",

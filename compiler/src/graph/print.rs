@@ -30,15 +30,20 @@ pub fn op_text(op: &Op) -> String {
                 PadMode::Reflect => String::from("reflect"),
                 PadMode::ReflectStrict => String::from("reflect, strict"),
                 PadMode::Edge => String::from("edge"),
+                PadMode::Symmetric => String::from("symmetric"),
             };
             match amount {
                 PadAmount::Fixed(l, r) => format!("pad(left: {l}, right: {r}, {m})"),
                 PadAmount::Same { length, hop } => {
                     format!("pad(same, length: {length}, hop: {hop}, {m})")
                 }
+                PadAmount::Centered { length, hop } => {
+                    format!("pad(centered, length: {length}, hop: {hop}, {m})")
+                }
             }
         }
         Op::PadRight(n) => format!("pad_right({n})"),
+        Op::MinSamples { count, .. } => format!("min_samples({count})"),
         Op::Select { axis, index } => format!("select({axis}, index: {index})"),
         Op::Frames { length, hop, drop_last } => {
             let d = if *drop_last { ", drop_last" } else { "" };
@@ -55,9 +60,20 @@ pub fn op_text(op: &Op) -> String {
                 WindowScaling::Density => ", scaling: density",
                 WindowScaling::Spectrum => ", scaling: spectrum",
             };
-            format!("window({} {p}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
+            let b = if w.kind == WindowKind::Blackman && w.blackman != crate::consts::window::BLACKMAN {
+                format!(", coeff: {}", fmt_f(w.blackman))
+            } else {
+                String::new()
+            };
+            format!("window({} {p}{b}, length: {} in {}, {pl}{s})", w.kind.as_str(), w.length, w.frame)
         }
         Op::RemoveDc => String::from("remove_dc()"),
+        Op::LogEnergy { min, floor } => match floor {
+            Some(f) => format!("log_energy(min: {}, floor: {})", fmt_f(*min), fmt_f(*f)),
+            None => format!("log_energy(min: {})", fmt_f(*min)),
+        },
+        Op::Concat { at_end } => format!("concat({})", if *at_end { "last" } else { "first" }),
+        Op::SubtractMean => String::from("subtract_mean(over: frames)"),
         Op::Preemphasis(c) => format!("preemphasis({})", fmt_f(*c)),
         Op::Rfft { n, period, basis } => {
             let p = if n == period { String::new() } else { format!(", period: {period}") };
@@ -204,10 +220,12 @@ fn pad_text(p: &PadStep) -> String {
         PadMode::Reflect => String::from("reflect"),
         PadMode::ReflectStrict => String::from("reflect strict"),
         PadMode::Edge => String::from("edge"),
+        PadMode::Symmetric => String::from("symmetric"),
     };
     match p.amount {
         PadAmount::Fixed(l, r) => format!("pad {l}+{r} {m}"),
         PadAmount::Same { length, hop } => format!("pad same({length}, {hop}) {m}"),
+        PadAmount::Centered { length, hop } => format!("pad centered({length}, {hop}) {m}"),
     }
 }
 

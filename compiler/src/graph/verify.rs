@@ -17,6 +17,7 @@ pub fn verify(g: &Graph) -> Result<(), String> {
     for (i, n) in g.nodes.iter().enumerate() {
         let want = match n.op {
             Op::Input { .. } => 0,
+            Op::Concat { .. } => 2,
             _ => 1,
         };
         if let (Some(s), true) = (&g.schedule, i == 0) {
@@ -33,8 +34,8 @@ pub fn verify(g: &Graph) -> Result<(), String> {
             return Err(format!("%{i} uses %{bad}, which is not defined before it"));
         }
         if i > 0 {
-            let operand = &g.nodes[n.inputs[0]].ty;
-            let expected = infer(&n.op, operand).map_err(|e| format!("%{i} ({}): {e}", n.op.name()))?;
+            let operands: Vec<&Type> = n.inputs.iter().map(|&x| &g.nodes[x].ty).collect();
+            let expected = infer_all(&n.op, &operands).map_err(|e| format!("%{i} ({}): {e}", n.op.name()))?;
             if expected != n.ty {
                 return Err(format!(
                     "%{i} ({}) has type {}, but its op makes {}",
@@ -71,6 +72,31 @@ fn with_tail(t: &Type, drop: usize, tail: Vec<Axis>, elem: Elem) -> Type {
     Type { elem, axes }
 }
 
+/// The type `op` makes of its operands' types (two for `concat`, one otherwise).
+pub fn infer_all(op: &Op, operands: &[&Type]) -> Result<Type, String> {
+    match (op, operands) {
+        (Op::Concat { .. }, [a, b]) => {
+            if a.elem != Elem::Real || a.axes.len() < 2 || a.axes[a.axes.len() - 2].name != "frames" {
+                return Err(String::from("concat's first operand must be real frames x values"));
+            }
+            core(b, &["frames"], Elem::Real)?;
+            let (fa, fb) = (&a.axes[a.axes.len() - 2], b.last());
+            if fa.size != fb.size || a.axes[..a.axes.len() - 2] != b.axes[..b.axes.len() - 1] {
+                return Err(format!(
+                    "concat's operands differ in frames or leading axes: {} and {}",
+                    print::type_text(a),
+                    print::type_text(b)
+                ));
+            }
+            let last = a.last();
+            Ok(with_tail(a, 1, vec![Axis::new(&last.name, last.size.clone().plus(1))], Elem::Real))
+        }
+        (Op::Concat { .. }, _) => Err(String::from("concat takes two operands")),
+        (_, [t]) => infer(op, t),
+        _ => Err(format!("{} takes one operand", op.name())),
+    }
+}
+
 /// The type `op` makes of an operand of type `t`.
 pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
     let last_size = || t.last().size.clone();
@@ -92,6 +118,14 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
                         n.clone().add_size(span.sub_size(n).max(0))
                     }
                 }
+                // ((N + hop/2) // hop - 1) * hop + length: the last frame's end, whatever the
+                // signal past it (see `PadAmount::amounts`).
+                PadAmount::Centered { length, hop } => n
+                    .plus((hop / 2) as i64)
+                    .floor_div(hop as i64)
+                    .plus(-1)
+                    .times(hop as i64)
+                    .plus(length as i64),
             };
             with_tail(t, 1, vec![Axis::new("samples", size)], Elem::Real)
         }
@@ -103,6 +137,10 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             let mut axes = t.axes.clone();
             axes.remove(i);
             Type { elem: t.elem, axes }
+        }
+        Op::MinSamples { .. } => {
+            core(t, &["samples"], Elem::Real)?;
+            t.clone()
         }
         Op::PadRight(k) => {
             core(t, &["samples"], Elem::Real)?;
@@ -127,6 +165,17 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
                     window.frame,
                     last_size()
                 ));
+            }
+            t.clone()
+        }
+        Op::LogEnergy { .. } => {
+            core(t, &["frames", "taps"], Elem::Real)?;
+            with_tail(t, 2, vec![t.axes[t.axes.len() - 2].clone()], Elem::Real)
+        }
+        Op::Concat { .. } => return Err(String::from("concat takes two operands")),
+        Op::SubtractMean => {
+            if t.elem != Elem::Real || t.axes.len() < 2 || t.axes[t.axes.len() - 2].name != "frames" {
+                return Err(String::from("subtract_mean takes real frames x values"));
             }
             t.clone()
         }
