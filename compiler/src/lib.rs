@@ -59,7 +59,8 @@ fn compile_source(src: &Source) -> Result<Compiled, Diag> {
         let name_span = Span::new(start, start + name.len().max(1));
         // Blank out `name=` so the value's spans are offsets into the whole argument.
         let padded = format!("{}{}", " ".repeat(eq + 1), &s[eq + 1..]);
-        let value = syntax::parse_value(&padded).map_err(|d| d.origin(Origin::Set(i)))?;
+        let value =
+            lower::parse_set_value(&spec, &name, name_span, &padded).map_err(|d| d.origin(Origin::Set(i)))?;
         overrides.push(lower::Override { name, value, name_span, index: i });
     }
     let lowered = lower::lower(&spec, &overrides)?;
