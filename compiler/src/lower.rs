@@ -600,6 +600,10 @@ impl<'a> Lowerer<'a> {
     fn bool_of(&mut self, e: &Expr) -> Result<bool, Diag> {
         match self.eval(e)? {
             Value::Bool(b) => Ok(b),
+            // A bare word here is a name nobody declared: say so, with "did you mean".
+            v @ Value::Sym(_) if matches!(e.kind, ExprKind::Ident(_)) => {
+                Err(self.type_error(e, &v, "a bool"))
+            }
             v => Err(Diag::new(ErrorKind::Type, e.span, "a condition must be a bool")
                 .label(format!("this is {}", v.describe()))
                 .help("compare it, e.g. `mode == psd`, or use a bool param")),
@@ -1976,7 +1980,10 @@ pub fn parse_set_value(spec: &Spec, name: &str, name_span: Span, text: &str) -> 
             _ => Err(not_accepted(String::from("not a spelling this param accepts"))),
         };
     }
-    crate::syntax::parse_value(text).map_err(|_| not_accepted(String::from("not a value specc can read")))
+    crate::syntax::parse_value(text).map_err(|_| Diag {
+        kind: ErrorKind::Syntax,
+        ..not_accepted(String::from("not a value specc can read"))
+    })
 }
 
 /// The words a param accepts (enumeration members, window names).
@@ -1985,6 +1992,23 @@ fn param_words(decl: &ParamDecl) -> Vec<String> {
         Ok(ParamType::Enum(w)) | Ok(ParamType::FloatOr(w)) => w,
         Ok(ParamType::Window) => WindowKind::NAMES.iter().map(|(n, _)| n.to_string()).collect(),
         _ => Vec::new(),
+    }
+}
+
+/// [`param_words`] for hints: a window param lists each window once, by its canonical name.
+fn hint_words(decl: &ParamDecl) -> Vec<String> {
+    match param_type(&decl.ty) {
+        Ok(ParamType::Window) => {
+            let mut names: Vec<String> = Vec::new();
+            for (_, k) in WindowKind::NAMES {
+                let n = k.as_str().to_string();
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            names
+        }
+        _ => param_words(decl),
     }
 }
 
@@ -2001,7 +2025,7 @@ fn accepted_spellings(decl: &ParamDecl) -> String {
         Ok(ParamType::Hz) => parts.push(String::from("a frequency (`8000`, `8000 Hz`, `8 kHz`)")),
         _ => {}
     }
-    let words = param_words(decl);
+    let words = hint_words(decl);
     for w in &words {
         parts.push(format!("`{w}`"));
         if w == "max" && matches!(ty, Ok(ParamType::FloatOr(_))) {
