@@ -152,11 +152,47 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     format!("n_mels={mels}"),
                     format!("htk={htk}"),
                     String::from("pad_mode=reflect"),
+                    // Tie ref=np.max to htk so both dB forms are drawn without another input.
+                    format!("ref={}", if htk { "max" } else { "1.0" }),
                 ],
                 kind: Kind::Db(10.0),
                 shape,
                 signal: Signal::Noise,
                 f64_input,
+            }
+        });
+    // librosa.stft + amplitude_to_db / power_to_db, with ref=np.max (a whole-tensor shift
+    // before the clip) half of the time.
+    let librosa_stft = (
+        fft_strategy(),
+        1usize..300,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        length_strategy(),
+        lead.clone(),
+    )
+        .prop_map(|(fft, hop, power, ref_max, top, n, lead)| {
+            let mut shape = lead;
+            shape.push(n);
+            let mut sets = vec![
+                format!("n_fft={fft}"),
+                format!("hop_length={hop}"),
+                format!("power={}", if power { "2.0" } else { "1.0" }),
+            ];
+            if ref_max {
+                sets.push(String::from("ref=np.max"));
+            }
+            if !top {
+                sets.push(String::from("top_db=None"));
+            }
+            Case {
+                preset: "librosa_stft",
+                sets,
+                kind: Kind::Db(10.0),
+                shape,
+                signal: Signal::Noise,
+                f64_input: false,
             }
         });
     let torch = (fft_strategy(), 1usize..300, 1usize..48, length_strategy(), lead.clone(), any::<bool>())
@@ -204,12 +240,11 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             f64_input: false,
         },
     );
-    (prop_oneof![keras_mel, keras_stft, librosa, torch, whisper, kaldi], signal_strategy()).prop_map(
-        |(mut c, s)| {
+    (prop_oneof![keras_mel, keras_stft, librosa, librosa_stft, torch, whisper, kaldi], signal_strategy())
+        .prop_map(|(mut c, s)| {
             c.signal = s;
             c
-        },
-    )
+        })
 }
 
 fn make_input(c: &Case, seed: u64) -> Vec<f64> {
