@@ -226,6 +226,8 @@ fn hints_name_the_presets_own_params() {
         ("torchaudio_mel", &["f_min=9000"], "lower `f_min` or raise `sample_rate`"),
         ("torchaudio_mel", &["f_min=3000", "f_max=2000"], "lower `f_min` or raise `f_max`"),
         ("kaldi_fbank", &["low_freq=9000"], "lower `low_freq`"),
+        ("keras_stft", &["frame_length=128", "frame_step=200"], "with `hop` from `frame_step`"),
+        ("librosa_stft", &["power=3"], "the spec requires `power == 1.0 or power == 2.0`"),
     ];
     let keras_names = ["fft_length", "sequence_length", "min_freq", "max_freq", "min_power", "sampling_rate"];
     for (preset, sets, want) in cases {

@@ -272,10 +272,22 @@ pub fn lower(spec: &Spec, overrides: &[Override]) -> Result<Lowered, Diag> {
                 if !holds {
                     // Point at a --set value involved, if any: that is what the user wrote.
                     let (origin, span) = lw.blame(&r.cond);
+                    // `let`s in the condition are named by the params they came from.
+                    let mut lets = Vec::new();
+                    collect_lets(&r.cond, &lw.lets, &mut lets);
+                    let from: Vec<String> = lets
+                        .iter()
+                        .filter_map(|(name, e)| {
+                            let src = lw.sources(e);
+                            (!src.is_empty()).then(|| format!("`{name}` from {}", or_list(&src)))
+                        })
+                        .collect();
+                    let with =
+                        if from.is_empty() { String::new() } else { format!(", with {}", from.join(", ")) };
                     return Err(Diag::new(ErrorKind::Range, span, r.message.clone())
                         .origin(origin)
                         .label("this value is out of range")
-                        .help(format!("the spec requires `{}`", printer::expr(&r.cond))));
+                        .help(format!("the spec requires `{}`{with}", printer::expr(&r.cond))));
                 }
             }
             Item::Output(e) => {
@@ -2060,4 +2072,29 @@ fn relation_hint(left: &[String], relation: &str, right: &[String], neutral: &st
         return neutral.to_string();
     }
     format!("{} {relation} {}", or_list(left), or_list(right))
+}
+
+/// The `let`s an expression names directly, in order, with their expressions.
+fn collect_lets<'e>(e: &Expr, lets: &HashMap<String, &'e Expr>, out: &mut Vec<(String, &'e Expr)>) {
+    match &e.kind {
+        ExprKind::Ident(n) => {
+            if let Some(l) = lets.get(n) {
+                if !out.iter().any(|(m, _)| m == n) {
+                    out.push((n.clone(), l));
+                }
+            }
+        }
+        ExprKind::Unary(_, x) => collect_lets(x, lets, out),
+        ExprKind::Binary(_, a, b) => {
+            collect_lets(a, lets, out);
+            collect_lets(b, lets, out);
+        }
+        ExprKind::Call(c) => c.args.iter().for_each(|a| collect_lets(&a.value, lets, out)),
+        ExprKind::If(c, t, f) => {
+            collect_lets(c, lets, out);
+            collect_lets(t, lets, out);
+            collect_lets(f, lets, out);
+        }
+        _ => {}
+    }
 }
