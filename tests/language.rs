@@ -228,6 +228,13 @@ fn hints_name_the_presets_own_params() {
         ("kaldi_fbank", &["low_freq=9000"], "lower `low_freq`"),
         ("keras_stft", &["frame_length=128", "frame_step=200"], "with `hop` from `frame_step`"),
         ("librosa_stft", &["power=3"], "the spec requires `power == 1.0 or power == 2.0`"),
+        (
+            "torchaudio_mel",
+            &["hop_length=0"],
+            "`hop_length` gives `frames`'s `hop`, which must be at least 1",
+        ),
+        ("librosa_mel", &["sr=0"], "`sr` must be positive"),
+        ("torchaudio_mel", &["n_fft"], "`--set sample_rate=16000 Hz`"),
     ];
     let keras_names = ["fft_length", "sequence_length", "min_freq", "max_freq", "min_power", "sampling_rate"];
     for (preset, sets, want) in cases {

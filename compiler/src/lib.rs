@@ -51,7 +51,11 @@ fn compile_source(src: &Source) -> Result<Compiled, Diag> {
             )
             .origin(Origin::Set(i))
             .label("no `=` here")
-            .help("write e.g. `--set num_mel_bins=64`"));
+            .help(match spec.params().next() {
+                // The spec's own first param, so the example is one this spec takes.
+                Some(p) => format!("write e.g. `--set {}={}`", p.name, syntax::printer::expr(&p.default)),
+                None => String::from("this spec has no params to set"),
+            }));
         };
         let raw = &s[..eq];
         let start = raw.len() - raw.trim_start().len();

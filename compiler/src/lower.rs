@@ -450,7 +450,10 @@ impl<'a> Lowerer<'a> {
                     )
                     .origin(origin)
                     .label(format!("this is {}", v.describe()))
-                    .help("e.g. `at 16000 Hz` or `at sampling_rate`"));
+                    .help(match self.sources(r).as_slice() {
+                        [] => String::from("e.g. `at 16000 Hz`, or a param holding the rate"),
+                        from => format!("{} must be positive, e.g. 16000", or_list(from)),
+                    }));
                 }
             }
         }
@@ -1191,7 +1194,13 @@ impl<'a> Lowerer<'a> {
                 }
                 let rate = a.freq("rate")?;
                 if rate <= 0.0 {
-                    return Err(a.range("rate", "the sample rate must be positive", "e.g. 16000 Hz"));
+                    let from = a.expr("rate").map(|e| a.lw.sources(e)).unwrap_or_default();
+                    let help = if from.is_empty() {
+                        String::from("e.g. 16000 Hz")
+                    } else {
+                        format!("{} must be positive, e.g. 16000 Hz", or_list(&from))
+                    };
+                    return Err(a.range("rate", "the sample rate must be positive", &help));
                 }
                 let fmin = a.freq("fmin")?;
                 let fmax = a.freq("fmax")?;
@@ -1825,7 +1834,17 @@ impl Args<'_, '_, '_> {
             v => return Err(self.bad(name, &format!("a whole number of samples, found {}", v.describe()))),
         };
         if n < min as i64 {
-            return Err(self.range(name, &format!("{name} is {n}, must be at least {min}"), self.sig().doc));
+            let from = self.expr(name).map(|e| self.lw.sources(e)).unwrap_or_default();
+            let help = if from.is_empty() {
+                self.sig().doc.to_string()
+            } else {
+                format!(
+                    "{} gives `{}`'s `{name}`, which must be at least {min}",
+                    or_list(&from),
+                    self.call.name
+                )
+            };
+            return Err(self.range(name, &format!("{name} is {n}, must be at least {min}"), &help));
         }
         if n > MAX_FFT as i64 * 64 {
             return Err(self.range(
