@@ -308,3 +308,9 @@ fn python_spellings_in_set_values() {
         assert!(!help.contains("a spec is"), "{preset} {set}: the spec-file hint in {help:?}");
     }
 }
+diag!(
+    undeclared_condition,
+    ErrorKind::UnknownName,
+    with("|> window(win)", "|> if windowed { window(win) }"),
+    &[]
+);
