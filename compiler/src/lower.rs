@@ -1083,7 +1083,7 @@ impl<'a> Lowerer<'a> {
                 }
                 let hop = a.count("hop", 1)?;
                 let drop_last = a.bool_or("drop_last", false)?;
-                let from = a.expr("length").map(|e| a.lw.sources(e)).unwrap_or_default();
+                let from = a.sources("length");
                 let id = a.lw.push(Op::Frames { length, hop, drop_last }, input, c)?;
                 a.lw.frame_from.insert(id, from);
                 return Ok(id);
@@ -1105,7 +1105,7 @@ impl<'a> Lowerer<'a> {
                     Some(_) => a.count("length", 1)?,
                 };
                 if length > frame {
-                    let len_from = a.expr("length").map(|e| a.lw.sources(e)).unwrap_or_default();
+                    let len_from = a.sources("length");
                     let help = relation_hint(
                         &len_from,
                         "must not exceed",
@@ -1139,7 +1139,7 @@ impl<'a> Lowerer<'a> {
                 let n = a.count("n", 1)?;
                 let frame = frame_len();
                 if n < frame {
-                    let n_from = a.expr("n").map(|e| a.lw.sources(e)).unwrap_or_default();
+                    let n_from = a.sources("n");
                     let help = relation_hint(
                         &n_from,
                         "must be at least",
@@ -1194,7 +1194,7 @@ impl<'a> Lowerer<'a> {
                 }
                 let rate = a.freq("rate")?;
                 if rate <= 0.0 {
-                    let from = a.expr("rate").map(|e| a.lw.sources(e)).unwrap_or_default();
+                    let from = a.sources("rate");
                     let help = if from.is_empty() {
                         String::from("e.g. 16000 Hz")
                     } else {
@@ -1206,7 +1206,7 @@ impl<'a> Lowerer<'a> {
                 let fmax = a.freq("fmax")?;
                 if fmin.partial_cmp(&fmax) != Some(std::cmp::Ordering::Less) {
                     let names = |arg: &str| {
-                        let from = a.expr(arg).map(|e| a.lw.sources(e)).unwrap_or_default();
+                        let from = a.sources(arg);
                         if from.is_empty() {
                             format!("the mel stage's `{arg}`")
                         } else {
@@ -1298,7 +1298,7 @@ impl<'a> Lowerer<'a> {
                 let mult = a.float_or("mult", 10.0)?;
                 let amin = a.float_or("amin", 1e-10)?;
                 if amin <= 0.0 || amin.is_nan() {
-                    let from = a.expr("amin").map(|e| a.lw.sources(e)).unwrap_or_default();
+                    let from = a.sources("amin");
                     let help = if from.is_empty() {
                         String::from("the floor `amin` must be > 0")
                     } else {
@@ -1758,6 +1758,10 @@ impl Args<'_, '_, '_> {
             None => Ok(None),
         }
     }
+    /// The params argument `name`'s value came from (see [`Lowerer::sources`]).
+    fn sources(&self, name: &str) -> Vec<String> {
+        self.expr(name).map(|e| self.lw.sources(e)).unwrap_or_default()
+    }
     fn sig(&self) -> &'static OpSig {
         op_sig(&self.call.name.name).expect("known op")
     }
@@ -1834,7 +1838,7 @@ impl Args<'_, '_, '_> {
             v => return Err(self.bad(name, &format!("a whole number of samples, found {}", v.describe()))),
         };
         if n < min as i64 {
-            let from = self.expr(name).map(|e| self.lw.sources(e)).unwrap_or_default();
+            let from = self.sources(name);
             let help = if from.is_empty() {
                 self.sig().doc.to_string()
             } else {
