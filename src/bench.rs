@@ -15,8 +15,10 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Threads: 1 runs the batch in one call; more run its clips as separate inputs in parallel.
     pub threads: usize,
-    /// Run this array instead of generated audio.
+    /// Run this audio file or array instead of generated audio.
     pub input: Option<std::path::PathBuf>,
+    /// How an audio `input` becomes the spec's input, as in `run`.
+    pub audio: crate::files::AudioOptions,
     /// Print JSON instead of text.
     pub json: bool,
 }
@@ -73,7 +75,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
     let compile_ms = t.elapsed().as_secs_f64() * 1e3;
     let rate = p.graph().rate.unwrap_or(16000.0);
     let x: npy::Array = match &opts.input {
-        Some(path) => npy::read(path)?,
+        Some(path) => crate::files::load(&p, path, &opts.audio).map_err(Error::Io)?.0,
         None => {
             if opts.batch == 0 || opts.seconds.is_nan() || opts.seconds <= 0.0 || opts.seconds * rate > 1e9 {
                 return Err(Error::Io(String::from("--batch must be >= 1 and --seconds positive and sane")));
@@ -96,7 +98,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
     let (used, why) = p.engine_for(plan.precision);
     let compile_ms = compile_ms + t.elapsed().as_secs_f64() * 1e3;
     if let Some(why) = &why {
-        eprintln!("note: running on the interpreter: {why}");
+        eprintln!("warning: the JIT cannot compile this graph, running on the interpreter: {why}");
     }
     let once = || -> Result<(), Error> { p.run(&view).map(|_| ()) };
     once()?; // warm-up

@@ -1,4 +1,4 @@
-//! `specc run` over files: audio or `.npy` in, `.npy`, `.npz` or `.png` out, many inputs in
+//! `specc run` over files: audio or `.npy` in, `.npy`, `.npz`, `.png` or `.svg` out, many inputs in
 //! parallel, a progress bar on a terminal, and a summary that counts what really happened.
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -7,20 +7,23 @@ use rayon::prelude::*;
 use specc::{npy, Error, Output, Pipeline};
 use specc_compiler::graph::Precision;
 use specc_runtime::audio::{self, ChannelMode};
-use specc_runtime::image::{self, PngOptions};
+use specc_runtime::figure::{self, FigureOptions};
+use specc_runtime::image;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Output file formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Output file formats. The accepted output extensions are listed from these variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// One `.npy` per input.
     Npy,
     /// One `.npz` holding one array per input.
     Npz,
-    /// One `.png` heatmap per input.
+    /// One `.png` figure per input.
     Png,
+    /// One `.svg` figure per input.
+    Svg,
 }
 
 impl std::str::FromStr for Format {
@@ -30,7 +33,8 @@ impl std::str::FromStr for Format {
             "npy" => Ok(Format::Npy),
             "npz" => Ok(Format::Npz),
             "png" => Ok(Format::Png),
-            other => Err(format!("unknown format `{other}`; formats: npy, npz, png")),
+            "svg" => Ok(Format::Svg),
+            other => Err(format!("unknown format `{other}`; formats: npy, npz, png, svg")),
         }
     }
 }
@@ -41,11 +45,37 @@ impl Format {
             Format::Npy => "npy",
             Format::Npz => "npz",
             Format::Png => "png",
+            Format::Svg => "svg",
         }
     }
     fn from_path(p: &Path) -> Option<Format> {
         p.extension().and_then(|e| e.to_str()).and_then(|e| e.to_ascii_lowercase().parse().ok())
     }
+    /// Every format's extension, as users type them: `.npy .npz .png`.
+    fn extensions() -> String {
+        use clap::ValueEnum;
+        Format::value_variants().iter().map(|f| format!(".{}", f.ext())).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The scale decoded audio is given to the spec in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AudioScale {
+    /// Floats in [-1, 1), as soundfile, librosa and torchaudio.load give them.
+    Float,
+    /// Multiplied by 32768: the int16 values Kaldi's own tools read from a 16-bit file.
+    Int16,
+}
+
+/// How a decoded audio file becomes the spec's input (shared by `run` and `bench`).
+#[derive(Clone, Copy, Debug)]
+pub struct AudioOptions {
+    /// How multi-channel audio becomes the spec's input.
+    pub channels: ChannelMode,
+    /// Resample audio whose rate differs from the spec's.
+    pub resample: bool,
+    /// The scale of the samples.
+    pub scale: AudioScale,
 }
 
 /// What `specc run` was asked to do.
@@ -56,12 +86,10 @@ pub struct RunOptions {
     pub output: PathBuf,
     /// Format, when not given by the output's extension.
     pub format: Option<Format>,
-    /// How multi-channel audio becomes the spec's input.
-    pub channels: ChannelMode,
-    /// Resample audio whose rate differs from the spec's.
-    pub resample: bool,
-    /// PNG rendering.
-    pub png: PngOptions,
+    /// How audio files become the spec's input.
+    pub audio: AudioOptions,
+    /// Figure size, colormap and scale (`.png`, `.svg`).
+    pub png: FigureOptions,
     /// Parallel jobs (0: one per core).
     pub jobs: usize,
 }
@@ -77,6 +105,110 @@ struct Done {
 enum Sink {
     File(PathBuf, Format),
     Npz(String),
+    Stdout,
+}
+
+/// Where a run's results go, decided from `-o`, `--format` and the inputs before any input is
+/// read, so a command line that cannot work fails at once and writes nothing.
+#[derive(Debug, PartialEq)]
+enum Dest {
+    /// `-o -`: one `.npy` to stdout.
+    Stdout,
+    /// One file.
+    File(PathBuf, Format),
+    /// One `<name>.<fmt>` per input in this folder.
+    Dir(PathBuf, Format),
+    /// One `.npz`, one array per input.
+    Npz(PathBuf),
+}
+
+/// Resolves `-o`: `-` is stdout (one input); a trailing `/`, or an existing folder whose name
+/// has no output extension, is a folder;
+/// a known extension is that format (several inputs need `.npz`); an unknown extension is an
+/// error; a name without extension is a folder for several inputs, and otherwise needs
+/// `--format`.
+fn destination(output: &Path, format: Option<Format>, inputs: usize, single: bool) -> Result<Dest, Error> {
+    let text = output.to_string_lossy();
+    let usage = |m: String| Err(Error::Usage(m));
+    if text == "-" {
+        if !single {
+            return usage(format!(
+                "`-o -` writes one .npy to stdout, so it takes one input, not {inputs}; give a folder (-o out/) or an .npz (-o out.npz)"
+            ));
+        }
+        if let Some(f) = format.filter(|f| *f != Format::Npy) {
+            return usage(format!("`-o -` writes .npy to stdout; for --format {} name a file", f.ext()));
+        }
+        return Ok(Dest::Stdout);
+    }
+    // An existing folder named like a file (`all.npz/`) stays a file name: writing it then fails
+    // rather than filling a folder the name did not ask for.
+    let folder = output.is_dir() && Format::from_path(output).is_none();
+    if text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) || folder {
+        return match format.unwrap_or(Format::Npy) {
+            Format::Npz => usage(format!(
+                "an .npz holds every input in one file: name it (e.g. -o {}) rather than a folder",
+                output.join("features.npz").display()
+            )),
+            f => Ok(Dest::Dir(output.to_path_buf(), f)),
+        };
+    }
+    let stem = output.with_extension("");
+    match output.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()) {
+        Some(ext) => {
+            let Some(f) = Format::from_path(output) else {
+                return usage(format!(
+                    "unknown output extension `.{ext}` in {}; accepted: {} (or a folder: end the name with /)",
+                    output.display(),
+                    Format::extensions()
+                ));
+            };
+            if let Some(asked) = format.filter(|a| *a != f) {
+                return usage(format!(
+                    "-o {} is a .{} file but --format says {}; drop one",
+                    output.display(),
+                    f.ext(),
+                    asked.ext()
+                ));
+            }
+            match f {
+                Format::Npz => Ok(Dest::Npz(output.to_path_buf())),
+                f if single => Ok(Dest::File(output.to_path_buf(), f)),
+                _ => usage(format!(
+                    "{inputs} inputs cannot all go to one .{} file {}: give a folder (-o {}/) or an .npz (-o {}.npz)",
+                    f.ext(),
+                    output.display(),
+                    stem.display(),
+                    stem.display()
+                )),
+            }
+        }
+        None => match format {
+            Some(Format::Npz) => Ok(Dest::Npz(output.to_path_buf())),
+            Some(f) if single => Ok(Dest::File(output.to_path_buf(), f)),
+            f if !single => Ok(Dest::Dir(output.to_path_buf(), f.unwrap_or(Format::Npy))),
+            _ => usage(format!(
+                "-o {} has no extension: name the file ({}), pass --format, or end a folder name with /",
+                output.display(),
+                Format::extensions()
+                    .split(' ')
+                    .map(|e| format!("{}{e}", output.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+    }
+}
+
+/// `name=value` given where an input was expected: a forgotten `--set`.
+fn looks_like_set(arg: &Path) -> bool {
+    let text = arg.to_string_lossy();
+    match text.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !arg.exists()
+        }
+        None => false,
+    }
 }
 
 fn is_npy(p: &Path) -> bool {
@@ -116,6 +248,8 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
                 let name = rel.to_string_lossy().replace(['/', '\\'], "_");
                 out.push((p, name));
             }
+        } else if is_stdin(root) {
+            out.push((root.clone(), String::from("stdin")));
         } else {
             let name = root.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             out.push((root.clone(), name));
@@ -140,10 +274,78 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
     out
 }
 
-/// Reads an input as an array in the spec's input layout, with its audio duration.
-fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64), String> {
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// An input as messages name it: `stdin` for `-`.
+fn shown(p: &Path) -> String {
+    if is_stdin(p) {
+        String::from("stdin")
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// What the first bytes of a stream say it holds: `.npy`, or the audio file extension whose
+/// decoder reads it.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    if starts(b"\x93NUMPY") {
+        Some("npy")
+    } else if (starts(b"RIFF") || starts(b"RF64")) && bytes.get(8..12) == Some(b"WAVE") {
+        Some("wav")
+    } else if starts(b"fLaC") {
+        Some("flac")
+    } else if starts(b"OggS") {
+        Some("ogg")
+    } else if starts(b"ID3") || (bytes.len() > 1 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0) {
+        Some("mp3")
+    } else {
+        None
+    }
+}
+
+/// Input `-`: stdin read whole, then decoded by what its first bytes say.
+fn read_stdin() -> Result<Loaded, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+    match sniff(&bytes) {
+        Some("npy") => Ok(Loaded::Array(npy::read_bytes("stdin", &bytes).map_err(|e| e.to_string())?)),
+        Some(ext) => {
+            // The decoders read files: the bytes go through a private temporary file.
+            let dir = std::env::temp_dir().join(format!("specc-stdin-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot buffer stdin: {e}"))?;
+            let tmp = dir.join(format!("stdin.{ext}"));
+            let decoded = std::fs::write(&tmp, &bytes)
+                .map_err(|e| format!("cannot buffer stdin: {e}"))
+                .and_then(|()| {
+                    audio::decode(&tmp).map_err(|e| e.to_string().replace(&*tmp.to_string_lossy(), "stdin"))
+                });
+            let _ = std::fs::remove_dir_all(&dir);
+            decoded.map(Loaded::Audio)
+        }
+        None if bytes.is_empty() => Err(String::from("stdin is empty")),
+        None => Err(String::from(
+            "stdin holds neither a .npy array nor WAV, FLAC, MP3 or OGG audio (by its first bytes)",
+        )),
+    }
+}
+
+/// An input as read: an array, or decoded audio still to be laid out.
+enum Loaded {
+    Array(npy::Array),
+    Audio(audio::Audio),
+}
+
+/// Reads an input (a file, or `-` for stdin) as an array in the spec's input layout, with its
+/// audio duration. `run` and `bench` both read through here.
+pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Array, f64), String> {
     let g = p.graph();
-    if is_npy(path) || !audio::is_audio_path(path) {
+    let loaded = if is_stdin(path) {
+        read_stdin()?
+    } else if is_npy(path) || !audio::is_audio_path(path) {
         // Check the header against the program (dtype, rank, empty, too short, the memory limit)
         // before reading the data: a huge array is refused without allocating for it.
         // (A pipe can be read only once: it is checked after reading.)
@@ -151,26 +353,36 @@ fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64
             let info = npy::read_header(path).map_err(|e| e.to_string())?;
             p.plan(&info.shape, info.dtype).map_err(|e| e.to_string())?;
         }
-        let a = npy::read(path).map_err(|e| e.to_string())?;
-        let seconds = match (g.rate, a.view().shape().last()) {
-            (Some(r), Some(&n)) if g.user_axes().last().map(String::as_str) == Some("samples") => {
-                let rows: usize = a.view().shape().iter().rev().skip(1).product();
-                rows as f64 * n as f64 / r
-            }
-            _ => 0.0,
-        };
-        return Ok((a, seconds));
-    }
-    let mut a = audio::decode(path).map_err(|e| e.to_string())?.select(opts.channels);
+        Loaded::Array(npy::read(path).map_err(|e| e.to_string())?)
+    } else {
+        Loaded::Audio(audio::decode(path).map_err(|e| e.to_string())?)
+    };
+    let a = match loaded {
+        Loaded::Array(a) => {
+            let seconds = match (g.rate, a.view().shape().last()) {
+                (Some(r), Some(&n)) if g.user_axes().last().map(String::as_str) == Some("samples") => {
+                    let rows: usize = a.view().shape().iter().rev().skip(1).product();
+                    rows as f64 * n as f64 / r
+                }
+                _ => 0.0,
+            };
+            return Ok((a, seconds));
+        }
+        Loaded::Audio(a) => a,
+    };
+    let mut a = a.select(opts.channels);
     let seconds = a.duration_seconds();
     if let Some(rate) = g.rate {
         if (a.rate as f64 - rate).abs() > 1e-9 {
             if !opts.resample {
+                let set = match p.rate_param() {
+                    Some(param) => format!(", or compute at the file's rate with --set {param}={}", a.rate),
+                    None => format!(" (this spec runs at {rate} Hz only)"),
+                };
                 return Err(format!(
-                    "{} is sampled at {} Hz but the spec expects {} Hz; pass --resample, or set the spec's rate param",
-                    path.display(),
-                    a.rate,
-                    rate
+                    "{} is sampled at {} Hz but the spec expects {rate} Hz; pass --resample{set}",
+                    shown(path),
+                    a.rate
                 ));
             }
             if rate.fract() != 0.0 || rate <= 0.0 || rate > u32::MAX as f64 {
@@ -178,6 +390,9 @@ fn load(p: &Pipeline, path: &Path, opts: &RunOptions) -> Result<(npy::Array, f64
             }
             a = a.resample(rate as u32).map_err(|e| e.in_file(path).to_string())?;
         }
+    }
+    if opts.scale == AudioScale::Int16 {
+        a.data.iter_mut().for_each(|v| *v *= 32768.0);
     }
     Ok((npy::Array::F32(shape_audio(g.user_axes(), a, opts.channels)?), seconds))
 }
@@ -195,6 +410,9 @@ fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Resu
         ["...", "samples"] if keep_axis => (vec![c, t], a.data),
         ["...", "samples"] | ["samples"] if c == 1 => (vec![t], a.data),
         ["batch", "channels", "samples"] => (vec![1, c, t], a.data),
+        // Kaldi's (channels, samples): the selected channel(s), one row for mix and first, every
+        // channel for all, of which the spec's `channel` param picks one as torchaudio does.
+        ["channels", "samples"] => (vec![c, t], a.data),
         ["batch", "samples", "channels"] => {
             let mut d = vec![0.0; c * t];
             for ch in 0..c {
@@ -214,61 +432,86 @@ fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Resu
     ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| e.to_string())
 }
 
-/// Values as f32 for display, frequency rows (lowest first) by time columns, leading axes as
-/// stacked panels.
-fn heatmap(p: &Pipeline, out: &Output) -> Result<(ndarray::Array2<f32>, usize), String> {
-    let ty = p.optimized().output_type();
-    let shape = out.shape().to_vec();
-    let names: Vec<&str> = {
-        // Expand `...` to as many axes as the output has beyond the named ones.
-        let named = ty.axes.iter().filter(|a| !a.is_ellipsis()).count();
-        let mut v = Vec::new();
-        for a in &ty.axes {
-            if a.is_ellipsis() {
-                v.extend(std::iter::repeat_n("...", shape.len() - named));
-            } else {
-                v.push(a.name.as_str());
-            }
+/// Draws a figure of `out`, computed from an input of `input_shape` read from `input`.
+fn draw(
+    p: &Pipeline,
+    out: &Output,
+    input: &Path,
+    input_shape: &[usize],
+    opts: &RunOptions,
+) -> Result<Figure, String> {
+    let mut info = p.figure_info(input_shape).map_err(|e| e.to_string())?;
+    let name =
+        input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+    info.title = format!("{name} — {}", info.title);
+    // `--channels all` lays audio out as (channels, samples): the leading axis is the channels.
+    if opts.audio.channels == ChannelMode::All && audio::is_audio_path(input) && !is_npy(input) {
+        for a in info.axes.iter_mut().filter(|a| a.kind == figure::AxisKind::Panels) {
+            a.label = String::from("channel");
         }
-        v
-    };
-    let t_ax = names.iter().position(|n| *n == "frames").ok_or("the output has no time axis to draw")?;
-    let f_ax = (0..names.len()).rev().find(|&i| i != t_ax && names[i] != "...").ok_or("no frequency axis")?;
-    let values: Vec<f32> = out.to_f64().into_iter().map(|v| v as f32).collect();
-    let arr = ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())?;
-    let mut perm: Vec<usize> = (0..shape.len()).filter(|&i| i != t_ax && i != f_ax).collect();
-    perm.push(f_ax);
-    perm.push(t_ax);
-    let arr = arr.permuted_axes(perm);
-    let panels: usize = arr.shape()[..arr.ndim() - 2].iter().product();
-    let (f, t) = (shape[f_ax], shape[t_ax]);
-    let flat: Vec<f32> = arr.iter().copied().collect();
-    let a2 = ndarray::Array2::from_shape_vec((panels * f, t), flat).map_err(|e| e.to_string())?;
-    Ok((a2, panels.max(1)))
+    }
+    let values = ndarray::Array::from_shape_vec(
+        IxDyn(out.shape()),
+        out.to_f64().into_iter().map(|v| v as f32).collect(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Figure { values, info })
 }
 
-fn write(p: &Pipeline, out: &Output, path: &Path, format: Format, png: &PngOptions) -> Result<(), String> {
+/// A figure's values and description.
+struct Figure {
+    values: ArrayD<f32>,
+    info: figure::FigureInfo,
+}
+
+fn write(
+    out: &Output,
+    fig: Option<Figure>,
+    path: &Path,
+    format: Format,
+    opts: &FigureOptions,
+) -> Result<(), String> {
+    let fig = || fig.ok_or_else(|| String::from("internal error: no figure to draw"));
     match format {
         Format::Npy => npy::write(path, out).map_err(|e| e.to_string()),
         Format::Png => {
-            let (values, panels) = heatmap(p, out)?;
-            let range = image::finite_range(values.iter().copied())
-                .ok_or_else(|| format!("{}: the output has no finite values to draw", path.display()))?;
-            // One pixel per frame by default, but no wider than 4096: a long recording is drawn
-            // averaged rather than refused.
-            let mut opts = *png;
-            if opts.width.is_none() && values.ncols() > 4096 {
-                opts.width = Some(4096);
-            }
-            let img = image::render_panels(values.view(), panels, range, &opts).map_err(|e| e.to_string())?;
+            let f = fig()?;
+            let img = figure::render_png(f.values.view(), &f.info, opts).map_err(|e| e.to_string())?;
             image::write_png(path, &img).map_err(|e| e.to_string())
+        }
+        Format::Svg => {
+            let f = fig()?;
+            let svg = figure::render_svg(f.values.view(), &f.info, opts).map_err(|e| e.to_string())?;
+            figure::write_svg(path, &svg).map_err(|e| e.to_string())
         }
         Format::Npz => unreachable!("npz outputs are gathered and written once"),
     }
 }
 
+/// Writes `out` as one `.npy` to stdout (`-o -`), encoded whole first so that a failure
+/// writes nothing.
+pub fn write_stdout(out: &Output) -> Result<(), String> {
+    use ndarray_npy::WriteNpyExt;
+    use std::io::Write;
+    let mut bytes = Vec::new();
+    match out {
+        Output::F32(a) => a.write_npy(&mut bytes),
+        Output::F64(a) => a.write_npy(&mut bytes),
+    }
+    .map_err(|e| format!("cannot encode .npy: {e}"))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write stdout: {e}"))
+}
+
 /// Runs every input; prints a summary; returns whether all succeeded.
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
+    if let Some(arg) = opts.inputs.iter().find(|a| looks_like_set(a)) {
+        let arg = arg.display();
+        return Err(Error::Usage(format!("input `{arg}` does not exist; did you mean --set {arg}?")));
+    }
+    if opts.inputs.iter().filter(|a| is_stdin(a)).count() > 1 {
+        return Err(Error::Usage(String::from("stdin (`-`) can be read once: give it as one input")));
+    }
     let mut warnings = Vec::new();
     let inputs = collect(&opts.inputs, &mut warnings);
     for w in &warnings {
@@ -278,9 +521,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         return Err(Error::Io(String::from("no input files to run")));
     }
     let single = inputs.len() == 1 && !opts.inputs[0].is_dir();
-    let out_fmt = Format::from_path(&opts.output);
-    let format = opts.format.or(out_fmt).unwrap_or(Format::Npy);
-    let to_dir = !(single || format == Format::Npz) || opts.output.is_dir();
+    let dest = destination(&opts.output, opts.format, inputs.len(), single)?;
+    let to_dir = matches!(dest, Dest::Dir(..));
     // The folders this run creates, deepest first, removed again if nothing is written into them.
     let created: Vec<PathBuf> = if to_dir {
         opts.output
@@ -296,12 +538,15 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
             .map_err(|e| Error::Io(format!("cannot create output folder {}: {e}", opts.output.display())))?;
     }
     let sink = |name: &str| -> Sink {
-        match format {
-            Format::Npz => Sink::Npz(name.to_string()),
-            f if to_dir => Sink::File(opts.output.join(format!("{name}.{}", f.ext())), f),
-            f => Sink::File(opts.output.clone(), f),
+        match &dest {
+            Dest::Npz(_) => Sink::Npz(name.to_string()),
+            Dest::Dir(dir, f) => Sink::File(dir.join(format!("{name}.{}", f.ext())), *f),
+            Dest::File(path, f) => Sink::File(path.clone(), *f),
+            Dest::Stdout => Sink::Stdout,
         }
     };
+    // The JIT's refusal of a graph is reported once per precision, never silently.
+    let warned: Mutex<Vec<Precision>> = Mutex::new(Vec::new());
     let npz_arrays: Mutex<Vec<(String, Output)>> = Mutex::new(Vec::new());
     let bar = ProgressBar::new(inputs.len() as u64);
     bar.set_style(
@@ -314,17 +559,40 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         let result = (|| {
             let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
             let t = Instant::now();
-            let (x, s) = load(p, path, opts)?;
+            let (x, s) = load(p, path, &opts.audio)?;
             let read_ms = ms(t);
             seconds = s;
             let view = x.view();
-            let plan = p.plan(view.shape(), view.dtype_name()).map_err(|e| e.to_string())?;
+            // An audio file reduced to one channel cannot feed a spec that picks another one
+            // (kaldi_fbank's `channel`): say how to keep them all.
+            let hint = |e: Error| {
+                let from_audio = !is_npy(path) && (audio::is_audio_path(path) || is_stdin(path));
+                let picks = p.graph().user_axes().iter().any(|a| a == "channels");
+                match opts.audio.channels {
+                    ChannelMode::Mix | ChannelMode::First if from_audio && picks => {
+                        format!("{e}; --channels mix and first give one channel: pass --channels all to keep every channel")
+                    }
+                    _ => e.to_string(),
+                }
+            };
+            let plan = p.plan(view.shape(), view.dtype_name()).map_err(hint)?;
             // Compiles (once per pipeline and precision) outside the compute time.
             let t = Instant::now();
-            p.engine_for(plan.precision);
+            let (_, why) = p.engine_for(plan.precision);
             let compile_ms = ms(t);
+            if let Some(why) = why {
+                let mut w = warned.lock().map_err(|_| "internal error: lock poisoned")?;
+                if !w.contains(&plan.precision) {
+                    w.push(plan.precision);
+                    bar.suspend(|| {
+                        eprintln!(
+                            "warning: the JIT cannot compile this graph, running on the interpreter: {why}"
+                        )
+                    });
+                }
+            }
             let t = Instant::now();
-            let y = p.run(&view).map_err(|e| e.to_string())?;
+            let y = p.run(&view).map_err(hint)?;
             let what = format!(
                 "{:?} {} ({} frames) in {:.1} ms (read {read_ms:.1} ms, compile {compile_ms:.1} ms",
                 y.shape(),
@@ -335,13 +603,21 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
             match sink(name) {
                 Sink::File(dest, f) => {
                     let t = Instant::now();
-                    write(p, &y, &dest, f, &opts.png)?;
+                    let fig = match f {
+                        Format::Png | Format::Svg => Some(draw(p, &y, path, view.shape(), opts)?),
+                        _ => None,
+                    };
+                    write(&y, fig, &dest, f, &opts.png)?;
                     let what = format!("{what}, write {:.1} ms)", ms(t));
-                    Ok(format!("{} -> {}: {what}", path.display(), dest.display()))
+                    Ok(format!("{} -> {}: {what}", shown(path), dest.display()))
+                }
+                Sink::Stdout => {
+                    write_stdout(&y)?;
+                    Ok(format!("{} -> stdout: {what})", shown(path)))
                 }
                 Sink::Npz(n) => {
                     npz_arrays.lock().map_err(|_| "internal error: lock poisoned")?.push((n.clone(), y));
-                    Ok(format!("{} -> {}[{n}]: {what})", path.display(), opts.output.display()))
+                    Ok(format!("{} -> {}[{n}]: {what})", shown(path), opts.output.display()))
                 }
             }
         })();
@@ -351,7 +627,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let results: Vec<Done> = std::thread::scope(|s| {
         // Audio decodes to f32: the f32 program compiles on its own thread while the first
         // file is read (the first run waits for it if it is not done).
-        if inputs.iter().any(|(path, _)| !is_npy(path)) {
+        if inputs.iter().any(|(path, _)| !is_npy(path) && !is_stdin(path)) {
             s.spawn(|| p.engine_for(Precision::F32));
         }
         match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {
@@ -360,11 +636,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         }
     });
     bar.finish_and_clear();
-    if format == Format::Npz {
+    if let Dest::Npz(npz_path) = &dest {
         let mut arrays = npz_arrays.into_inner().unwrap_or_default();
         arrays.sort_by(|a, b| a.0.cmp(&b.0));
         if !arrays.is_empty() {
-            npy::write_npz(&opts.output, &arrays)?;
+            npy::write_npz(npz_path, &arrays)?;
         }
     }
     let wall = t0.elapsed().as_secs_f64();
@@ -388,7 +664,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
         if let Err(e) = &d.result {
-            eprintln!("failed: {}: {e}", d.input.display());
+            eprintln!("failed: {}: {e}", shown(&d.input));
         }
     }
     let rtf =

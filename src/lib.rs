@@ -23,7 +23,7 @@ use std::path::Path;
 pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
-pub use specc_runtime::{audio, image, npy};
+pub use specc_runtime::{audio, figure, image, npy};
 pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError};
 
 use specc_runtime::{Programs, RunOptions};
@@ -56,6 +56,11 @@ pub enum Error {
     /// A spec file could not be read, or names no file nor preset.
     #[error("{0}")]
     Io(String),
+    /// The command line asks for something impossible (an output path that cannot hold the
+    /// inputs, a malformed option value); the CLI exits with status 2 for these, as for the
+    /// argument parser's own errors.
+    #[error("{0}")]
+    Usage(String),
     /// Some inputs of a run failed; each was reported with its reason.
     #[error("some inputs failed")]
     Failed,
@@ -100,31 +105,28 @@ impl Pipeline {
 
     /// Compiles a shipped spec by name (see [`PRESETS`]).
     pub fn preset(name: &str, sets: &[&str]) -> Result<Pipeline, Error> {
-        let text = preset_text(name).ok_or_else(|| {
-            let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-            Error::Io(format!("no preset named `{name}`; presets: {}", names.join(", ")))
-        })?;
+        let text = preset_text(name).ok_or_else(|| unknown_spec(name, false))?;
         Pipeline::compile(&format!("{name}.spec"), text, sets)
     }
 
     /// Compiles a spec file, or a preset by name when no such file exists.
     pub fn open(spec: &str, sets: &[&str]) -> Result<Pipeline, Error> {
-        let path = Path::new(spec);
-        if path.exists() {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
-            return Pipeline::compile(spec, &text, sets);
-        }
-        let stem = spec.strip_suffix(".spec").unwrap_or(spec);
-        let stem = stem.rsplit('/').next().unwrap_or(stem);
-        if preset_text(stem).is_some() && !spec.contains('/') {
-            return Pipeline::preset(stem, sets);
-        }
-        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-        Err(Error::Io(format!(
-            "no spec file `{spec}`, and no preset of that name; presets: {}",
-            names.join(", ")
-        )))
+        let (name, text) = spec_text(spec)?;
+        Pipeline::compile(&name, &text, sets)
+    }
+
+    /// The param that sets the input's sample rate (the `NAME` of the spec's `input ... at
+    /// NAME`), e.g. `sr` for librosa_mel; `None` when the rate is a fixed number (Whisper's
+    /// 16 kHz) or the spec declares none.
+    pub fn rate_param(&self) -> Option<&str> {
+        use specc_compiler::syntax::ast::{ExprKind, Item};
+        self.compiled.spec.items.iter().find_map(|item| match item {
+            Item::Input(input) => match &input.rate.as_ref()?.kind {
+                ExprKind::Ident(name) if self.params().iter().any(|p| &p.name == name) => Some(name.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
     }
 
     /// Chooses the engine.
@@ -248,7 +250,528 @@ impl Pipeline {
     }
 }
 
+/// What the values are while walking the graph from its input to its output.
+enum Values {
+    /// Samples or frames of samples.
+    Signal,
+    /// Complex FFT bins.
+    Complex,
+    /// A linear power-like quantity, turned into dB by `mult * log10`.
+    Linear(String, f64),
+    /// Anything else (logarithmic, signed, phases): named only.
+    Other(String),
+}
+
+impl Values {
+    fn name(&self) -> String {
+        match self {
+            Values::Signal => String::from("amplitude"),
+            Values::Complex => String::from("complex FFT bins"),
+            Values::Linear(n, _) | Values::Other(n) => n.clone(),
+        }
+    }
+}
+
+/// A number as an axis or title shows it (`0.25`, `4`, not `4.0`).
+fn short_num(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl Pipeline {
+    /// What the output for an input of shape `input_shape` shows, for drawing it with
+    /// [`figure::render_png`] or [`figure::render_svg`]: one [`figure::FigureAxis`] per output
+    /// axis (frames as time in seconds from the hop, the rate and the padding before framing;
+    /// mel bands with their centre frequencies in Hz; FFT bins with their frequencies; leading
+    /// axes as panels), the value's unit (dB, power, magnitude, ln, ...) and a title naming the
+    /// spec and the params that were set (`librosa_mel (n_mels=64)`).
+    ///
+    /// Everything is read from the graph the spec lowers to, so a spec file of your own gets
+    /// the same treatment as a preset. Without a sample rate in the spec, time is in frames and
+    /// FFT bins are numbered.
+    ///
+    /// ```
+    /// use specc::{figure, Input, Pipeline};
+    /// let p = Pipeline::preset("librosa_mel", &["n_mels=64"])?;
+    /// let x = ndarray::ArrayD::<f32>::zeros(vec![22050]);
+    /// let y = p.run(&Input::F32(x.view()))?;
+    /// let info = p.figure_info(x.shape())?;
+    /// assert_eq!(info.title, "librosa_mel (n_mels=64)");
+    /// let opts = figure::FigureOptions { width: Some(600), height: Some(300), ..Default::default() };
+    /// let values = ndarray::ArrayD::from_shape_vec(y.shape(), y.to_f64().iter().map(|&v| v as f32).collect())?;
+    /// let png = figure::render_png(values.view(), &info, &opts)?;
+    /// assert_eq!((png.width, png.height), (600, 300));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn figure_info(&self, input_shape: &[usize]) -> Result<figure::FigureInfo, Error> {
+        use figure::{AxisKind, FigureAxis};
+        use specc_compiler::consts::mel::{hz_to_mel, linspace, mel_to_hz};
+        use specc_compiler::graph::{Op, PadAmount, Unary};
+        let g = self.graph();
+        let dtype = g.accepts.first().map_or("float32", String::as_str);
+        let out_shape = self.plan(input_shape, dtype)?.output_shape;
+        // The signal's length: `samples` counted from the end when the layout has `...`.
+        let user = g.user_axes();
+        let s_pos = user.iter().position(|a| a == "samples").unwrap_or(user.len().saturating_sub(1));
+        let samples = if user.iter().any(|a| a == "...") {
+            input_shape.len().checked_sub(user.len() - s_pos).map(|i| input_shape[i])
+        } else {
+            input_shape.get(s_pos).copied()
+        }
+        .unwrap_or(0) as f64;
+        // The op chain from input to output (every op has its data operand first).
+        let mut chain = vec![g.output];
+        while let Some(&i) = g.nodes[*chain.last().unwrap_or(&0)].inputs.first() {
+            chain.push(i);
+        }
+        chain.reverse();
+        let rate = g.rate;
+        let (mut n, mut left) = (samples, 0.0);
+        let mut time: Option<(f64, f64)> = None;
+        let mut bins: Option<(usize, usize)> = None; // (n_fft, bins)
+        let mut concat = false;
+        let mut mel: Option<Vec<f64>> = None;
+        let mut v = Values::Signal;
+        for &id in &chain {
+            v = match &g.nodes[id].op {
+                Op::Pad { amount, .. } if time.is_none() => {
+                    let (l, r) = match *amount {
+                        PadAmount::Fixed(l, r) => (l as f64, r as f64),
+                        PadAmount::Same { length, hop } => {
+                            let frames = (n / hop as f64).ceil();
+                            let total = ((frames - 1.0) * hop as f64 + length as f64 - n).max(0.0);
+                            ((total / 2.0).floor(), total - (total / 2.0).floor())
+                        }
+                    };
+                    n += l + r;
+                    left += l;
+                    v
+                }
+                Op::PadRight(k) => {
+                    n += *k as f64;
+                    v
+                }
+                Op::Frames { length, hop, .. } => {
+                    time = Some((*length as f64 / 2.0 - left, *hop as f64));
+                    v
+                }
+                Op::Rfft { n, .. } | Op::Fft { n, .. } => {
+                    bins = Some((*n, n / 2 + 1));
+                    Values::Complex
+                }
+                Op::Power => Values::Linear(String::from("power"), 10.0),
+                Op::Magnitude => Values::Linear(String::from("magnitude"), 20.0),
+                Op::Real => Values::Other(String::from("real part")),
+                Op::Imag => Values::Other(String::from("imaginary part")),
+                Op::Angle => Values::Other(String::from("phase (rad)")),
+                Op::ConcatReIm => {
+                    concat = true;
+                    Values::Other(String::from("real part | imaginary part"))
+                }
+                Op::Mel(m) => {
+                    let edges = linspace(hz_to_mel(m.fmin, m.scale), hz_to_mel(m.fmax, m.scale), m.bands + 2);
+                    mel = Some(edges[1..=m.bands].iter().map(|&e| mel_to_hz(e, m.scale)).collect());
+                    match v {
+                        Values::Linear(name, mult) => Values::Linear(format!("mel {name}"), mult),
+                        other => Values::Other(format!("mel {}", other.name())),
+                    }
+                }
+                Op::Unary(u) => match (u, v) {
+                    (Unary::Pow(p), Values::Linear(name, mult)) => match (name.as_str(), *p) {
+                        (_, 1.0) => Values::Linear(name, mult),
+                        ("magnitude", 2.0) => Values::Linear(String::from("power"), 10.0),
+                        (_, p) => Values::Linear(format!("{name}^{}", short_num(p)), mult / p),
+                    },
+                    (Unary::Sqrt, Values::Linear(name, mult)) if name.ends_with("power") => {
+                        Values::Linear(name.replace("power", "magnitude"), mult * 2.0)
+                    }
+                    (Unary::Sqrt, Values::Linear(name, mult)) => {
+                        Values::Linear(format!("sqrt({name})"), mult * 2.0)
+                    }
+                    (Unary::ClampMin(_), v) => v,
+                    (Unary::Ln, v) => Values::Other(format!("ln({})", v.name())),
+                    (Unary::Log10, v) => Values::Other(format!("log10({})", v.name())),
+                    (Unary::Sqrt, v) => Values::Other(format!("sqrt({})", v.name())),
+                    (Unary::Pow(p), v) => Values::Other(format!("({})^{}", v.name(), short_num(*p))),
+                    (Unary::Affine(a, b), v) => {
+                        let sign = if *b < 0.0 { "-" } else { "+" };
+                        Values::Other(format!("{}·{} {sign} {}", short_num(*a), v.name(), short_num(b.abs())))
+                    }
+                },
+                Op::Db { mult, .. } => match *mult {
+                    1.0 => Values::Other(format!("log10({})", v.name())),
+                    m if m == 10.0 || m == 20.0 => Values::Other(format!("{} [dB]", v.name())),
+                    m => Values::Other(format!("{}·log10({})", short_num(m), v.name())),
+                },
+                _ => v,
+            };
+        }
+        let value = match v {
+            Values::Linear(label, mult) => figure::ValueInfo { label, db_mult: Some(mult) },
+            other => figure::ValueInfo { label: other.name(), db_mult: None },
+        };
+        // Output axes, `...` expanded to as many axes as the output has beyond the named ones.
+        let ty = self.optimized().output_type();
+        let named = ty.axes.iter().filter(|a| !a.is_ellipsis()).count();
+        let mut names: Vec<&str> = Vec::new();
+        for a in &ty.axes {
+            if a.is_ellipsis() {
+                names.extend(std::iter::repeat_n("...", out_shape.len().saturating_sub(named)));
+            } else {
+                names.push(a.name.as_str());
+            }
+        }
+        let freq_axis = |size: usize, parts: &[&str]| -> FigureAxis {
+            let rows = |label: String| FigureAxis { label, kind: AxisKind::Rows };
+            let of_one = |what: &str| parts.contains(&what);
+            let (rows_per, kind, label) = if of_one("mel") {
+                let hz = mel.clone().unwrap_or_default();
+                (hz.len(), AxisKind::Frequency { hz, mel: true }, String::from("frequency (Hz, mel bands)"))
+            } else {
+                let (n_fft, f) = bins.unwrap_or((0, size));
+                if concat {
+                    let last = f.saturating_sub(1);
+                    return rows(format!(
+                        "FFT bin (rows 0-{last} real, {}-{} imaginary)",
+                        last + 1,
+                        2 * last + 1
+                    ));
+                }
+                match rate {
+                    Some(r) if n_fft > 0 => {
+                        let hz = (0..f).map(|k| k as f64 * r / n_fft as f64).collect();
+                        (f, AxisKind::Frequency { hz, mel: false }, String::from("frequency (Hz)"))
+                    }
+                    _ => return rows(String::from("FFT bin")),
+                }
+            };
+            if rows_per == size {
+                FigureAxis { label, kind }
+            } else {
+                rows(parts.join(" × "))
+            }
+        };
+        let axes = names
+            .iter()
+            .zip(&out_shape)
+            .map(|(name, &size)| {
+                let parts: Vec<&str> = name.split('*').collect();
+                match parts.as_slice() {
+                    ["frames"] => match (time, rate) {
+                        (Some((first, hop)), Some(r)) => FigureAxis {
+                            label: String::from("time (s)"),
+                            kind: AxisKind::Time { first: first / r, step: hop / r },
+                        },
+                        _ => FigureAxis {
+                            label: String::from("frame"),
+                            kind: AxisKind::Time { first: 0.0, step: 1.0 },
+                        },
+                    },
+                    p if p.iter().any(|p| *p == "mel" || *p == "bins") => freq_axis(size, p),
+                    ["channels"] => FigureAxis { label: String::from("channel"), kind: AxisKind::Panels },
+                    _ => FigureAxis { label: String::from("item"), kind: AxisKind::Panels },
+                }
+            })
+            .collect();
+        let set: Vec<String> = self
+            .params()
+            .iter()
+            .filter(|p| p.overridden)
+            .map(|p| format!("{}={}", p.name, specc_compiler::lower::value_text(&p.value)))
+            .collect();
+        let title = if set.is_empty() { g.name.clone() } else { format!("{} ({})", g.name, set.join(", ")) };
+        Ok(figure::FigureInfo { title, axes, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figure::AxisKind;
+
+    #[test]
+    fn figure_info_reads_axes_and_units_from_the_graph() {
+        // librosa: centred frames at i * hop / sr; mel bands with their centre frequencies.
+        let p = Pipeline::preset("librosa_mel", &["n_mels=40", "sr=16000"]).unwrap();
+        let f = p.figure_info(&[2, 16000]).unwrap();
+        assert_eq!(f.title, "librosa_mel (sr=16000.0 Hz, n_mels=40)");
+        assert_eq!(f.axes.len(), 3);
+        assert_eq!(f.axes[0].kind, AxisKind::Panels);
+        let AxisKind::Frequency { hz, mel: true } = &f.axes[1].kind else { panic!("{:?}", f.axes[1]) };
+        assert_eq!(hz.len(), 40);
+        assert!(hz.windows(2).all(|w| w[1] > w[0]) && hz[0] > 0.0 && hz[39] < 8000.0);
+        assert_eq!(f.axes[2].kind, AxisKind::Time { first: 0.0, step: 512.0 / 16000.0 });
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("mel power [dB]", None));
+        let p = Pipeline::preset("librosa_mel", &["power_to_db=false", "power=1.0"]).unwrap();
+        let f = p.figure_info(&[22050]).unwrap();
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("mel magnitude", Some(20.0)));
+
+        // Kaldi: (frames, mel), no padding, frame 0 centred at 200 samples; ln of power.
+        let p = Pipeline::preset("kaldi_fbank", &[]).unwrap();
+        let f = p.figure_info(&[1, 16000]).unwrap();
+        assert_eq!(f.axes[0].kind, AxisKind::Time { first: 200.0 / 16000.0, step: 0.01 });
+        assert!(matches!(f.axes[1].kind, AxisKind::Frequency { mel: true, .. }));
+        assert_eq!(f.value.label, "ln(mel power)");
+
+        // Whisper's scaling is spelled out.
+        let f = Pipeline::preset("whisper", &[]).unwrap().figure_info(&[16000]).unwrap();
+        assert_eq!(f.value.label, "0.25·log10(mel power) + 1");
+
+        // keras_stft has no rate: frames and FFT bins; magnitude shows in dB by 20·log10;
+        // the re|im concatenation is rows, not frequencies.
+        let p = Pipeline::preset("keras_stft", &["mode=magnitude"]).unwrap();
+        let f = p.figure_info(&[1, 4000, 1]).unwrap();
+        assert_eq!(f.axes[1].label, "frame");
+        assert_eq!(f.axes[2].kind, AxisKind::Rows);
+        assert_eq!((f.value.label.as_str(), f.value.db_mult), ("magnitude", Some(20.0)));
+        let f = Pipeline::preset("keras_stft", &["mode=stft"]).unwrap().figure_info(&[1, 4000, 1]).unwrap();
+        assert_eq!(f.axes[2].label, "FFT bin (rows 0-128 real, 129-257 imaginary)");
+        assert_eq!(f.value.db_mult, None);
+
+        // A rate and an STFT: bins at k * rate / n_fft.
+        let text = "spec s\ninput x: f32[..., samples] at 8 kHz\nx |> frames(length: 256, hop: 64) \
+                    |> window(hann) |> rfft(256) |> power()";
+        let f = Pipeline::compile("s.spec", text, &[]).unwrap().figure_info(&[8000]).unwrap();
+        // No layout: (frames, bins).
+        let AxisKind::Frequency { hz, mel: false } = &f.axes[1].kind else { panic!("{:?}", f.axes[1]) };
+        assert_eq!((hz.len(), hz[1], hz[128]), (129, 31.25, 4000.0));
+        assert_eq!(f.axes[0].kind, AxisKind::Time { first: 128.0 / 8000.0, step: 64.0 / 8000.0 });
+        assert_eq!(f.title, "s");
+        // Shapes the spec refuses are the run's error.
+        assert!(p.figure_info(&[4000]).is_err());
+    }
+}
+/// How a library lays out the mel filterbank it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterLayout {
+    /// `(n_mels, n_fft / 2 + 1)`: `librosa.filters.mel`, `whisper.audio.mel_filters`.
+    MelBins,
+    /// `(n_fft / 2 + 1, n_mels)`: `torchaudio.functional.melscale_fbanks`, Keras's
+    /// `MelSpectrogram.linear_to_mel_weight_matrix`.
+    BinsMel,
+    /// `(n_mels, n_fft / 2)`: `torchaudio.compliance.kaldi.get_mel_banks`, which has no Nyquist
+    /// column (`fbank` pads a zero one before multiplying).
+    MelBinsNoNyquist,
+}
+
+impl std::str::FromStr for FilterLayout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mel-bins" => Ok(FilterLayout::MelBins),
+            "bins-mel" => Ok(FilterLayout::BinsMel),
+            "mel-bins-no-nyquist" => Ok(FilterLayout::MelBinsNoNyquist),
+            other => {
+                Err(format!("unknown layout `{other}`; layouts: mel-bins, bins-mel, mel-bins-no-nyquist"))
+            }
+        }
+    }
+}
+
+/// For each shipped spec (by its `spec NAME`): the library function that returns its mel
+/// filterbank, and that function's layout. A spec not listed gets `mel-bins` unless the caller
+/// says otherwise. Every entry is checked against the real library's matrix in the goldens.
+pub const FILTER_LAYOUTS: &[(&str, FilterLayout, &str)] = &[
+    ("librosa_mel", FilterLayout::MelBins, "librosa.filters.mel"),
+    ("whisper", FilterLayout::MelBins, "whisper.audio.mel_filters"),
+    ("torchaudio_mel", FilterLayout::BinsMel, "torchaudio.functional.melscale_fbanks"),
+    ("keras_mel", FilterLayout::BinsMel, "keras.layers.MelSpectrogram.linear_to_mel_weight_matrix"),
+    ("kaldi_fbank", FilterLayout::MelBinsNoNyquist, "torchaudio.compliance.kaldi.get_mel_banks"),
+];
+
+impl Pipeline {
+    /// The layout this spec's library returns its filterbank in, and that library function
+    /// (see [`FILTER_LAYOUTS`]); `mel-bins` and `None` for a spec not listed.
+    pub fn filter_layout(&self) -> (FilterLayout, Option<&'static str>) {
+        FILTER_LAYOUTS
+            .iter()
+            .find(|(n, _, _)| *n == self.graph().name)
+            .map(|(_, l, f)| (*l, Some(*f)))
+            .unwrap_or((FilterLayout::MelBins, None))
+    }
+
+    /// The spec's mel filterbank as float32 in `layout` (the library's, from
+    /// [`Pipeline::filter_layout`], when `None`): the same table the fold pass builds for the
+    /// spec's `mel` op, with the params in force.
+    ///
+    /// ```
+    /// let p = specc::Pipeline::preset("whisper", &[])?;
+    /// assert_eq!(p.filterbank(None)?.shape(), &[80, 201]);
+    /// # Ok::<(), specc::Error>(())
+    /// ```
+    pub fn filterbank(&self, layout: Option<FilterLayout>) -> Result<ndarray::Array2<f32>, Error> {
+        use specc_compiler::graph::Op;
+        let mels: Vec<_> = self
+            .graph()
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::Mel(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let spec = match mels.as_slice() {
+            [m] => *m,
+            [] => {
+                return Err(Error::Io(format!(
+                    "spec {} has no mel op: it has no filterbank",
+                    self.graph().name
+                )))
+            }
+            _ => {
+                return Err(Error::Io(format!(
+                    "spec {} has {} mel ops; filters writes a spec with one",
+                    self.graph().name,
+                    mels.len()
+                )))
+            }
+        };
+        let rows = specc_compiler::consts::mel::filterbank(spec);
+        let (bands, bins) = (rows.len(), spec.n_fft / 2 + 1);
+        let fb = ndarray::Array2::from_shape_fn((bands, bins), |(m, k)| rows[m][k] as f32);
+        let layout = layout.unwrap_or(self.filter_layout().0);
+        Ok(match layout {
+            FilterLayout::MelBins => fb,
+            FilterLayout::BinsMel => fb.reversed_axes().as_standard_layout().into_owned(),
+            FilterLayout::MelBinsNoNyquist => {
+                if fb.column(bins - 1).iter().any(|&w| w != 0.0) {
+                    return Err(Error::Io(String::from(
+                        "this filterbank has weight at the Nyquist bin, which the mel-bins-no-nyquist layout drops",
+                    )));
+                }
+                fb.slice(ndarray::s![.., ..bins - 1]).to_owned()
+            }
+        })
+    }
+}
+
 /// The text of a shipped spec.
 pub fn preset_text(name: &str) -> Option<&'static str> {
     PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// A spec's name for diagnostics and its text: the file `spec` if it exists, else the preset of
+/// that name (`whisper`, `whisper.spec`); otherwise an error listing the presets, with a "did
+/// you mean" for a near miss.
+pub fn spec_text(spec: &str) -> Result<(String, String), Error> {
+    let path = Path::new(spec);
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
+        return Ok((spec.to_string(), text));
+    }
+    let stem = spec.strip_suffix(".spec").unwrap_or(spec);
+    match preset_text(stem) {
+        Some(text) if !spec.contains('/') => Ok((format!("{stem}.spec"), text.to_string())),
+        _ => Err(unknown_spec(spec, true)),
+    }
+}
+
+/// The preset nearest to a misspelled name, if one is near enough to be what was meant:
+/// an edit distance of at most a third of the name (`librosa_mle`, `whipser`), or a preset that
+/// starts with the name (`kaldi` -> `kaldi_fbank`).
+pub fn closest_preset(name: &str) -> Option<&'static str> {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let name = name.strip_suffix(".spec").unwrap_or(name).to_ascii_lowercase();
+    if name.is_empty() {
+        return None;
+    }
+    let by_distance = PRESETS
+        .iter()
+        .map(|(n, _)| (strsim::damerau_levenshtein(&name, n), *n))
+        .filter(|(d, n)| *d <= (n.len().max(name.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n);
+    by_distance.or_else(|| {
+        let mut prefixed = PRESETS.iter().map(|(n, _)| *n).filter(|n| n.starts_with(&name));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(n), None) => Some(n),
+            _ => None,
+        }
+    })
+}
+
+fn unknown_spec(spec: &str, file_too: bool) -> Error {
+    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+    let what = if file_too {
+        format!("no spec file `{spec}`, and no preset of that name")
+    } else {
+        format!("no preset named `{spec}`")
+    };
+    let hint = closest_preset(spec).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+    Error::Io(format!("{what}; {hint}presets: {}", names.join(", ")))
+}
+
+/// The library call a shipped spec reproduces, from its header comment: the comment lines up
+/// to the one that closes the call's parentheses, joined, e.g.
+/// `torchaudio.compliance.kaldi.fbank(waveform, channel=-1, ...)`.
+pub fn library_call(text: &str) -> String {
+    header(text).0
+}
+
+/// The header comment's lines after the library call: library version and notes.
+pub fn library_notes(text: &str) -> Vec<String> {
+    header(text).1
+}
+
+fn header(text: &str) -> (String, Vec<String>) {
+    let mut call = String::new();
+    let mut notes = Vec::new();
+    let mut depth = 0i32;
+    let mut closed = false;
+    for line in text.lines() {
+        let Some(c) = line.trim_start().strip_prefix('#') else { break };
+        let c = c.trim();
+        if closed {
+            notes.push(c.to_string());
+            continue;
+        }
+        if !call.is_empty() && !call.ends_with('(') {
+            call.push(' ');
+        }
+        call.push_str(c);
+        depth += c.matches('(').count() as i32 - c.matches(')').count() as i32;
+        closed = depth <= 0 && call.contains('(');
+    }
+    (call, notes)
+}
+
+/// [`library_call`] with long argument lists shortened to `(...)` so that it fits on one
+/// line; lists holding a call (the wrapped call) and short ones (`(x)`, under 32 characters) are kept:
+/// `librosa.power_to_db(librosa.feature.melspectrogram(...), ref=1.0, amin=1e-10, top_db=80.0)`.
+pub fn library_call_short(text: &str) -> String {
+    fn shorten(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(open) = rest.find('(') {
+            out.push_str(&rest[..=open]);
+            let after = &rest[open + 1..];
+            let mut depth = 1usize;
+            let close = after.char_indices().find_map(|(j, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(j)
+            });
+            let Some(close) = close else {
+                out.push_str(after);
+                return out;
+            };
+            let inner = &after[..close];
+            if inner.contains('(') {
+                out.push_str(&shorten(inner));
+            } else if inner.len() <= 32 {
+                out.push_str(inner);
+            } else {
+                out.push_str("...");
+            }
+            out.push(')');
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+    shorten(&library_call(text))
 }

@@ -6,7 +6,8 @@ mod files;
 
 use specc::{Engine, Pipeline};
 use specc_runtime::audio::ChannelMode;
-use specc_runtime::image::{Colormap, PngOptions};
+use specc_runtime::figure::{FigureOptions, ValueScale};
+use specc_runtime::image::Colormap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,10 +28,12 @@ enum Cmd {
     Run {
         /// Spec file, or the name of a shipped preset (see `specc presets`).
         spec: String,
-        /// Inputs: audio files, .npy arrays (float32, float64, int16), or folders (recursed).
+        /// Inputs: audio files, .npy arrays (float32, float64, int16), folders (recursed), or `-`
+        /// for a .npy or audio file on stdin.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Output file (one input, or .npz for many), or folder (one output per input).
+        /// Output: a file (.npy, .png; .npz for many inputs), a folder (ends in `/` or exists:
+        /// one output per input), or `-` for .npy on stdout.
         #[arg(short, long)]
         output: PathBuf,
         /// Override a param: `--set name=value` (repeatable).
@@ -39,21 +42,22 @@ enum Cmd {
         /// Engine: jit (Cranelift machine code) or interp (the reference interpreter).
         #[arg(long, default_value = "jit")]
         engine: Engine,
-        /// Output format when the output's extension does not say: npy, npz or png.
-        #[arg(long)]
+        /// Output format when the output's extension does not say (a folder, a name without one).
+        #[arg(long, value_enum)]
         format: Option<files::Format>,
-        /// Multi-channel audio: mix (mean, as librosa), first, or all (keeps a channel axis).
-        #[arg(long, default_value = "mix")]
-        channels: ChannelMode,
-        /// Resample audio whose rate differs from the spec's (sinc, see README).
-        #[arg(long)]
-        resample: bool,
-        /// PNG size as WIDTHxHEIGHT (default: one pixel per value).
+        #[command(flatten)]
+        audio: AudioArgs,
+        /// Figure size (.png, .svg) as WIDTHxHEIGHT, margins included (default: a 1000x400 plot
+        /// plus axes, title and colorbar).
         #[arg(long, value_name = "WxH")]
         png_size: Option<String>,
-        /// PNG colormap: magma, viridis, inferno, gray.
+        /// Figure colormap: magma, viridis, inferno, gray.
         #[arg(long, default_value = "magma")]
         colormap: Colormap,
+        /// How a figure shows linear power or magnitude: db (10·log10 / 20·log10, 80 dB below the
+        /// maximum; the data written is unchanged) or linear.
+        #[arg(long, default_value = "db")]
+        png_scale: ValueScale,
         /// Files processed in parallel (0: one per core).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
@@ -80,9 +84,11 @@ enum Cmd {
         /// Engine: jit or interp.
         #[arg(long, default_value = "jit")]
         engine: Engine,
-        /// Time this .npy instead of a generated batch.
+        /// Time this audio file or .npy instead of a generated batch.
         #[arg(long)]
         input: Option<PathBuf>,
+        #[command(flatten)]
+        audio: AudioArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -115,8 +121,46 @@ enum Cmd {
         /// Spec file or preset name.
         spec: String,
     },
-    /// List the shipped presets.
-    Presets,
+    /// List the shipped presets, or print one's full signature.
+    Presets {
+        /// A preset to describe: the library call, every param with its type and default.
+        name: Option<String>,
+    },
+    /// Write a spec's mel filterbank, laid out as its library returns it (see README).
+    Filters {
+        /// Spec file or preset name.
+        spec: String,
+        /// Override a param.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Output .npy file, or `-` for stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Layout instead of the library's: mel-bins, bins-mel or mel-bins-no-nyquist.
+        #[arg(long)]
+        layout: Option<specc::FilterLayout>,
+    },
+}
+
+/// How audio files become a spec's input (`run` and `bench --input`).
+#[derive(clap::Args)]
+struct AudioArgs {
+    /// Multi-channel audio: mix (mean, as librosa), first, or all (keeps a channel axis).
+    #[arg(long, default_value = "mix")]
+    channels: ChannelMode,
+    /// Resample audio whose rate differs from the spec's (sinc, see README).
+    #[arg(long)]
+    resample: bool,
+    /// Sample scale of decoded audio: float ([-1, 1), as librosa and torchaudio.load) or int16
+    /// (times 32768, as Kaldi's own tools read 16-bit files). Does not apply to .npy inputs.
+    #[arg(long, value_enum, default_value = "float")]
+    audio_scale: files::AudioScale,
+}
+
+impl AudioArgs {
+    fn options(&self) -> files::AudioOptions {
+        files::AudioOptions { channels: self.channels, resample: self.resample, scale: self.audio_scale }
+    }
 }
 
 fn main() -> ExitCode {
@@ -125,6 +169,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // Failures were reported as they happened.
         Err(specc::Error::Failed) => ExitCode::FAILURE,
+        // As clap exits for its own usage errors.
+        Err(e @ specc::Error::Usage(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
             ExitCode::FAILURE
@@ -146,10 +195,10 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             sets,
             engine,
             format,
-            channels,
-            resample,
+            audio,
             png_size,
             colormap,
+            png_scale,
             jobs,
         } => {
             let p = open(&spec, &sets)?.with_engine(engine);
@@ -161,7 +210,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                     match parsed {
                         Some((w, h)) => (Some(w), Some(h)),
                         None => {
-                            return Err(specc::Error::Io(format!(
+                            return Err(specc::Error::Usage(format!(
                                 "--png-size `{s}` is not WIDTHxHEIGHT, e.g. 800x400"
                             )))
                         }
@@ -172,9 +221,8 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 inputs,
                 output,
                 format,
-                channels,
-                resample,
-                png: PngOptions { width, height, colormap },
+                audio: audio.options(),
+                png: FigureOptions { width, height, colormap, scale: png_scale },
                 jobs,
             };
             if files::run(&p, &opts)? {
@@ -183,25 +231,16 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
-        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, json } => bench::run(
+        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, audio, json } => bench::run(
             &spec,
             &sets,
             engine,
-            &bench::BenchOptions { batch, seconds, runs, threads, input, json },
+            &bench::BenchOptions { batch, seconds, runs, threads, input, audio: audio.options(), json },
         ),
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             println!("spec {}: ok", p.graph().name);
-            for param in p.params() {
-                let set = if param.overridden { "  (set)" } else { "" };
-                println!(
-                    "  {:<18} {:<28} = {}{}",
-                    param.name,
-                    param.ty.text() + if param.optional { "?" } else { "" },
-                    specc_compiler::lower::value_text(&param.value),
-                    set
-                );
-            }
+            print_params(&p);
             let out = p.graph().output_type();
             println!("  output: {}", specc_compiler::graph::type_text(out));
             Ok(())
@@ -222,12 +261,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             Ok(())
         }
         Cmd::Fmt { spec } => {
-            let text = match std::fs::read_to_string(&spec) {
-                Ok(t) => t,
-                Err(_) => specc::preset_text(&spec)
-                    .ok_or_else(|| specc::Error::Io(format!("no spec file or preset `{spec}`")))?
-                    .to_string(),
-            };
+            let (_, text) = specc::spec_text(&spec)?;
             let parsed = specc_compiler::syntax::parse_spec(&text).map_err(|d| {
                 let src = specc_compiler::diag::Source {
                     name: spec.clone(),
@@ -239,12 +273,64 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             print!("{}", specc_compiler::syntax::print_spec(&parsed));
             Ok(())
         }
-        Cmd::Presets => {
+        Cmd::Presets { name: None } => {
             for (name, text) in specc::PRESETS {
-                let first = text.lines().next().unwrap_or("").trim_start_matches('#').trim();
-                println!("{name:<16} {first}");
+                println!("{name:<16} {}", specc::library_call_short(text));
             }
             Ok(())
         }
+        Cmd::Presets { name: Some(name) } => {
+            let p = specc::Pipeline::preset(&name, &[])?;
+            let text = specc::preset_text(&name).unwrap_or_default();
+            println!("{name}: {}", specc::library_call(text));
+            for note in specc::library_notes(text) {
+                println!("  {note}");
+            }
+            println!("params (--set name=value):");
+            print_params(&p);
+            let rate = match (p.rate_param(), p.graph().rate) {
+                (Some(param), _) => format!(" at {param}"),
+                (None, Some(hz)) => format!(" at {hz} Hz"),
+                (None, None) => String::new(),
+            };
+            println!("input: [{}]{rate}", p.graph().user_axes().join(", "));
+            println!("output: {}", specc_compiler::graph::type_text(p.graph().output_type()));
+            Ok(())
+        }
+        Cmd::Filters { spec, sets, output, layout } => {
+            let p = open(&spec, &sets)?;
+            let fb = p.filterbank(layout)?;
+            let out = specc::Output::F32(fb.into_dyn());
+            if output.as_os_str() == "-" {
+                files::write_stdout(&out).map_err(specc::Error::Io)?;
+            } else {
+                let ext = output.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+                if ext.as_deref() != Some("npy") {
+                    return Err(specc::Error::Usage(format!(
+                        "filters writes .npy: name the output e.g. {}",
+                        output.with_extension("npy").display()
+                    )));
+                }
+                specc::npy::write(&output, &out)?;
+            }
+            let (_, function) = p.filter_layout();
+            let what = function.map(|f| format!(" (as {f} returns it)")).unwrap_or_default();
+            eprintln!("{} -> {}: {:?} float32{what}", p.graph().name, output.display(), out.shape());
+            Ok(())
+        }
+    }
+}
+
+/// Params in force: name, type, value, and whether a `--set` gave it.
+fn print_params(p: &Pipeline) {
+    for param in p.params() {
+        let set = if param.overridden { "  (set)" } else { "" };
+        println!(
+            "  {:<22} {:<28} = {}{}",
+            param.name,
+            param.ty.text() + if param.optional { "?" } else { "" },
+            specc_compiler::lower::value_text(&param.value),
+            set
+        );
     }
 }

@@ -155,6 +155,7 @@ fn kind(e: &specc::Error) -> &'static str {
         specc::Error::Run(RunError::TooLarge(_)) => "run-too-large",
         specc::Error::Run(_) => "run-other",
         specc::Error::Io(_) => "io",
+        specc::Error::Usage(_) => "usage",
         specc::Error::Failed | specc::Error::Internal(_) => "other",
     }
 }
@@ -738,10 +739,15 @@ fn unreadable_inputs() {
     let e = specc::audio::decode(&d.join("folder.npy")).expect_err("dir");
     assert_eq!(audio_kind(&e), "audio-read");
     cli_run_fails(&d, "keras_mel", &dir, &[], "no input files to run");
-    // A folder with one bad file: the file is named and the run fails.
+    // A folder with one bad file: the file is named and the run fails. (A folder input goes to
+    // a folder or an .npz, never to one .npy.)
     write(&dir.join("bad.npy"), b"not an npy");
-    let err = cli_run_fails(&d, "keras_mel", &dir, &[], "bad.npy");
+    let o_dir = out_dir(&d);
+    let npz = o_dir.join("all.npz");
+    let args = ["run", "keras_mel", s(&dir), "-o", s(&npz)];
+    let err = assert_named_failure(&args, &specc(&args), "bad.npy");
     assert!(err.contains("magic"), "{err}");
+    assert!(entries(&o_dir).is_empty(), "{:?}", entries(&o_dir));
 
     // A run that writes nothing leaves no folders it created behind either.
     let nested = d.join("new/a/b");
@@ -934,4 +940,74 @@ fn plan_of_an_impossible_shape_is_an_error() {
         let r = std::panic::catch_unwind(|| p.plan(&shape, "float32").map_err(|e| kind(&e)));
         assert_eq!(r.ok(), Some(Err("run-too-large")), "{shape:?}");
     }
+}
+
+/// Output paths that cannot work are usage errors (status 2) that say what to write instead,
+/// decided before any input is read: nothing is created, an existing file is not touched.
+#[test]
+fn impossible_output_paths() {
+    let d = tmpdir("paths");
+    let input = write(&d.join("x.npy"), &npy("<f4", false, "(4000,)", &le_f32(&signal(4000))));
+    let existing = write(&d.join("keep.npy"), b"precious");
+    let p = |n: &str| d.join(n).display().to_string();
+    let x = s(&input);
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![x.into(), x.into(), "-o".into(), p("two.png")],
+            format!("2 inputs cannot all go to one .png file {}: give a folder (-o {}/) or an .npz (-o {}.npz)", p("two.png"), p("two"), p("two")),
+        ),
+        (
+            vec![x.into(), x.into(), "-o".into(), s(&existing).into()],
+            format!("2 inputs cannot all go to one .npy file {}: give a folder (-o {}/) or an .npz (-o {}.npz)", p("keep.npy"), p("keep"), p("keep")),
+        ),
+        (
+            vec![x.into(), "-o".into(), p("out.jpg")],
+            format!("unknown output extension `.jpg` in {}; accepted: .npy .npz .png", p("out.jpg")),
+        ),
+        (
+            vec![x.into(), "-o".into(), p("out")],
+            format!("-o {} has no extension: name the file ({}.npy, {}.npz, {}.png", p("out"), p("out"), p("out"), p("out")),
+        ),
+        (
+            vec![x.into(), x.into(), "-o".into(), "-".into()],
+            String::from("`-o -` writes one .npy to stdout, so it takes one input, not 2; give a folder (-o out/) or an .npz (-o out.npz)"),
+        ),
+        (
+            vec![x.into(), "-o".into(), p("y.npy"), "--format".into(), "png".into()],
+            format!("-o {} is a .npy file but --format says png; drop one", p("y.npy")),
+        ),
+        (
+            vec![x.into(), "-o".into(), p("folder/"), "--format".into(), "npz".into()],
+            format!("an .npz holds every input in one file: name it (e.g. -o {}) rather than a folder", p("folder/features.npz")),
+        ),
+        (
+            vec![x.into(), "num_mel_bins=64".into(), "-o".into(), p("o.npy")],
+            String::from("input `num_mel_bins=64` does not exist; did you mean --set num_mel_bins=64?"),
+        ),
+        (vec!["-".into(), "-".into(), "-o".into(), p("o.npz")], String::from("stdin (`-`) can be read once")),
+    ];
+    for (rest, want) in &cases {
+        let mut args = vec!["run", "keras_mel"];
+        args.extend(rest.iter().map(String::as_str));
+        let o = specc(&args);
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: status {:?}:\n{err}", o.status);
+        assert!(err.starts_with(&format!("error: {want}")), "{args:?}: expected `{want}` in:\n{err}");
+    }
+    assert_eq!(entries(&d), vec![String::from("keep.npy"), String::from("x.npy")]);
+    assert_eq!(std::fs::read(&existing).expect("read"), b"precious");
+    // Stdin that is neither .npy nor audio is a failure naming it.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["run", "keras_mel", "-", "-o", &p("o.npy")])
+        .stdin(std::fs::File::open(&existing).expect("open"))
+        .output()
+        .expect("runs");
+    assert_eq!(child.status.code(), Some(1));
+    assert!(
+        stderr(&child).contains("stdin holds neither a .npy array nor WAV, FLAC, MP3 or OGG audio"),
+        "{}",
+        stderr(&child)
+    );
+    assert!(!d.join("o.npy").exists());
 }

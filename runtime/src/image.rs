@@ -1,4 +1,6 @@
-//! Spectrogram pictures: values → colormapped RGB pixels → PNG file.
+//! Spectrogram rasters: values → colormapped RGB pixels → PNG file. These are the colored
+//! pixels inside a figure's plot area; [`crate::figure`] draws the figure around them (axes,
+//! colorbar, title, panels).
 //!
 //! A spectrogram is read by eye, so the picture follows the conventions people expect: time runs
 //! left to right, low frequencies sit at the BOTTOM, colors come from a perceptual colormap, and
@@ -8,14 +10,12 @@
 //! Design choices, fixed here so callers need not guess:
 //! - **Orientation.** Input rows are frequency bins with row 0 the lowest frequency; input
 //!   columns are time. The lowest bin is drawn in the bottom pixel row.
-//! - **Stacked spectrograms.** Several spectrograms (channels, batch items) stacked along the rows
-//!   can be drawn as separate panels with [`render_panels`]: panel 0 on top, panels separated by
-//!   a 1-pixel [`SEPARATOR`] line, each panel flipped on its own.
 //! - **Resizing.** Values (not colors) are resampled, then colormapped, so no colors that are
 //!   absent from the colormap appear. Each axis is resampled on its own: when shrinking, every
 //!   pixel is the area-weighted mean of the values it covers (a box filter, so long recordings
-//!   shrink without aliasing); when enlarging, values are interpolated bilinearly between cell
-//!   centers (smooth rather than blocky).
+//!   shrink without aliasing); when enlarging, every pixel takes the value of the cell its centre
+//!   falls in, so each value is a flat block as `librosa.display.specshow` (a `pcolormesh`) draws
+//!   it: what is shown is what was computed, with no in-between values invented.
 //! - **Special values.** NaN is drawn [`NAN_COLOR`] (mid-gray; note that with
 //!   [`Colormap::Gray`] it is indistinguishable from a value in the middle of the range); +inf
 //!   is the top color and -inf the bottom color; finite values outside the range clamp to the
@@ -25,7 +25,7 @@
 //! - **Degenerate range.** When `lo == hi` every finite value is drawn with the middle color, so
 //!   a constant input renders as a uniform, mid-scale picture rather than an arbitrary end.
 
-use ndarray::{s, ArrayView2};
+use ndarray::ArrayView2;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -37,10 +37,6 @@ pub const MAX_SIDE: u32 = 16384;
 /// The color drawn for NaN values: neutral mid-gray, so missing data neither looks loud nor
 /// silent in the perceptual colormaps.
 pub const NAN_COLOR: [u8; 3] = [128, 128, 128];
-
-/// The color of the 1-pixel line between panels: white, which the dark ends of magma, inferno
-/// and viridis (where most of a spectrogram lives) never approach.
-pub const SEPARATOR: [u8; 3] = [255, 255, 255];
 
 /// How values are turned into colors.
 ///
@@ -116,8 +112,7 @@ impl FromStr for Colormap {
 pub struct PngOptions {
     /// Image width in pixels; `None` = one pixel per time step.
     pub width: Option<u32>,
-    /// Total image height in pixels, separators included; `None` = one pixel per frequency bin
-    /// (plus one pixel per separator).
+    /// Image height in pixels; `None` = one pixel per frequency bin.
     pub height: Option<u32>,
     /// The colormap.
     pub colormap: Colormap,
@@ -191,14 +186,9 @@ pub enum ImageError {
         /// What is missing.
         why: String,
     },
-    /// The rows cannot be split into the requested panels.
-    #[error("{rows} rows cannot be split into {panels} equal panels")]
-    Panels {
-        /// Number of input rows.
-        rows: usize,
-        /// Number of panels asked for.
-        panels: usize,
-    },
+    /// The figure's description does not fit the array, or drawing failed.
+    #[error("cannot draw the figure: {0}")]
+    Figure(String),
     /// The value range is unusable.
     #[error("invalid value range [{lo}, {hi}]: the ends must be finite with low <= high")]
     BadRange {
@@ -244,70 +234,32 @@ pub fn render(
     range: (f32, f32),
     opts: &PngOptions,
 ) -> Result<RgbImage, ImageError> {
-    render_panels(values, 1, range, opts)
-}
-
-/// Draws `panels` spectrograms stacked along the rows of `values` (each a band of
-/// `rows / panels` rows, lowest frequency first) as separate panels, panel 0 on top, separated by
-/// a 1-pixel [`SEPARATOR`] line. Keeping panels apart, rather than drawing one tall image, stops a
-/// channel's high frequencies from visually running into the next channel's low ones.
-///
-/// `opts.height` is the total height, separators included; it is shared among the panels as
-/// evenly as possible (upper panels get the leftover pixels).
-pub fn render_panels(
-    values: ArrayView2<'_, f32>,
-    panels: usize,
-    range: (f32, f32),
-    opts: &PngOptions,
-) -> Result<RgbImage, ImageError> {
     let (rows, cols) = values.dim();
     if rows == 0 || cols == 0 {
         return Err(ImageError::Empty { rows, cols });
-    }
-    if panels == 0 || rows % panels != 0 {
-        return Err(ImageError::Panels { rows, panels });
     }
     let (lo, hi) = range;
     if !lo.is_finite() || !hi.is_finite() || lo > hi {
         return Err(ImageError::BadRange { lo, hi });
     }
-    let bins = rows / panels;
-    let seps = (panels - 1) as u64;
     let width = opts.width.map_or(cols as u64, u64::from);
-    let height = opts.height.map_or(rows as u64 + seps, u64::from);
+    let height = opts.height.map_or(rows as u64, u64::from);
     if width > MAX_SIDE as u64 || height > MAX_SIDE as u64 {
         return Err(ImageError::TooLarge { width, height });
     }
-    if width == 0 || height < panels as u64 + seps {
-        let why = if panels == 1 {
-            String::from("width and height must be at least 1")
-        } else {
-            format!(
-                "{panels} panels need a width of at least 1 and a height of at least {}",
-                panels as u64 + seps
-            )
-        };
+    if width == 0 || height == 0 {
+        let why = String::from("width and height must be at least 1");
         return Err(ImageError::TooSmall { width, height, why });
     }
     let (w, h) = (width as usize, height as usize);
-    let avail = h - (panels - 1);
+    let t: Vec<f32> = values.iter().map(|&v| position(v, lo, hi)).collect();
+    let img = resample(&t, rows, cols, h, w);
     let mut pixels = Vec::with_capacity(w * h * 3);
-    for p in 0..panels {
-        if p > 0 {
-            for _ in 0..w {
-                pixels.extend_from_slice(&SEPARATOR);
-            }
-        }
-        let ph = avail / panels + usize::from(p < avail % panels);
-        let band = values.slice(s![p * bins..(p + 1) * bins, ..]);
-        let t: Vec<f32> = band.iter().map(|&v| position(v, lo, hi)).collect();
-        let img = resample(&t, bins, cols, ph, w);
-        // Row 0 of the band is the lowest frequency: emit it last so it lands at the bottom.
-        for y in (0..ph).rev() {
-            for &t in &img[y * w..(y + 1) * w] {
-                let c = if t.is_nan() { NAN_COLOR } else { opts.colormap.color(t) };
-                pixels.extend_from_slice(&c);
-            }
+    // Row 0 is the lowest frequency: emit it last so it lands at the bottom.
+    for y in (0..h).rev() {
+        for &t in &img[y * w..(y + 1) * w] {
+            let c = if t.is_nan() { NAN_COLOR } else { opts.colormap.color(t) };
+            pixels.extend_from_slice(&c);
         }
     }
     Ok(RgbImage { width: width as u32, height: height as u32, pixels })
@@ -330,8 +282,8 @@ fn position(v: f32, lo: f32, hi: f32) -> f32 {
 }
 
 /// For each of `m` output cells along an axis of `n` input cells, the input cells it draws from
-/// and their weights (summing to 1): a box filter when shrinking, linear interpolation between
-/// cell centers when enlarging.
+/// and their weights (summing to 1): a box filter when shrinking, the cell under the pixel's
+/// centre when enlarging.
 fn axis_weights(n: usize, m: usize) -> Vec<Vec<(usize, f32)>> {
     if n == m {
         return (0..n).map(|i| vec![(i, 1.0)]).collect();
@@ -350,14 +302,8 @@ fn axis_weights(n: usize, m: usize) -> Vec<Vec<(usize, f32)>> {
                     })
                     .collect()
             } else {
-                let x = ((o as f64 + 0.5) * scale - 0.5).clamp(0.0, (n - 1) as f64);
-                let i = x.floor() as usize;
-                let f = x - i as f64;
-                if f > 1e-9 && i + 1 < n {
-                    vec![(i, (1.0 - f) as f32), (i + 1, f as f32)]
-                } else {
-                    vec![(i, 1.0)]
-                }
+                let i = (((o as f64 + 0.5) * scale).floor() as usize).min(n - 1);
+                vec![(i, 1.0)]
             }
         })
         .collect()
@@ -403,22 +349,41 @@ fn resample(src: &[f32], rows: usize, cols: usize, h: usize, w: usize) -> Vec<f3
 /// its old content or gets the whole new picture — never a truncated one that a viewer would
 /// show as half an image.
 pub fn write_png(path: &Path, img: &RgbImage) -> Result<(), ImageError> {
+    check_buffer(img)?;
+    crate::atomic::write(path, |buf| encode(buf, img)).map_err(|e| atomic_error(path, e))
+}
+
+/// `img` as the bytes of an 8-bit RGB PNG file (to embed in another document, e.g. an SVG).
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, ImageError> {
+    check_buffer(img)?;
+    let mut out = Vec::new();
+    encode(&mut out, img).map_err(|source| ImageError::Write { path: PathBuf::from("<memory>"), source })?;
+    Ok(out)
+}
+
+fn check_buffer(img: &RgbImage) -> Result<(), ImageError> {
     let need = img.width as u64 * img.height as u64 * 3;
     if img.width == 0 || img.height == 0 || img.pixels.len() as u64 != need {
         return Err(ImageError::BadBuffer { width: img.width, height: img.height, len: img.pixels.len() });
     }
-    crate::atomic::write(path, |buf| {
-        let mut enc = png::Encoder::new(buf, img.width, img.height);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(encoding_io)?;
-        writer.write_image_data(&img.pixels).map_err(encoding_io)?;
-        writer.finish().map_err(encoding_io)
-    })
-    .map_err(|e| match e {
+    Ok(())
+}
+
+fn encode(out: impl std::io::Write, img: &RgbImage) -> std::io::Result<()> {
+    let mut enc = png::Encoder::new(out, img.width, img.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(encoding_io)?;
+    writer.write_image_data(&img.pixels).map_err(encoding_io)?;
+    writer.finish().map_err(encoding_io)
+}
+
+/// An atomic write's failure as the error naming `path`.
+pub(crate) fn atomic_error(path: &Path, e: crate::atomic::AtomicError) -> ImageError {
+    match e {
         crate::atomic::AtomicError::Create(source) => ImageError::Create { path: path.to_path_buf(), source },
         crate::atomic::AtomicError::Write(source) => ImageError::Write { path: path.to_path_buf(), source },
-    })
+    }
 }
 
 /// The encoder's error as an I/O error, keeping the OS error when there is one.
@@ -575,42 +540,6 @@ mod tests {
         for r in [(1.0, 0.0), (f32::NAN, 1.0), (0.0, f32::INFINITY)] {
             assert!(matches!(render(v.view(), r, &o), Err(ImageError::BadRange { .. })));
         }
-    }
-
-    #[test]
-    fn panels_are_stacked_with_separators() {
-        // Two spectrograms of 2 bins x 3 frames: panel 0 all lo, panel 1 all hi.
-        let v = Array2::from_shape_fn((4, 3), |(r, _)| if r < 2 { 0.0f32 } else { 1.0 });
-        let img = render_panels(v.view(), 2, (0.0, 1.0), &PngOptions::default()).unwrap();
-        assert_eq!((img.width, img.height), (3, 5));
-        let m = Colormap::Magma;
-        for x in 0..3 {
-            assert_eq!(img.pixel(x, 0), m.color(0.0));
-            assert_eq!(img.pixel(x, 1), m.color(0.0));
-            assert_eq!(img.pixel(x, 2), SEPARATOR);
-            assert_eq!(img.pixel(x, 3), m.color(1.0));
-            assert_eq!(img.pixel(x, 4), m.color(1.0));
-        }
-        // Each panel is flipped on its own: bin 0 of a panel is its bottom row.
-        let v = Array2::from_shape_fn((4, 1), |(r, _)| (r % 2) as f32);
-        let img = render_panels(v.view(), 2, (0.0, 1.0), &PngOptions::default()).unwrap();
-        assert_eq!(img.pixel(0, 0), m.color(1.0));
-        assert_eq!(img.pixel(0, 1), m.color(0.0));
-        assert_eq!(img.pixel(0, 3), m.color(1.0));
-        assert_eq!(img.pixel(0, 4), m.color(0.0));
-        // A requested height includes separators and is shared out.
-        let opts = PngOptions { height: Some(10), ..Default::default() };
-        let img = render_panels(v.view(), 2, (0.0, 1.0), &opts).unwrap();
-        assert_eq!(img.height, 10);
-        assert_eq!(img.pixel(0, 5), SEPARATOR);
-        let opts = PngOptions { height: Some(2), ..Default::default() };
-        assert!(matches!(render_panels(v.view(), 2, (0.0, 1.0), &opts), Err(ImageError::TooSmall { .. })));
-        let o = PngOptions::default();
-        assert!(matches!(
-            render_panels(v.view(), 3, (0.0, 1.0), &o),
-            Err(ImageError::Panels { rows: 4, panels: 3 })
-        ));
-        assert!(matches!(render_panels(v.view(), 0, (0.0, 1.0), &o), Err(ImageError::Panels { .. })));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use specc_compiler::interp;
 
 mod atomic;
 pub mod audio;
+pub mod figure;
 pub mod image;
 pub mod jit;
 pub mod npy;

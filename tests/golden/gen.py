@@ -602,6 +602,91 @@ def versions():
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Mel filterbanks as the libraries return them (`specc filters`): default params and one --set
+# variant per preset. Written to fixtures/expected/filters_*.npy, listed in fixtures/filters.json.
+# ---------------------------------------------------------------------------------------------
+
+
+def filter_cases():
+    """(name, preset, --set values, library call text, thunk returning the library's matrix)."""
+    import torchaudio.compliance.kaldi as kaldi
+
+    def keras_matrix(n_mels, bins, sr, lo, hi):
+        layer = keras.layers.MelSpectrogram()
+        m = layer.linear_to_mel_weight_matrix(
+            num_mel_bins=n_mels, num_spectrogram_bins=bins, sampling_rate=sr,
+            lower_edge_hertz=lo, upper_edge_hertz=hi)
+        return keras.ops.convert_to_numpy(m)
+
+    return [
+        ("librosa_mel_default", "librosa_mel", [],
+         "librosa.filters.mel(sr=22050, n_fft=2048)",
+         lambda: librosa.filters.mel(sr=22050, n_fft=2048)),
+        ("librosa_mel_htk", "librosa_mel",
+         ["sr=16000", "n_fft=512", "n_mels=40", "fmin=50", "fmax=7000", "htk=true", "norm=none"],
+         "librosa.filters.mel(sr=16000, n_fft=512, n_mels=40, fmin=50, fmax=7000, htk=True, norm=None)",
+         lambda: librosa.filters.mel(sr=16000, n_fft=512, n_mels=40, fmin=50, fmax=7000, htk=True, norm=None)),
+        ("whisper_default", "whisper", [],
+         "whisper.audio.mel_filters('cpu', 80)",
+         lambda: whisper_audio.mel_filters("cpu", 80).numpy()),
+        ("whisper_128", "whisper", ["n_mels=128"],
+         "whisper.audio.mel_filters('cpu', 128)",
+         lambda: whisper_audio.mel_filters("cpu", 128).numpy()),
+        ("torchaudio_mel_default", "torchaudio_mel", [],
+         "torchaudio.functional.melscale_fbanks(201, 0.0, 8000.0, 128, 16000)",
+         lambda: torchaudio.functional.melscale_fbanks(201, 0.0, 8000.0, 128, 16000).numpy()),
+        ("torchaudio_mel_slaney", "torchaudio_mel",
+         ["sample_rate=22050", "n_fft=1024", "n_mels=64", "f_min=30", "norm=slaney", "mel_scale=slaney"],
+         "torchaudio.functional.melscale_fbanks(513, 30.0, 11025.0, 64, 22050, norm='slaney', mel_scale='slaney')",
+         lambda: torchaudio.functional.melscale_fbanks(
+             513, 30.0, float(22050 // 2), 64, 22050, norm="slaney", mel_scale="slaney").numpy()),
+        ("keras_mel_default", "keras_mel", [],
+         "keras.layers.MelSpectrogram().linear_to_mel_weight_matrix(128, 1025, 16000, 20.0, 8000)",
+         lambda: keras_matrix(128, 1025, 16000, 20.0, 8000)),
+        ("keras_mel_8k", "keras_mel",
+         ["num_mel_bins=64", "sampling_rate=8000", "fft_length=512", "min_freq=125", "max_freq=3800"],
+         "keras.layers.MelSpectrogram().linear_to_mel_weight_matrix(64, 257, 8000, 125, 3800)",
+         lambda: keras_matrix(64, 257, 8000, 125, 3800)),
+        ("kaldi_fbank_default", "kaldi_fbank", [],
+         "torchaudio.compliance.kaldi.get_mel_banks(23, 512, 16000.0, 20.0, 0.0, 100.0, -500.0, 1.0)[0]",
+         lambda: kaldi.get_mel_banks(23, 512, 16000.0, 20.0, 0.0, 100.0, -500.0, 1.0)[0].numpy()),
+        ("kaldi_fbank_8k", "kaldi_fbank",
+         ["num_mel_bins=40", "sample_frequency=8000", "frame_length=20", "low_freq=60", "high_freq=-400"],
+         "torchaudio.compliance.kaldi.get_mel_banks(40, 256, 8000.0, 60.0, -400.0, 100.0, -500.0, 1.0)[0]",
+         lambda: kaldi.get_mel_banks(40, 256, 8000.0, 60.0, -400.0, 100.0, -500.0, 1.0)[0].numpy()),
+    ]
+
+
+def write_speech_file_goldens():
+    """kaldi_fbank on examples/speech.wav as torchaudio users run it: torchaudio.load's float
+    samples in [-1, 1) (soundfile gives the same float32 values), and scaled by 32768 to Kaldi's
+    int16 scale (`specc run --audio-scale int16`). Written to expected/kaldi_fbank_speech_wav*.npy."""
+    import soundfile
+    import torchaudio.compliance.kaldi as kaldi
+
+    y, sr = soundfile.read(os.path.join(REPO, "examples", "speech.wav"), dtype="float32", always_2d=True)
+    w = torch.from_numpy(np.ascontiguousarray(y.T))
+    for name, scale in (("kaldi_fbank_speech_wav", 1.0), ("kaldi_fbank_speech_wav_int16", 32768.0)):
+        out = kaldi.fbank(w * scale, sample_frequency=float(sr)).numpy()
+        np.save(os.path.join(EXPECTED, f"{name}.npy"), out, allow_pickle=False)
+        print(f"{name}: {out.shape} {out.dtype}")
+
+
+def write_filter_goldens():
+    entries = []
+    for name, spec, sets, call, thunk in filter_cases():
+        m = np.ascontiguousarray(thunk())
+        fn = f"filters_{name}.npy"
+        np.save(os.path.join(EXPECTED, fn), m, allow_pickle=False)
+        entries.append({"name": name, "spec": spec, "sets": sets, "call": call, "expected": fn,
+                        "shape": list(m.shape), "dtype": str(m.dtype)})
+        print(f"filters {name}: {call} -> {m.shape} {m.dtype}")
+    with open(os.path.join(FIX, "filters.json"), "w") as f:
+        json.dump({"versions": versions(), "cases": entries}, f, indent=1)
+        f.write("\n")
+
+
 def main():
     if X64_WORKER:
         out_path = sys.argv[2]
@@ -647,6 +732,9 @@ def main():
         json.dump(manifest, f, indent=1, ensure_ascii=False)
         f.write("\n")
 
+    write_filter_goldens()
+    write_speech_file_goldens()
+
     total = 0
     for root, _, files in os.walk(FIX):
         total += sum(os.path.getsize(os.path.join(root, fn)) for fn in files)
@@ -657,4 +745,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--cli-only"]:
+        # The filterbank and speech-file goldens alone, leaving the other fixtures be.
+        write_filter_goldens()
+        write_speech_file_goldens()
+    else:
+        main()
