@@ -34,6 +34,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("keras_mel", include_str!("../specs/keras_mel.spec")),
     ("keras_stft", include_str!("../specs/keras_stft.spec")),
     ("librosa_mel", include_str!("../specs/librosa_mel.spec")),
+    ("librosa_stft", include_str!("../specs/librosa_stft.spec")),
     ("torchaudio_mel", include_str!("../specs/torchaudio_mel.spec")),
     ("whisper", include_str!("../specs/whisper.spec")),
     ("kaldi_fbank", include_str!("../specs/kaldi_fbank.spec")),

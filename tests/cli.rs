@@ -60,7 +60,9 @@ fn check_graph_fmt_presets() {
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("spec librosa_mel"));
     let o = specc(&["presets"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for p in ["keras_mel", "keras_stft", "librosa_mel", "torchaudio_mel", "whisper", "kaldi_fbank"] {
+    for p in
+        ["keras_mel", "keras_stft", "librosa_mel", "librosa_stft", "torchaudio_mel", "whisper", "kaldi_fbank"]
+    {
         assert!(text.contains(p), "{text}");
     }
 }
@@ -186,6 +188,86 @@ fn perf_map_names_the_jit_kernels() {
         let size = u64::from_str_radix(f.next().unwrap_or(""), 16).expect("hex size");
         assert!(addr > 0 && size > 0, "{line}");
     }
+}
+
+/// Python spellings pasted into `--set`: accepted ones run, others name the accepted spellings.
+#[test]
+fn set_takes_python_spellings() {
+    let o = specc(&[
+        "check",
+        "librosa_mel",
+        "--set",
+        "ref=np.max",
+        "--set",
+        "top_db=None",
+        "--set",
+        "center=False",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("= max  (set)") && text.contains("= none  (set)") && text.contains("= false  (set)"),
+        "{text}"
+    );
+
+    let o = specc(&["check", "librosa_mel", "--set", "ref=np.mean"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "  × `np.mean` is not a value of `ref`
+   ╭─[--set:1:5]
+ 1 │ ref=np.mean
+   ·     ───┬───
+   ·        ╰── not a spelling this param accepts
+   ╰────
+  help: `ref` accepts a number (e.g. `1.0`, `1e-10`), `max`, `np.max` or
+        `numpy.max`; words may be quoted, e.g. `'max'`
+
+"
+    );
+
+    let o = specc(&["check", "torchaudio_mel", "--set", "window_fn=torch.kaiser_window"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "  × `torch.kaiser_window` is not a value of `window_fn`
+   ╭─[--set:1:11]
+ 1 │ window_fn=torch.kaiser_window
+   ·           ─────────┬─────────
+   ·                    ╰── not a spelling this param accepts
+   ╰────
+  help: `window_fn` accepts `hann_window`, `torch.hann_window`,
+        `hamming_window`, `torch.hamming_window`, `blackman_window`,
+        `torch.blackman_window`, `bartlett_window` or `torch.bartlett_window`;
+        words may be quoted, e.g. `'hann_window'`
+
+"
+    );
+}
+
+/// `librosa_stft` with `ref=np.max` equals librosa's `amplitude_to_db(np.abs(stft), ref=np.max)`.
+#[test]
+fn librosa_stft_ref_max_matches_librosa() {
+    let out = tmp("stft_ref_max.npy");
+    let o = specc(&[
+        "run",
+        "librosa_stft",
+        "tests/golden/fixtures/inputs/loudquiet_2x8000_f32.npy",
+        "-o",
+        out.to_str().unwrap_or(""),
+        "--set",
+        "n_fft=512",
+        "--set",
+        "ref=np.max",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let specc::npy::Array::F32(y) = specc::npy::read(&out).expect("output") else { panic!("float32") };
+    let want = specc::npy::read(Path::new("tests/golden/fixtures/expected/librosa_stft_ref_max.npy"))
+        .expect("golden");
+    let specc::npy::Array::F32(want) = want else { panic!("float32 golden") };
+    assert_eq!(y.shape(), want.shape());
+    let worst = y.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 2e-3, "max dB error {worst}");
 }
 
 /// stderr with miette's line wrapping undone, for matching whole messages.

@@ -152,11 +152,47 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     format!("n_mels={mels}"),
                     format!("htk={htk}"),
                     String::from("pad_mode=reflect"),
+                    // Tie ref=np.max to htk so both dB forms are drawn without another input.
+                    format!("ref={}", if htk { "max" } else { "1.0" }),
                 ],
                 kind: Kind::Db(10.0),
                 shape,
                 signal: Signal::Noise,
                 f64_input,
+            }
+        });
+    // librosa.stft + amplitude_to_db / power_to_db, with ref=np.max (a whole-tensor shift
+    // before the clip) half of the time.
+    let librosa_stft = (
+        fft_strategy(),
+        1usize..300,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        length_strategy(),
+        lead.clone(),
+    )
+        .prop_map(|(fft, hop, power, ref_max, top, n, lead)| {
+            let mut shape = lead;
+            shape.push(n);
+            let mut sets = vec![
+                format!("n_fft={fft}"),
+                format!("hop_length={hop}"),
+                format!("power={}", if power { "2.0" } else { "1.0" }),
+            ];
+            if ref_max {
+                sets.push(String::from("ref=np.max"));
+            }
+            if !top {
+                sets.push(String::from("top_db=None"));
+            }
+            Case {
+                preset: "librosa_stft",
+                sets,
+                kind: Kind::Db(10.0),
+                shape,
+                signal: Signal::Noise,
+                f64_input: false,
             }
         });
     let torch = (fft_strategy(), 1usize..300, 1usize..48, length_strategy(), lead.clone(), any::<bool>())
@@ -222,13 +258,13 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             shape: vec![2, n],
             signal: Signal::Noise,
             f64_input: false,
-        });
-    (prop_oneof![keras_mel, keras_stft, librosa, torch, whisper, kaldi], signal_strategy()).prop_map(
-        |(mut c, s)| {
+        },
+    );
+    (prop_oneof![keras_mel, keras_stft, librosa, librosa_stft, torch, whisper, kaldi], signal_strategy())
+        .prop_map(|(mut c, s)| {
             c.signal = s;
             c
-        },
-    )
+        })
 }
 
 fn make_input(c: &Case, seed: u64) -> Vec<f64> {
@@ -442,4 +478,40 @@ fn jit_results_do_not_depend_on_thread_count() {
             );
         }
     }
+}
+
+/// `db(ref: max)` per item (`over: 2`): each item's loudest bin is exactly 0 dB and the clip is
+/// relative to it, on the JIT (no fallback) as on the interpreter.
+#[test]
+fn db_ref_max_per_item_on_both_engines() {
+    let spec = "spec t
+input x: f32[..., samples]
+x |> frames(length: 64, hop: 32) |> window(hann) |> rfft(64) |> power()
+  |> db(ref: max, top_db: 30, over: 2) |> layout(..., bins, frames)
+";
+    let n = 1000;
+    // Item 0 loud, item 1 60 dB quieter: with a whole-tensor reference item 1 would sit at -60 dB.
+    let x: Vec<f32> = (0..2 * n)
+        .map(|i| {
+            let amp = if i < n { 1.0 } else { 1e-3 };
+            amp * ((i as f32 * 0.3).sin() + 0.01 * ((i * 7 % 13) as f32))
+        })
+        .collect();
+    let a = ndarray::ArrayD::from_shape_vec(vec![2, n], x).expect("shape");
+    let p = Pipeline::compile("t.spec", spec, &[]).expect("compiles");
+    let plan = p.plan(a.shape(), "float32").expect("plans");
+    assert_eq!(p.engine_for(plan.precision), (Engine::Jit, None), "the JIT runs it");
+    let run = |e: Engine| p.clone().with_engine(e).run(&Input::F32(a.view())).expect("runs").to_f64();
+    let (jit, interp) = (run(Engine::Jit), run(Engine::Interp));
+    let half = jit.len() / 2;
+    for y in [&jit, &interp] {
+        for item in [&y[..half], &y[half..]] {
+            let max = item.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            let min = item.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+            assert_eq!(max, 0.0, "each item's maximum is its reference");
+            assert!(min >= -30.0 - 1e-4, "clipped 30 dB below it: {min}");
+        }
+    }
+    let worst = jit.iter().zip(&interp).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
+    assert!(worst < 2e-3, "JIT vs interpreter {worst} dB");
 }

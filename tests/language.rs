@@ -202,3 +202,143 @@ fn let_shared_column_concat_and_subtract_mean() {
         render("spec t\ninput s: f32[samples]\ns |> frames(length: 4, hop: 4) |> concat(3)\n", &[]);
     assert!(text.contains("a per-frame tensor"), "{kind:?}: {text}");
 }
+
+/// The spec of README.md's "The language by example" section, as written there.
+#[test]
+fn readme_language_example_checks() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let section = readme.split("## The language by example").nth(1).expect("the section");
+    let block = section.split("```").nth(1).expect("its first code block");
+    let p = Pipeline::compile("README.md", block.trim_start_matches('\n'), &[])
+        .unwrap_or_else(|e| panic!("the README's language example fails `specc check`: {e:?}"));
+    assert_eq!(p.graph().name, "keras_mel");
+    // Its `float | max` param takes librosa's spelling too.
+    Pipeline::compile("README.md", block, &["ref=np.max"]).expect("ref=np.max");
+}
+
+fn help_of(preset: &str, sets: &[&str]) -> (ErrorKind, String, std::ops::Range<usize>) {
+    match Pipeline::preset(preset, sets) {
+        Err(specc::Error::Spec(e)) => {
+            let span = e.span.offset()..e.span.offset() + e.span.len();
+            (e.kind, e.help.clone().unwrap_or_default(), span)
+        }
+        Err(other) => panic!("{preset} {sets:?}: expected a spec error, got {other}"),
+        Ok(_) => panic!("{preset} {sets:?}: expected an error"),
+    }
+}
+
+/// Hints speak the preset's own argument names: no Keras names in torchaudio or librosa errors.
+#[test]
+fn hints_name_the_presets_own_params() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "keras_mel",
+            &["fft_length=512", "sequence_length=1024"],
+            "`sequence_length` must not exceed `fft_length`",
+        ),
+        ("keras_mel", &["min_freq=9000"], "lower `min_freq` or raise `sampling_rate`"),
+        ("keras_mel", &["min_freq=3000", "max_freq=2000"], "lower `min_freq` or raise `max_freq`"),
+        ("keras_mel", &["min_power=0.0"], "`min_power` must be > 0"),
+        (
+            "keras_stft",
+            &["frame_length=256", "fft_length=128"],
+            "`fft_length` must be at least `frame_length`",
+        ),
+        ("librosa_mel", &["n_fft=512", "win_length=600"], "`win_length` must not exceed `n_fft`"),
+        ("librosa_mel", &["fmin=12000"], "lower `fmin` or raise `sr`"),
+        ("librosa_mel", &["fmin=3000", "fmax=2000"], "lower `fmin` or raise `fmax`"),
+        ("librosa_mel", &["amin=0"], "`amin` must be > 0"),
+        ("librosa_stft", &["n_fft=512", "win_length=600"], "`win_length` must not exceed `n_fft`"),
+        ("librosa_stft", &["amin=-1.0"], "`amin` must be > 0"),
+        ("torchaudio_mel", &["win_length=500"], "`win_length` must not exceed `n_fft`"),
+        ("torchaudio_mel", &["f_min=9000"], "lower `f_min` or raise `sample_rate`"),
+        ("torchaudio_mel", &["f_min=3000", "f_max=2000"], "lower `f_min` or raise `f_max`"),
+        ("kaldi_fbank", &["low_freq=9000"], "lower `low_freq`"),
+        ("keras_stft", &["frame_length=128", "frame_step=200"], "with `hop` from `frame_step`"),
+        ("librosa_stft", &["power=3"], "the spec requires `power == 1.0 or power == 2.0`"),
+        (
+            "torchaudio_mel",
+            &["hop_length=0"],
+            "`hop_length` gives `frames`'s `hop`, which must be at least 1",
+        ),
+        ("librosa_mel", &["sr=0"], "`sr` must be positive"),
+        ("torchaudio_mel", &["n_fft"], "`--set sample_rate=16000 Hz`"),
+    ];
+    let keras_names = ["fft_length", "sequence_length", "min_freq", "max_freq", "min_power", "sampling_rate"];
+    for (preset, sets, want) in cases {
+        let (_, help, _) = help_of(preset, sets);
+        assert!(help.contains(want), "{preset} {sets:?}: hint {help:?} lacks {want:?}");
+        if !preset.starts_with("keras") {
+            for k in keras_names {
+                assert!(!help.contains(k), "{preset} {sets:?}: Keras name `{k}` in {help:?}");
+            }
+        }
+    }
+}
+
+/// `--set` takes the spellings users paste from Python, mapped to the same values as the
+/// language's own words; other Python-looking values get the spellings the param accepts.
+#[test]
+fn python_spellings_in_set_values() {
+    // (preset, Python spelling, the language's spelling)
+    let same: &[(&str, &str, &str)] = &[
+        ("librosa_mel", "ref=np.max", "ref=max"),
+        ("librosa_mel", "ref=numpy.max", "ref=max"),
+        ("librosa_mel", "ref='max'", "ref=max"),
+        ("librosa_stft", "ref=np.max", "ref=max"),
+        ("librosa_mel", "top_db=None", "top_db=none"),
+        ("librosa_mel", "norm=None", "norm=none"),
+        ("librosa_mel", "center=False", "center=false"),
+        ("librosa_mel", "htk=True", "htk=true"),
+        ("librosa_mel", "window='hamming'", "window=hamming"),
+        ("librosa_mel", "window=\"hamming\"", "window=hamming"),
+        ("librosa_stft", "pad_mode='reflect'", "pad_mode=reflect"),
+        ("librosa_stft", "hop_length=None", "hop_length=none"),
+        ("torchaudio_mel", "window_fn=torch.hann_window", "window_fn=hann_window"),
+        ("torchaudio_mel", "window_fn=torch.hamming_window", "window_fn=hamming_window"),
+        ("torchaudio_mel", "window_fn=torch.blackman_window", "window_fn=blackman_window"),
+        ("torchaudio_mel", "window_fn=torch.bartlett_window", "window_fn=bartlett_window"),
+        ("torchaudio_mel", "f_max=None", "f_max=none"),
+        ("torchaudio_mel", "norm='slaney'", "norm=slaney"),
+        ("keras_mel", "window=None", "window=none"),
+        ("keras_stft", "scaling=None", "scaling=none"),
+    ];
+    for (preset, py, word) in same {
+        let a = Pipeline::preset(preset, &[py]).unwrap_or_else(|e| panic!("{preset} {py}: {e:?}"));
+        let b = Pipeline::preset(preset, &[word]).unwrap_or_else(|e| panic!("{preset} {word}: {e:?}"));
+        assert_eq!(a.params(), b.params(), "{preset}: {py} vs {word}");
+        assert_eq!(a.graph().to_string(), b.graph().to_string(), "{preset}: {py} vs {word}");
+    }
+    // (preset, value, kind, words the hint must hold)
+    let refused: &[(&str, &str, ErrorKind, &[&str])] = &[
+        ("librosa_mel", "ref=np.mean", ErrorKind::Type, &["`ref` accepts a number", "`max`", "`np.max`"]),
+        ("librosa_mel", "ref=lambda x: x", ErrorKind::Syntax, &["`np.max`"]),
+        ("librosa_mel", "n_mels=[1, 2]", ErrorKind::Syntax, &["`n_mels` accepts an integer"]),
+        ("librosa_mel", "window=torch.hann_window", ErrorKind::Type, &["`hann`", "`'hann'`"]),
+        ("librosa_mel", "window=scipy.signal.windows.hann", ErrorKind::Type, &["periodic", "`hann`"]),
+        ("keras_mel", "ref_power=np.max", ErrorKind::Type, &["`ref_power` accepts a number"]),
+        (
+            "torchaudio_mel",
+            "window_fn=torch.kaiser_window",
+            ErrorKind::Type,
+            &["`torch.hann_window`", "`torch.bartlett_window`"],
+        ),
+        ("torchaudio_mel", "center=Flase", ErrorKind::Type, &["`True`/`False`"]),
+    ];
+    for (preset, set, kind, words) in refused {
+        let (k, help, span) = help_of(preset, &[set]);
+        assert_eq!(k, *kind, "{preset} {set}: {help}");
+        let value = set.find('=').map(|i| i + 1).unwrap_or(0);
+        assert_eq!(span, value..set.len(), "{preset} {set}: the caret is under the value");
+        for w in *words {
+            assert!(help.contains(w), "{preset} {set}: hint {help:?} lacks {w:?}");
+        }
+        assert!(!help.contains("a spec is"), "{preset} {set}: the spec-file hint in {help:?}");
+    }
+}
+diag!(
+    undeclared_condition,
+    ErrorKind::UnknownName,
+    with("|> window(win)", "|> if windowed { window(win) }"),
+    &[]
+);

@@ -45,6 +45,8 @@ fn variants_after_every_pass() {
         ("keras_stft", &["mode=stft", "padding=same", "data_format=channels_first"]),
         ("keras_stft", &["frame_length=255", "fft_length=255", "mode=magnitude"]),
         ("librosa_mel", &["htk=true", "norm=none", "top_db=none"]),
+        ("librosa_mel", &["ref=max"]),
+        ("librosa_stft", &["power=2.0", "ref=max", "top_db=none"]),
         ("torchaudio_mel", &["top_db=80", "stype=magnitude", "power=1.0"]),
         ("whisper", &["n_mels=128", "padding=480"]),
         ("kaldi_fbank", &["snip_edges=false", "use_energy=true", "subtract_mean=true"]),

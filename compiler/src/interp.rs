@@ -412,27 +412,29 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
             })
         }
         Op::Db { mult, amin, reference, top_db, scope, nan } => {
-            let offset = mult * nan_max(reference.abs(), *amin).log10();
-            let y = map_real(x, |v| mult * nan_max(v, *amin).log10() - offset);
-            match top_db {
-                None => y,
-                Some(top) => {
-                    let k = match scope {
-                        Scope::Tensor => y.shape.len(),
-                        Scope::Trailing(k) => (*k).min(y.shape.len()),
-                    };
-                    rows_real(&y, k, &[], |s| {
-                        let m = match nan {
-                            NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
-                            NanMax::Skip => {
-                                s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b))
-                            }
-                        };
-                        s.iter().map(|&v| nan_max(v, m - top)).collect()
-                    })
-                    .with_shape(&y)
+            let log = |v: f64| mult * nan_max(v, *amin).log10();
+            let k = match scope {
+                Scope::Tensor => x.shape.len(),
+                Scope::Trailing(k) => (*k).min(x.shape.len()),
+            };
+            // As librosa's power_to_db: the reference (np.max of the input for `ref: max`),
+            // then the clip against the maximum of the result.
+            rows_real(x, k, &[], |s| {
+                let r = match reference {
+                    DbRef::Value(r) => r.abs(),
+                    DbRef::Max => scope_max(s, *nan),
+                };
+                let offset = log(r);
+                let y: Vec<f64> = s.iter().map(|&v| log(v) - offset).collect();
+                match top_db {
+                    None => y,
+                    Some(top) => {
+                        let m = scope_max(&y, *nan);
+                        y.iter().map(|&v| nan_max(v, m - top)).collect()
+                    }
                 }
-            }
+            })
+            .with_shape(x)
         }
         Op::Layout(out) => layout(x, out),
         Op::WindowTable(t) => {
@@ -539,20 +541,26 @@ fn steps(x: &Tensor, ss: &[Step]) -> Tensor {
     .with_shape(x)
 }
 
-/// `max(x, max_over_scope(x) - top)`.
+/// `max(x - shift, floor)` per scope (see [`Clip`]).
 fn clip_tensor(y: &Tensor, c: &Clip) -> Tensor {
     let k = match c.scope {
         Scope::Tensor => y.shape.len(),
         Scope::Trailing(k) => k.min(y.shape.len()),
     };
     rows_real(y, k, &[], |s| {
-        let m = match c.nan {
-            NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
-            NanMax::Skip => s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
-        };
-        s.iter().map(|&v| nan_max(v, m - c.top)).collect()
+        let m = scope_max(s, c.nan);
+        let (shift, floor) = (c.shift(m), c.floor(m));
+        s.iter().map(|&v| nan_max(v - shift, floor)).collect()
     })
     .with_shape(y)
+}
+
+/// The maximum of `s` under a NaN rule (`-inf` when empty or all NaN and skipped).
+fn scope_max(s: &[f64], nan: NanMax) -> f64 {
+    match nan {
+        NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
+        NanMax::Skip => s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+    }
 }
 
 /// The DFT through an explicit plan for `period` points: taps past the period wrap onto the

@@ -51,7 +51,11 @@ fn compile_source(src: &Source) -> Result<Compiled, Diag> {
             )
             .origin(Origin::Set(i))
             .label("no `=` here")
-            .help("write e.g. `--set num_mel_bins=64`"));
+            .help(match spec.params().next() {
+                // The spec's own first param, so the example is one this spec takes.
+                Some(p) => format!("write e.g. `--set {}={}`", p.name, syntax::printer::expr(&p.default)),
+                None => String::from("this spec has no params to set"),
+            }));
         };
         let raw = &s[..eq];
         let start = raw.len() - raw.trim_start().len();
@@ -59,7 +63,8 @@ fn compile_source(src: &Source) -> Result<Compiled, Diag> {
         let name_span = Span::new(start, start + name.len().max(1));
         // Blank out `name=` so the value's spans are offsets into the whole argument.
         let padded = format!("{}{}", " ".repeat(eq + 1), &s[eq + 1..]);
-        let value = syntax::parse_value(&padded).map_err(|d| d.origin(Origin::Set(i)))?;
+        let value =
+            lower::parse_set_value(&spec, &name, name_span, &padded).map_err(|d| d.origin(Origin::Set(i)))?;
         overrides.push(lower::Override { name, value, name_span, index: i });
     }
     let lowered = lower::lower(&spec, &overrides)?;

@@ -81,6 +81,8 @@ pub enum ParamType {
     Window,
     /// One of these words.
     Enum(Vec<String>),
+    /// A number or one of these words (`float | max`: librosa's `ref`, a value or `np.max`).
+    FloatOr(Vec<String>),
 }
 
 impl ParamType {
@@ -92,6 +94,7 @@ impl ParamType {
             ParamType::Hz => String::from("a frequency (e.g. `8000` or `8 kHz`)"),
             ParamType::Window => String::from("a window name"),
             ParamType::Enum(v) => format!("one of {}", v.join(", ")),
+            ParamType::FloatOr(v) => format!("a number or {}", v.join(", ")),
         }
     }
     /// How the type is written in a spec.
@@ -103,6 +106,7 @@ impl ParamType {
             ParamType::Hz => String::from("Hz"),
             ParamType::Window => String::from("window"),
             ParamType::Enum(v) => v.join(" | "),
+            ParamType::FloatOr(v) => format!("float | {}", v.join(" | ")),
         }
     }
 }
@@ -157,6 +161,10 @@ struct Lowerer<'a> {
     input_name: Option<String>,
     /// Let bindings' expressions, so errors can be traced to the params they use.
     lets: HashMap<String, &'a Expr>,
+    /// Declared param names, so hints can name the params a value came from.
+    param_names: Vec<String>,
+    /// `frames` nodes and the params their frame length came from.
+    frame_from: HashMap<NodeId, Vec<String>>,
 }
 
 /// Lowers a parsed spec with overrides to a verified graph.
@@ -169,6 +177,8 @@ pub fn lower(spec: &Spec, overrides: &[Override]) -> Result<Lowered, Diag> {
         rate: None,
         input_name: None,
         lets: HashMap::new(),
+        param_names: Vec::new(),
+        frame_from: HashMap::new(),
     };
     let params = lw.params(spec, overrides)?;
 
@@ -262,10 +272,22 @@ pub fn lower(spec: &Spec, overrides: &[Override]) -> Result<Lowered, Diag> {
                 if !holds {
                     // Point at a --set value involved, if any: that is what the user wrote.
                     let (origin, span) = lw.blame(&r.cond);
+                    // `let`s in the condition are named by the params they came from.
+                    let mut lets = Vec::new();
+                    collect_lets(&r.cond, &lw.lets, &mut lets);
+                    let from: Vec<String> = lets
+                        .iter()
+                        .filter_map(|(name, e)| {
+                            let src = lw.sources(e);
+                            (!src.is_empty()).then(|| format!("`{name}` from {}", or_list(&src)))
+                        })
+                        .collect();
+                    let with =
+                        if from.is_empty() { String::new() } else { format!(", with {}", from.join(", ")) };
                     return Err(Diag::new(ErrorKind::Range, span, r.message.clone())
                         .origin(origin)
                         .label("this value is out of range")
-                        .help(format!("the spec requires `{}`", printer::expr(&r.cond))));
+                        .help(format!("the spec requires `{}`{with}", printer::expr(&r.cond))));
                 }
             }
             Item::Output(e) => {
@@ -320,24 +342,10 @@ impl<'a> Lowerer<'a> {
         let decls: Vec<&ParamDecl> =
             spec.items.iter().filter_map(|i| if let Item::Param(p) = i { Some(p) } else { None }).collect();
         let mut by_name: HashMap<&str, &Override> = HashMap::new();
+        self.param_names = decls.iter().map(|d| d.name.name.clone()).collect();
         for o in overrides {
             if !decls.iter().any(|d| d.name.name == o.name) {
-                let names = decls.iter().map(|d| d.name.name.as_str());
-                let help = match closest(&o.name, names) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!(
-                        "this spec's params are: {}",
-                        decls.iter().map(|d| d.name.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                return Err(Diag::new(
-                    ErrorKind::UnknownParam,
-                    o.name_span,
-                    format!("`{}` is not a param of spec `{}`", o.name, spec.name),
-                )
-                .origin(Origin::Set(o.index))
-                .label("unknown param")
-                .help(help));
+                return Err(unknown_param(spec, &o.name, o.name_span).origin(Origin::Set(o.index)));
             }
             if by_name.insert(o.name.as_str(), o).is_some() {
                 return Err(Diag::new(
@@ -363,7 +371,7 @@ impl<'a> Lowerer<'a> {
             }
             let ty = param_type(&d.ty)?;
             let is_word = |w: &str| match &ty {
-                ParamType::Enum(alts) => alts.iter().any(|a| a == w),
+                ParamType::Enum(alts) | ParamType::FloatOr(alts) => alts.iter().any(|a| a == w),
                 ParamType::Window => WindowKind::from_name(w).is_some(),
                 _ => false,
             };
@@ -374,7 +382,7 @@ impl<'a> Lowerer<'a> {
                         Diag::new(ErrorKind::Type, o.value.span, format!("bad value for `{}`", d.name))
                             .origin(Origin::Set(o.index))
                             .label(msg)
-                            .help(format!("`{}` is declared `{}`", d.name, type_text(&d.ty)))
+                            .help(accepted_spellings(d))
                     })?;
                     self.set_origin.insert(d.name.name.clone(), (o.index, o.value.span));
                     (v, true)
@@ -442,7 +450,10 @@ impl<'a> Lowerer<'a> {
                     )
                     .origin(origin)
                     .label(format!("this is {}", v.describe()))
-                    .help("e.g. `at 16000 Hz` or `at sampling_rate`"));
+                    .help(match self.sources(r).as_slice() {
+                        [] => String::from("e.g. `at 16000 Hz`, or a param holding the rate"),
+                        from => format!("{} must be positive, e.g. 16000", or_list(from)),
+                    }));
                 }
             }
         }
@@ -541,9 +552,73 @@ impl<'a> Lowerer<'a> {
             .unwrap_or((Origin::Spec, e.span))
     }
 
+    /// The params a value written as `e` came from, in order: through `let`s, the taken side
+    /// of `??` and of `if` on a bool param, every operand otherwise. Hints name these, so a
+    /// preset's error speaks its library's argument names.
+    fn sources(&self, e: &Expr) -> Vec<String> {
+        fn walk(lw: &Lowerer<'_>, e: &Expr, out: &mut Vec<String>, depth: usize) {
+            if depth > 16 {
+                return;
+            }
+            let is_none =
+                |x: &Expr| matches!(&x.kind, ExprKind::Ident(n) if lw.env.get(n) == Some(&Value::None));
+            match &e.kind {
+                ExprKind::Ident(n) => {
+                    if let Some(l) = lw.lets.get(n) {
+                        walk(lw, l, out, depth + 1);
+                    } else if lw.param_names.contains(n) && !out.contains(n) {
+                        out.push(n.clone());
+                    }
+                }
+                ExprKind::Binary(BinOp::Coalesce, a, b) => {
+                    walk(lw, if is_none(a) { b } else { a }, out, depth)
+                }
+                ExprKind::Binary(_, a, b) => {
+                    walk(lw, a, out, depth);
+                    walk(lw, b, out, depth);
+                }
+                ExprKind::Unary(_, x) => walk(lw, x, out, depth),
+                ExprKind::Call(c) => c.args.iter().for_each(|a| walk(lw, &a.value, out, depth)),
+                ExprKind::If(c, t, f) => match &c.kind {
+                    ExprKind::Ident(n) if lw.env.get(n) == Some(&Value::Bool(true)) => {
+                        walk(lw, t, out, depth)
+                    }
+                    ExprKind::Ident(n) if lw.env.get(n) == Some(&Value::Bool(false)) => {
+                        walk(lw, f, out, depth)
+                    }
+                    _ => {
+                        walk(lw, t, out, depth);
+                        walk(lw, f, out, depth);
+                    }
+                },
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, e, &mut out, 0);
+        out
+    }
+
+    /// The params the frame length of node `id` came from (its `frames` stage's `length`).
+    fn frame_sources(&self, mut id: NodeId) -> Vec<String> {
+        loop {
+            if let Some(s) = self.frame_from.get(&id) {
+                return s.clone();
+            }
+            match self.nodes[id].inputs.first() {
+                Some(&i) => id = i,
+                None => return Vec::new(),
+            }
+        }
+    }
+
     fn bool_of(&mut self, e: &Expr) -> Result<bool, Diag> {
         match self.eval(e)? {
             Value::Bool(b) => Ok(b),
+            // A bare word here is a name nobody declared: say so, with "did you mean".
+            v @ Value::Sym(_) if matches!(e.kind, ExprKind::Ident(_)) => {
+                Err(self.type_error(e, &v, "a bool"))
+            }
             v => Err(Diag::new(ErrorKind::Type, e.span, "a condition must be a bool")
                 .label(format!("this is {}", v.describe()))
                 .help("compare it, e.g. `mode == psd`, or use a bool param")),
@@ -1041,7 +1116,10 @@ impl<'a> Lowerer<'a> {
                 }
                 let hop = a.count("hop", 1)?;
                 let drop_last = a.bool_or("drop_last", false)?;
-                Op::Frames { length, hop, drop_last }
+                let from = a.sources("length");
+                let id = a.lw.push(Op::Frames { length, hop, drop_last }, input, c)?;
+                a.lw.frame_from.insert(id, from);
+                return Ok(id);
             }
             "window" => {
                 let e = a.expr("name").expect("required").clone();
@@ -1060,9 +1138,18 @@ impl<'a> Lowerer<'a> {
                     Some(_) => a.count("length", 1)?,
                 };
                 if length > frame {
-                    return Err(a.range("length", &format!(
-                        "the window ({length}) is longer than the frame ({frame})"
-                    ), "the window length must not exceed the frame length (e.g. sequence_length <= fft_length)"));
+                    let len_from = a.sources("length");
+                    let help = relation_hint(
+                        &len_from,
+                        "must not exceed",
+                        &a.lw.frame_sources(input),
+                        "the window length must not exceed the frame length",
+                    );
+                    return Err(a.range(
+                        "length",
+                        &format!("the window ({length}) is longer than the frame ({frame})"),
+                        &help,
+                    ));
                 }
                 let periodic = a.bool_or("periodic", true)?;
                 let placement = match a.word("placement", "center", &["center", "left"])?.as_str() {
@@ -1123,10 +1210,17 @@ impl<'a> Lowerer<'a> {
                 let n = a.count("n", 1)?;
                 let frame = frame_len();
                 if n < frame {
+                    let n_from = a.sources("n");
+                    let help = relation_hint(
+                        &n_from,
+                        "must be at least",
+                        &a.lw.frame_sources(input),
+                        "the FFT length must be at least the frame length",
+                    );
                     return Err(a.range(
                         "n",
                         &format!("the FFT length ({n}) is shorter than the frame ({frame})"),
-                        "fft_length must be at least the frame/window length",
+                        &help,
                     ));
                 }
                 if n > MAX_FFT {
@@ -1171,17 +1265,32 @@ impl<'a> Lowerer<'a> {
                 }
                 let rate = a.freq("rate")?;
                 if rate <= 0.0 {
-                    return Err(a.range("rate", "the sample rate must be positive", "e.g. 16000 Hz"));
+                    let from = a.sources("rate");
+                    let help = if from.is_empty() {
+                        String::from("e.g. 16000 Hz")
+                    } else {
+                        format!("{} must be positive, e.g. 16000 Hz", or_list(&from))
+                    };
+                    return Err(a.range("rate", "the sample rate must be positive", &help));
                 }
                 let fmin = a.freq("fmin")?;
                 let fmax = a.freq("fmax")?;
                 if fmin.partial_cmp(&fmax) != Some(std::cmp::Ordering::Less) {
+                    let names = |arg: &str| {
+                        let from = a.sources(arg);
+                        if from.is_empty() {
+                            format!("the mel stage's `{arg}`")
+                        } else {
+                            or_list(&from)
+                        }
+                    };
+                    let help = format!("lower {} or raise {}", names("fmin"), names("fmax"));
                     return Err(a.range(
                         "fmin",
                         &format!(
                             "the lowest frequency ({fmin:?} Hz) must be below the highest ({fmax:?} Hz)"
                         ),
-                        "lower min_freq/fmin or raise max_freq/fmax",
+                        &help,
                     ));
                 }
                 if fmin < 0.0 {
@@ -1260,13 +1369,23 @@ impl<'a> Lowerer<'a> {
                 let mult = a.float_or("mult", 10.0)?;
                 let amin = a.float_or("amin", 1e-10)?;
                 if amin <= 0.0 || amin.is_nan() {
-                    return Err(a.range(
-                        "amin",
-                        &format!("the floor must be positive, got {amin:?}"),
-                        "min_power / amin must be > 0",
-                    ));
+                    let from = a.sources("amin");
+                    let help = if from.is_empty() {
+                        String::from("the floor `amin` must be > 0")
+                    } else {
+                        format!("{} must be > 0", or_list(&from))
+                    };
+                    return Err(a.range("amin", &format!("the floor must be positive, got {amin:?}"), &help));
                 }
-                let reference = a.float_or("ref", 1.0)?;
+                let reference = match a.expr("ref").cloned() {
+                    None => DbRef::Value(1.0),
+                    Some(e) => match a.lw.eval_word(&e, &|w| w == "max")? {
+                        Value::Sym(s) if s == "max" => DbRef::Max,
+                        v => DbRef::Value(v.as_f64().ok_or_else(|| {
+                            a.bad("ref", &format!("a number or `max`, found {}", v.describe()))
+                        })?),
+                    },
+                };
                 let top_db = match a.get("top_db")? {
                     None | Some(Value::None) => None,
                     Some(_) => {
@@ -1296,6 +1415,24 @@ impl<'a> Lowerer<'a> {
                     "skip" => NanMax::Skip,
                     _ => NanMax::Propagate,
                 };
+                if reference == DbRef::Max {
+                    // The maximum of the dB values is the dB of the maximum only for a rising
+                    // log; numpy's max propagates NaN.
+                    if mult <= 0.0 || mult.is_nan() {
+                        return Err(a.range(
+                            "mult",
+                            &format!("`ref: max` needs a positive mult, got {mult:?}"),
+                            "use mult: 10 (power) or 20 (amplitude)",
+                        ));
+                    }
+                    if nan == NanMax::Skip {
+                        return Err(a.range(
+                            "nan",
+                            "`ref: max` takes the maximum as numpy does, NaN propagating",
+                            "drop `nan: skip` or give a fixed `ref`",
+                        ));
+                    }
+                }
                 Op::Db { mult, amin, reference, top_db, scope, nan }
             }
             "layout" => Op::Layout(a.layout(&ty)?),
@@ -1370,6 +1507,10 @@ fn type_text(t: &TypeExpr) -> String {
 
 fn param_type(t: &TypeExpr) -> Result<ParamType, Diag> {
     Ok(match &t.kind {
+        // `float | max`: a number or a word.
+        TypeKind::Enum(v) if v.iter().any(|i| i.name == "float") => {
+            ParamType::FloatOr(v.iter().filter(|i| i.name != "float").map(|i| i.name.clone()).collect())
+        }
         TypeKind::Enum(v) => ParamType::Enum(v.iter().map(|i| i.name.clone()).collect()),
         TypeKind::Named(n) => {
             match n.name.as_str() {
@@ -1423,6 +1564,15 @@ fn coerce(v: Value, ty: &ParamType, optional: bool) -> Result<Value, String> {
                 Ok(v)
             } else {
                 Err(format!("`{s}` is not one of {}", alts.join(", ")))
+            }
+        }
+        (ParamType::FloatOr(_), Value::Int(i)) => Ok(Value::Float(*i as f64)),
+        (ParamType::FloatOr(_), Value::Float(_)) => Ok(v),
+        (ParamType::FloatOr(alts), Value::Sym(s)) => {
+            if alts.contains(s) {
+                Ok(v)
+            } else {
+                Err(format!("`{s}` is neither a number nor one of {}", alts.join(", ")))
             }
         }
         _ => fail(&v),
@@ -1689,6 +1839,10 @@ impl Args<'_, '_, '_> {
             None => Ok(None),
         }
     }
+    /// The params argument `name`'s value came from (see [`Lowerer::sources`]).
+    fn sources(&self, name: &str) -> Vec<String> {
+        self.expr(name).map(|e| self.lw.sources(e)).unwrap_or_default()
+    }
     fn sig(&self) -> &'static OpSig {
         op_sig(&self.call.name.name).expect("known op")
     }
@@ -1765,7 +1919,17 @@ impl Args<'_, '_, '_> {
             v => return Err(self.bad(name, &format!("a whole number of samples, found {}", v.describe()))),
         };
         if n < min as i64 {
-            return Err(self.range(name, &format!("{name} is {n}, must be at least {min}"), self.sig().doc));
+            let from = self.sources(name);
+            let help = if from.is_empty() {
+                self.sig().doc.to_string()
+            } else {
+                format!(
+                    "{} gives `{}`'s `{name}`, which must be at least {min}",
+                    or_list(&from),
+                    self.call.name
+                )
+            };
+            return Err(self.range(name, &format!("{name} is {n}, must be at least {min}"), &help));
         }
         if n > MAX_FFT as i64 * 64 {
             return Err(self.range(
@@ -1867,5 +2031,174 @@ fn collect_axes(e: &Expr, out: &mut Vec<(String, Span)>) -> Result<(), Span> {
             collect_axes(b, out)
         }
         _ => Err(e.span),
+    }
+}
+
+/// `--set NAME=...` where the spec has no param `NAME`.
+fn unknown_param(spec: &Spec, name: &str, name_span: Span) -> Diag {
+    let names: Vec<&str> = spec.params().map(|d| d.name.name.as_str()).collect();
+    let help = match closest(name, names.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("this spec's params are: {}", names.join(", ")),
+    };
+    Diag::new(ErrorKind::UnknownParam, name_span, format!("`{name}` is not a param of spec `{}`", spec.name))
+        .label("unknown param")
+        .help(help)
+}
+
+/// Parses the value of `--set name=value`, given as `text` with `name=` blanked out (so spans
+/// are offsets into the whole argument). Besides the language's own values it takes what users
+/// paste from Python code: `None`, `True`, `False`, quoted words (`'hann'`), and the callables
+/// libraries take where the spec has a word for them (`np.max` for librosa's `ref=np.max`,
+/// `torch.hann_window` for torchaudio's `window_fn`). Anything else that is not a value is
+/// refused with the spellings the param accepts.
+pub fn parse_set_value(spec: &Spec, name: &str, name_span: Span, text: &str) -> Result<Expr, Diag> {
+    let Some(decl) = spec.params().find(|d| d.name.name == name) else {
+        return Err(unknown_param(spec, name, name_span));
+    };
+    let start = text.len() - text.trim_start().len();
+    let v = text.trim();
+    let span = Span::new(start, (start + v.len()).max(start + 1));
+    let expr = |kind| Ok(Expr { kind, span });
+    match v {
+        "None" => return expr(ExprKind::None),
+        "True" => return expr(ExprKind::Bool(true)),
+        "False" => return expr(ExprKind::Bool(false)),
+        _ => {}
+    }
+    if let Some(w) = v.strip_prefix('\'').and_then(|w| w.strip_suffix('\'')) {
+        if !w.is_empty() && !w.contains(['\'', '"']) {
+            return expr(ExprKind::Str(w.to_string()));
+        }
+    }
+    let not_accepted = |label: String| {
+        Diag::new(ErrorKind::Type, span, format!("`{v}` is not a value of `{name}`"))
+            .label(label)
+            .help(accepted_spellings(decl))
+    };
+    let dotted = v.contains('.')
+        && v.split('.').all(|p| p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if dotted {
+        let (module, word) = v.rsplit_once('.').expect("dotted");
+        let words = param_words(decl);
+        let known = words.iter().any(|w| w == word);
+        return match module {
+            "np" | "numpy" if word == "max" && known => expr(ExprKind::Str(word.to_string())),
+            "torch" if known && word.ends_with("_window") => expr(ExprKind::Str(word.to_string())),
+            "scipy.signal.windows" | "scipy.signal" if known => Err(not_accepted(String::from(
+                "a window function: called with the length alone it is scipy's symmetric window",
+            ))
+            .help(format!(
+                "the library builds the periodic window from the name: write `{word}` (or `'{word}'`); {}",
+                accepted_spellings(decl)
+            ))),
+            _ => Err(not_accepted(String::from("not a spelling this param accepts"))),
+        };
+    }
+    crate::syntax::parse_value(text).map_err(|_| Diag {
+        kind: ErrorKind::Syntax,
+        ..not_accepted(String::from("not a value specc can read"))
+    })
+}
+
+/// The words a param accepts (enumeration members, window names).
+fn param_words(decl: &ParamDecl) -> Vec<String> {
+    match param_type(&decl.ty) {
+        Ok(ParamType::Enum(w)) | Ok(ParamType::FloatOr(w)) => w,
+        Ok(ParamType::Window) => WindowKind::NAMES.iter().map(|(n, _)| n.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// [`param_words`] for hints: a window param lists each window once, by its canonical name.
+fn hint_words(decl: &ParamDecl) -> Vec<String> {
+    match param_type(&decl.ty) {
+        Ok(ParamType::Window) => {
+            let mut names: Vec<String> = Vec::new();
+            for (_, k) in WindowKind::NAMES {
+                let n = k.as_str().to_string();
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            names
+        }
+        _ => param_words(decl),
+    }
+}
+
+/// How a param's values may be written on the command line, for hints.
+fn accepted_spellings(decl: &ParamDecl) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let ty = param_type(&decl.ty);
+    match &ty {
+        Ok(ParamType::Int) => parts.push(String::from("an integer (e.g. `512`)")),
+        Ok(ParamType::Float) | Ok(ParamType::FloatOr(_)) => {
+            parts.push(String::from("a number (e.g. `1.0`, `1e-10`)"))
+        }
+        Ok(ParamType::Bool) => parts.push(String::from("`true`/`false` (or `True`/`False`)")),
+        Ok(ParamType::Hz) => parts.push(String::from("a frequency (`8000`, `8000 Hz`, `8 kHz`)")),
+        _ => {}
+    }
+    let words = hint_words(decl);
+    for w in &words {
+        parts.push(format!("`{w}`"));
+        if w == "max" && matches!(ty, Ok(ParamType::FloatOr(_))) {
+            parts.push(String::from("`np.max`"));
+            parts.push(String::from("`numpy.max`"));
+        }
+        if w.ends_with("_window") {
+            parts.push(format!("`torch.{w}`"));
+        }
+    }
+    if decl.ty.optional {
+        parts.push(String::from("`none` (or `None`)"));
+    }
+    let list = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => parts.concat(),
+    };
+    let quoted = if words.is_empty() { "" } else { "; words may be quoted, e.g. `'" };
+    let quoted = if quoted.is_empty() { String::new() } else { format!("{quoted}{}'`", words[0]) };
+    format!("`{}` accepts {list}{quoted}", decl.name)
+}
+
+/// `` `a` or `b` `` for a hint.
+fn or_list(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+}
+
+/// A hint relating two values by the params they came from (`` `win_length` must not exceed
+/// `n_fft` ``), or `neutral` when either came from no param.
+fn relation_hint(left: &[String], relation: &str, right: &[String], neutral: &str) -> String {
+    if left.is_empty() || right.is_empty() {
+        return neutral.to_string();
+    }
+    format!("{} {relation} {}", or_list(left), or_list(right))
+}
+
+/// The `let`s an expression names directly, in order, with their expressions.
+fn collect_lets<'e>(e: &Expr, lets: &HashMap<String, &'e Expr>, out: &mut Vec<(String, &'e Expr)>) {
+    match &e.kind {
+        ExprKind::Ident(n) => {
+            if let Some(l) = lets.get(n) {
+                if !out.iter().any(|(m, _)| m == n) {
+                    out.push((n.clone(), l));
+                }
+            }
+        }
+        ExprKind::Unary(_, x) => collect_lets(x, lets, out),
+        ExprKind::Binary(_, a, b) => {
+            collect_lets(a, lets, out);
+            collect_lets(b, lets, out);
+        }
+        ExprKind::Call(c) => c.args.iter().for_each(|a| collect_lets(&a.value, lets, out)),
+        ExprKind::If(c, t, f) => {
+            collect_lets(c, lets, out);
+            collect_lets(t, lets, out);
+            collect_lets(f, lets, out);
+        }
+        _ => {}
     }
 }

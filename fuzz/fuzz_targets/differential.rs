@@ -77,6 +77,8 @@ fuzz_target!(|data: &[u8]| {
                 format!("hop_length={}", b.range(1, 300)),
                 format!("n_mels={}", b.range(1, 40)),
                 String::from("pad_mode=reflect"),
+                // librosa's ref=np.max: a whole-tensor shift before the top_db clip.
+                format!("ref={}", if b.byte() % 2 == 0 { "max" } else { "1.0" }),
             ],
             Kind::Db(10.0),
             vec![b.range(1, 6000)],

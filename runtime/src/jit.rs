@@ -594,7 +594,7 @@ fn clip_phase<T: Float>(
     map: &OutMap,
     row_max: &[ScopeMax],
     threads: usize,
-    clip_fn: impl Fn(&Program, &mut [T], T) + Sync,
+    clip_fn: impl Fn(&Program, &mut [T], T, T) + Sync,
 ) -> Result<(), RunError> {
     let Some(clip) = prog.info().clip else { return Ok(()) };
     let nlead = lead_sizes.len();
@@ -624,13 +624,13 @@ fn clip_phase<T: Float>(
     for s in 0..slices {
         let chunk = &mut out[s * len..(s + 1) * len];
         let m = ScopeMax::of(&row_max[s * rows_per_slice..(s + 1) * rows_per_slice]).value(clip.nan);
-        let threshold = T::from_f64(m - clip.top);
+        let (threshold, shift) = (T::from_f64(clip.floor(m)), T::from_f64(clip.shift(m)));
         if threads == 1 || chunk.len() <= CLIP_PIECE {
-            clip_fn(prog, chunk, threshold);
+            clip_fn(prog, chunk, threshold, shift);
         } else {
             // On the pool `run_into` installed.
             use rayon::prelude::*;
-            chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| clip_fn(prog, c, threshold));
+            chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| clip_fn(prog, c, threshold, shift));
         }
     }
     Ok(())
@@ -648,7 +648,7 @@ fn run_typed<T: Float>(
     plan: &Plan,
     threads: usize,
     out: &mut [T],
-    clip_fn: impl Fn(&Program, &mut [T], T) + Sync,
+    clip_fn: impl Fn(&Program, &mut [T], T, T) + Sync,
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
@@ -732,8 +732,8 @@ pub fn run_into(
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
             in_pool(threads, || {
-                run_typed(g, prog, input, plan, threads, slice, |p, d, t| {
-                    p.clip_f32(d, t);
+                run_typed(g, prog, input, plan, threads, slice, |p, d, t, sh| {
+                    p.clip_f32(d, t, sh);
                 })
             })
         }
@@ -742,8 +742,8 @@ pub fn run_into(
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
             in_pool(threads, || {
-                run_typed(g, prog, input, plan, threads, slice, |p, d, t| {
-                    p.clip_f64(d, t);
+                run_typed(g, prog, input, plan, threads, slice, |p, d, t, sh| {
+                    p.clip_f64(d, t, sh);
                 })
             })
         }

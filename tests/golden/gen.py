@@ -181,10 +181,32 @@ def run_keras_stft(x, p):
 def run_librosa_mel(x, p):
     p = dict(p)
     to_db = p.pop("power_to_db", True)
-    db_kw = {k: p.pop(k) for k in ("ref", "amin", "top_db") if k in p}
+    db_kw = _librosa_db_kw(p)
     S = librosa.feature.melspectrogram(y=x, **p)
     if to_db:
         S = librosa.power_to_db(S, **db_kw)
+    return np.asarray(S)
+
+
+def _librosa_db_kw(p):
+    """Pops librosa's dB arguments from p; ref="max" is ref=np.max (specc's `ref=max`)."""
+    db_kw = {k: p.pop(k) for k in ("ref", "amin", "top_db") if k in p}
+    if db_kw.get("ref") == "max":
+        db_kw["ref"] = np.max
+    return db_kw
+
+
+def run_librosa_stft(x, p):
+    """amplitude_to_db(np.abs(stft)) for power=1, power_to_db(np.abs(stft) ** 2) for power=2."""
+    p = dict(p)
+    power = p.pop("power", 1.0)
+    to_db = p.pop("to_db", True)
+    db_kw = _librosa_db_kw(p)
+    S = np.abs(librosa.stft(x, **p))
+    if power == 2.0:
+        S = S**2
+    if to_db:
+        S = (librosa.power_to_db if power == 2.0 else librosa.amplitude_to_db)(S, **db_kw)
     return np.asarray(S)
 
 
@@ -214,6 +236,7 @@ RUNNERS = {
     "keras_mel": run_keras_mel,
     "keras_stft": run_keras_stft,
     "librosa_mel": run_librosa_mel,
+    "librosa_stft": run_librosa_stft,
     "torchaudio_mel": run_torchaudio_mel,
     "whisper": run_whisper,
 }
@@ -221,7 +244,14 @@ RUNNERS = {
 
 def call_string(spec, p):
     def kw(d):
-        return ", ".join(f"{k}={v!r}" if k != "window_fn" else f"{k}=torch.{v}" for k, v in d.items())
+        def one(k, v):
+            if k == "window_fn":
+                return f"{k}=torch.{v}"
+            if k == "ref" and v == "max":
+                return "ref=np.max"
+            return f"{k}={v!r}"
+
+        return ", ".join(one(k, v) for k, v in d.items())
 
     if spec == "keras_mel":
         return f"keras.layers.MelSpectrogram({kw(p)})(x)"
@@ -233,6 +263,14 @@ def call_string(spec, p):
         db = {k: q.pop(k) for k in ("ref", "amin", "top_db") if k in q}
         inner = f"librosa.feature.melspectrogram(y=x{', ' if q else ''}{kw(q)})"
         return f"librosa.power_to_db({inner}{', ' if db else ''}{kw(db)})" if to_db else inner
+    if spec == "librosa_stft":
+        q = dict(p)
+        power = q.pop("power", 1.0)
+        to_db = q.pop("to_db", True)
+        db = {k: q.pop(k) for k in ("ref", "amin", "top_db") if k in q}
+        inner = f"np.abs(librosa.stft(x{', ' if q else ''}{kw(q)}))" + (" ** 2" if power == 2.0 else "")
+        fn = "librosa.power_to_db" if power == 2.0 else "librosa.amplitude_to_db"
+        return f"{fn}({inner}{', ' if db else ''}{kw(db)})" if to_db else inner
     if spec == "torchaudio_mel":
         q = dict(p)
         to_db = q.pop("amplitude_to_db", True)
@@ -393,6 +431,28 @@ case("librosa_mel_ref_amin", LM, "mix_2x16000_f32", "db", ref=2.0, amin=1e-5, to
 case("librosa_mel_nfft511_odd", LM, "mix_2x16000_f32", "db", sr=16000, n_fft=511, hop_length=128, n_mels=64)
 case("librosa_mel_f64", LM, "mix_2x16000_f64", "db")
 case("librosa_mel_1d", LM, "mix_16000_f32", "db", sr=16000)
+case("librosa_mel_ref_max", LM, "mix_2x16000_f32", "db", ref="max")
+case("librosa_mel_ref_max_loud_quiet", LM, "loudquiet_2x8000_f32", "db", sr=16000, n_fft=512, hop_length=256,
+     n_mels=40, ref="max", top_db=None, note="ref=np.max: the max of the whole batch (the loud clip)")
+
+# ---- librosa_stft ---------------------------------------------------------------------------
+LS = "librosa_stft"
+case("librosa_stft_default", LS, "mix_16000_f32", "db")
+case("librosa_stft_ref_max", LS, "loudquiet_2x8000_f32", "db", n_fft=512, ref="max",
+     note="ref=np.max over the whole batch, then top_db=80 below the result's max (0 dB)")
+case("librosa_stft_ref_max_top_db_none", LS, "loudquiet_2x8000_f32", "db", n_fft=256, ref="max", top_db=None)
+case("librosa_stft_power", LS, "mix_2x8000_f32", "db", n_fft=512, power=2.0)
+case("librosa_stft_power_ref_max", LS, "loudquiet_2x8000_f32", "db", n_fft=512, power=2.0, ref="max", top_db=40.0)
+case("librosa_stft_ref_amin", LS, "mix_2x8000_f32", "db", n_fft=512, ref=0.5, amin=1e-3, top_db=60.0)
+case("librosa_stft_magnitude", LS, "mix_2x8000_f32", "linear", n_fft=512, to_db=False)
+case("librosa_stft_power_no_db", LS, "mix_2x8000_f32", "linear", n_fft=512, power=2.0, to_db=False)
+case("librosa_stft_hamming_center_false", LS, "mix_2x8000_f32", "db", n_fft=400, hop_length=160, win_length=300,
+     window="hamming", center=False)
+case("librosa_stft_reflect", LS, "mix_2x8000_f32", "db", n_fft=512, win_length=400, pad_mode="reflect")
+case("librosa_stft_f64", LS, "mix_2x16000_f64", "db", n_fft=512)
+case("librosa_stft_f64_ref_max", LS, "mix_2x16000_f64", "db", n_fft=512, power=2.0, ref="max")
+case("librosa_stft_win_gt_nfft", LS, "mix_2x8000_f32", "db", expect_error=True, n_fft=512, win_length=600)
+case("librosa_stft_nan", LS, "nan_2x8000_f32", "db", expect_error=True, n_fft=512)
 
 # ---- torchaudio_mel -------------------------------------------------------------------------
 TM = "torchaudio_mel"

@@ -222,27 +222,35 @@ impl Program {
         unsafe { (self.fns.tail)(args) }
     }
 
-    /// Phase 2 over `data` in place: the clip against `threshold`, then the steps after it.
-    /// Returns false (doing nothing) when the program has no clip.
-    pub fn clip_f32(&self, data: &mut [f32], threshold: f32) -> bool {
+    /// Phase 2 over `data` in place: `max(x - shift, threshold)` (see [`Clip`]; the shift is
+    /// used only by a `ref_max` clip), then the steps after it. Returns false (doing nothing)
+    /// when the program has no clip.
+    pub fn clip_f32(&self, data: &mut [f32], threshold: f32, shift: f32) -> bool {
         assert_eq!(self.info.precision, Precision::F32, "an f32 program");
-        self.clip_bytes(data.as_mut_ptr().cast(), data.len(), &threshold.to_le_bytes())
+        let mut args = [0u8; 8];
+        args[..4].copy_from_slice(&threshold.to_le_bytes());
+        args[4..].copy_from_slice(&shift.to_le_bytes());
+        self.clip_bytes(data.as_mut_ptr().cast(), data.len(), &args, 4)
     }
 
     /// [`clip_f32`](Self::clip_f32) for f64 programs.
-    pub fn clip_f64(&self, data: &mut [f64], threshold: f64) -> bool {
+    pub fn clip_f64(&self, data: &mut [f64], threshold: f64, shift: f64) -> bool {
         assert_eq!(self.info.precision, Precision::F64, "an f64 program");
-        self.clip_bytes(data.as_mut_ptr().cast(), data.len(), &threshold.to_le_bytes())
+        let mut args = [0u8; 16];
+        args[..8].copy_from_slice(&threshold.to_le_bytes());
+        args[8..].copy_from_slice(&shift.to_le_bytes());
+        self.clip_bytes(data.as_mut_ptr().cast(), data.len(), &args, 8)
     }
 
-    fn clip_bytes(&self, ptr: *mut u8, len: usize, thr: &[u8]) -> bool {
+    /// `args`: the threshold and the shift, `esz` bytes each.
+    fn clip_bytes(&self, ptr: *mut u8, len: usize, args: &[u8], esz: usize) -> bool {
         let Some(f) = self.fns.clip else { return false };
+        let thr = args;
         let lanes = self.info.lanes;
-        let esz = thr.len();
         let bulk = len / lanes * lanes;
         // SAFETY: `ptr` points to `len` elements of the program's precision (from a `&mut`
         // slice); the kernel processes exactly `bulk` elements (a multiple of the vector
-        // width) and reads one scalar through the `thr` pointer.
+        // width) and reads at most two scalars through the `thr` pointer, which holds two.
         unsafe { f(ptr, bulk, thr.as_ptr()) };
         if bulk < len {
             // The last partial vector goes through the same kernel on a padded copy.
@@ -919,7 +927,8 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     // ---- clip (phase 2) ----
     let clip_fn = match &epi.clip {
         None => None,
-        Some(_) => {
+        Some(c) => {
+            let ref_max = c.ref_max;
             let mut s = jit.make_signature();
             s.params.extend([AbiParam::new(ptr); 3]);
             let post = epi.post.clone();
@@ -932,6 +941,11 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 let (base, len, thr_ptr) = (p[0], p[1], p[2]);
                 let thr = e.b.ins().load(vk.scalar(), readonly(), thr_ptr, 0);
                 let thr = e.b.ins().splat(vk.ty(), thr);
+                // librosa's ref=np.max: the scope's maximum, after the threshold, is subtracted.
+                let shift = ref_max.then(|| {
+                    let s = e.b.ins().load(vk.scalar(), readonly(), thr_ptr, esz as i32);
+                    e.b.ins().splat(vk.ty(), s)
+                });
                 let thr_nan = e.b.ins().fcmp(FloatCC::Unordered, thr, thr);
                 let thr_nan = vk.as_float(e.b, thr_nan);
                 let lp = e.b.create_block();
@@ -947,6 +961,10 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
                 e.b.switch_to_block(body);
                 let a = e.index(base, i, esz as i64);
                 let x = e.vload(a, 0);
+                let x = match shift {
+                    Some(sh) => e.b.ins().fsub(x, sh),
+                    None => x,
+                };
                 let m = vk.max_nanprop(e.b, x, thr);
                 let m = e.b.ins().bitselect(thr_nan, thr, m);
                 let y = emit_steps(&mut e, &post, m, None, bins, &mut super::math::Inline);

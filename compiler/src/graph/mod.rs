@@ -456,15 +456,56 @@ pub enum Step {
     },
 }
 
-/// The dynamic-range clip `max(x, max_over_scope(x) - top)`.
+/// The dynamic-range clip `max(x, max_over_scope(x) - top)`; with `ref_max`, first
+/// `x - max_over_scope(x)` (librosa's `ref=np.max`: the dB are relative to the loudest value),
+/// then the clip against the maximum of that.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Clip {
-    /// Range below the maximum.
-    pub top: f64,
+    /// Range below the maximum (`None`: no clip, only the `ref_max` shift).
+    pub top: Option<f64>,
     /// Where the maximum is taken.
     pub scope: Scope,
     /// How NaN enters the maximum.
     pub nan: NanMax,
+    /// Subtract the scope's maximum before clipping.
+    pub ref_max: bool,
+}
+
+impl Clip {
+    /// The clip of a `db` op, if it needs one: a `top_db`, or a reference that is the
+    /// maximum over the scope.
+    pub fn of_db(reference: DbRef, top_db: Option<f64>, scope: Scope, nan: NanMax) -> Option<Clip> {
+        let ref_max = reference == DbRef::Max;
+        (top_db.is_some() || ref_max).then_some(Clip { top: top_db, scope, nan, ref_max })
+    }
+
+    /// What the clip subtracts from every value, given the scope's maximum `m`.
+    pub fn shift(&self, m: f64) -> f64 {
+        if self.ref_max {
+            m
+        } else {
+            0.0
+        }
+    }
+
+    /// The floor `max(x - shift, floor)` applies, given the scope's maximum `m` (before the
+    /// shift). With `ref_max` the shifted values' maximum is `m - m` (0, or NaN when `m` is
+    /// not finite, as numpy's `log_spec.max()` is then); without a `top` the floor is `-inf`.
+    pub fn floor(&self, m: f64) -> f64 {
+        match self.top {
+            None => f64::NEG_INFINITY,
+            Some(top) => (m - self.shift(m)) - top,
+        }
+    }
+}
+
+/// The reference of a `db` op.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DbRef {
+    /// A fixed value (its absolute value is used, as librosa and Keras do).
+    Value(f64),
+    /// The maximum of the input over the op's scope (librosa's `ref=np.max`).
+    Max,
 }
 
 /// A fused elementwise tail: complex-to-real, steps, an optional clip against a reduction, steps.
@@ -595,7 +636,7 @@ pub enum Op {
         /// Floor.
         amin: f64,
         /// Reference.
-        reference: f64,
+        reference: DbRef,
         /// Dynamic range below the maximum, if clipped.
         top_db: Option<f64>,
         /// Where the maximum is taken.

@@ -136,11 +136,14 @@ pub fn op_text(op: &Op) -> String {
                 NanMax::Propagate => "",
                 NanMax::Skip => ", nan: skip",
             };
+            let reference = match reference {
+                DbRef::Value(r) => fmt_f(*r),
+                DbRef::Max => String::from("max"),
+            };
             format!(
-                "db(mult: {}, amin: {}, ref: {}, top_db: {top}, over: {sc}{nan})",
+                "db(mult: {}, amin: {}, ref: {reference}, top_db: {top}, over: {sc}{nan})",
                 fmt_f(*mult),
-                fmt_f(*amin),
-                fmt_f(*reference)
+                fmt_f(*amin)
             )
         }
         Op::WindowTable(t) => format!("window_table({})", table_text(t)),
@@ -258,7 +261,13 @@ fn clip_text(c: &Option<Clip>) -> String {
                 NanMax::Propagate => "",
                 NanMax::Skip => ", NaN skipped",
             };
-            format!("; clip max(x, max over {sc}{nan} - {})", fmt_f(c.top))
+            match (c.ref_max, c.top) {
+                (false, Some(top)) => format!("; clip max(x, max over {sc}{nan} - {})", fmt_f(top)),
+                (true, Some(top)) => {
+                    format!("; x - max over {sc}{nan}, clip max(x, max(x) - {})", fmt_f(top))
+                }
+                (_, None) => format!("; x - max over {sc}{nan}"),
+            }
         }
     }
 }

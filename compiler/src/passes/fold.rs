@@ -20,14 +20,22 @@ pub fn run(g: Graph) -> Graph {
                 Op::MelTable(Table { rows: fb.len(), cols, data: Arc::new(fb.concat()) })
             }
             Op::Db { mult, amin, reference, top_db, scope, nan } => {
-                let r = reference.abs();
-                // NaN-propagating max, as the interpreter's db.
-                let floor = if r.is_nan() { r } else { r.max(*amin) };
+                // A fixed reference folds into the offset; `max` is the clip's shift: the
+                // maximum of `mult * log10(max(x, amin))` is that of x, through the log (mult > 0).
+                let offset = match reference {
+                    DbRef::Value(r) => {
+                        let r = r.abs();
+                        // NaN-propagating max, as the interpreter's db.
+                        let floor = if r.is_nan() { r } else { r.max(*amin) };
+                        mult * floor.log10()
+                    }
+                    DbRef::Max => 0.0,
+                };
                 Op::DbFolded {
                     mult: *mult,
                     amin: *amin,
-                    offset: mult * floor.log10(),
-                    clip: top_db.map(|top| Clip { top, scope: *scope, nan: *nan }),
+                    offset,
+                    clip: Clip::of_db(*reference, *top_db, *scope, *nan),
                 }
             }
             Op::Unary(Unary::Pow(p)) if *p == 1.0 => {

@@ -12,9 +12,7 @@ pub fn run(mut g: Graph) -> Graph {
         let clip = match &n.op {
             Op::Epilogue(e) => e.clip,
             Op::DbFolded { clip, .. } => *clip,
-            Op::Db { top_db: Some(top), scope, nan, .. } => {
-                Some(Clip { top: *top, scope: *scope, nan: *nan })
-            }
+            Op::Db { reference, top_db, scope, nan, .. } => Clip::of_db(*reference, *top_db, *scope, *nan),
             _ => None,
         };
         match clip {

@@ -55,6 +55,13 @@ pub struct Spec {
     pub items: Vec<Item>,
 }
 
+impl Spec {
+    /// The param declarations, in order.
+    pub fn params(&self) -> impl Iterator<Item = &ParamDecl> {
+        self.items.iter().filter_map(|i| if let Item::Param(p) = i { Some(p) } else { None })
+    }
+}
+
 /// A top-level item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
