@@ -14,7 +14,9 @@ pub mod figure;
 pub mod image;
 pub mod jit;
 pub mod npy;
+pub mod pool;
 
+pub use atomic::remove_temporaries;
 pub use jit::Programs;
 pub use specc_compiler::codegen::jit::IsaChoice;
 
