@@ -23,7 +23,7 @@ use std::path::Path;
 pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
-pub use specc_runtime::{audio, figure, image, npy, remove_temporaries};
+pub use specc_runtime::{audio, figure, image, npy, pool, remove_temporaries};
 pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError};
 
 use specc_runtime::{Programs, RunOptions};
@@ -137,7 +137,7 @@ impl Pipeline {
     /// Sets how many threads a run uses (a batch is split over (signal, block of frames) tasks,
     /// and [`Pipeline::run_many`] runs inputs in parallel); 0 (the default) means one per core,
     /// and more than the core count is capped to it. The threads belong to one pool per process,
-    /// reused by every run and rebuilt in a `fork()`ed child (see [`specc_runtime::pool`]).
+    /// reused by every run and rebuilt in a `fork()`ed child (see [`pool`]).
     /// Results are identical for every thread count.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
