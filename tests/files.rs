@@ -225,9 +225,7 @@ fn wav_bytes(rate: u32, data_bytes: u32, pcm: &[u8]) -> Vec<u8> {
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&36u32.saturating_add(data_bytes).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    b.extend_from_slice(&16u32.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&rate.to_le_bytes());
@@ -449,6 +447,7 @@ fn peak_rss_helper() {
     let (Ok(dir), Ok(args)) = (std::env::var("SPECC_PEAK_DIR"), std::env::var("SPECC_PEAK_ARGS")) else {
         return;
     };
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
     let child = Command::new(env!("CARGO_BIN_EXE_specc"))
         .args(args.split('\u{1f}'))
         .current_dir(dir)
