@@ -241,8 +241,10 @@ fn file_id(p: &Path) -> Option<(u64, u64)> {
 /// lead to it.
 fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
-    let mut seen: std::collections::HashMap<(u64, u64), PathBuf> = std::collections::HashMap::new();
-    let mut once = |p: &Path, warnings: &mut Vec<String>| match file_id(p) {
+    let mut seen = std::collections::HashMap::new();
+    // Files found in folders run once; files named on the command line run as named.
+    type Seen = std::collections::HashMap<(u64, u64), PathBuf>;
+    let once = |seen: &mut Seen, p: &Path, warnings: &mut Vec<String>| match file_id(p) {
         Some(id) => match seen.get(&id) {
             Some(first) => {
                 warnings.push(format!("skipping {}: the same file as {}", p.display(), first.display()));
@@ -296,7 +298,7 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
             }
             found.sort();
             for p in found {
-                if !once(&p, warnings) {
+                if !once(&mut seen, &p, warnings) {
                     continue;
                 }
                 let rel = p.strip_prefix(root).unwrap_or(&p).with_extension("");
@@ -306,8 +308,8 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
         } else if is_stdin(root) {
             out.push((root.clone(), String::from("stdin")));
         } else {
-            if !once(root, warnings) {
-                continue;
+            if let Some(id) = file_id(root) {
+                seen.entry(id).or_insert_with(|| root.clone());
             }
             let name = root.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             out.push((root.clone(), name));
@@ -850,14 +852,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         }
     }
     let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
-    if let Some(note) = &npz_note {
-        eprintln!("note: {note}");
-    }
+    let note = || {
+        if let Some(note) = &npz_note {
+            eprintln!("note: {note}");
+        }
+    };
     if results.len() == 1 {
         match &results[0].result {
             Ok(line) => eprintln!("{line}"),
             Err(e) => eprintln!("error: {e}"),
         }
+        note();
         return Ok(ok == 1);
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
@@ -874,5 +879,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         audio,
         wall
     );
+    note();
     Ok(ok == results.len())
 }

@@ -129,7 +129,11 @@ fn how(path: &Path) -> Result<How, AtomicError> {
         return Ok(How::Replace(target));
     }
     if t.is_dir() {
-        return Err(refuse(String::from("it is a folder")));
+        // The OS's own words (EISDIR, "Is a directory").
+        return Err(match std::fs::OpenOptions::new().write(true).open(&target) {
+            Err(e) => AtomicError::Create(e),
+            Ok(_) => refuse(String::from("it is a folder")),
+        });
     }
     match special_kind(&t) {
         Some((_, true)) => Ok(How::Stream(target)),

@@ -578,7 +578,7 @@ mod tests {
         std::fs::write(target.join("keep"), b"x").unwrap();
         let e = write_png(&target, &img).unwrap_err();
         assert!(matches!(e, ImageError::Create { .. }), "{e}");
-        assert!(e.to_string().contains("it is a folder"), "{e}");
+        assert!(e.to_string().contains("Is a directory"), "{e}");
         assert_eq!(entries(&dir), vec![String::from("taken")]);
         // A malformed buffer is refused before any file is touched.
         let bad = RgbImage { width: 2, height: 2, pixels: vec![0; 5] };

@@ -231,6 +231,12 @@ pub fn stream_bytes(name: &str, mut r: impl Read, max_bytes: u64) -> Result<Vec<
         return Err(malformed(format!("the header declares {end} bytes, more than any .npy header needs")));
     }
     r.by_ref().take(end - bytes.len() as u64).read_to_end(&mut bytes).map_err(io)?;
+    if (bytes.len() as u64) < end {
+        return Err(malformed(format!(
+            "the header declares {end} bytes but the file holds {} (truncated, or not a .npy file)",
+            bytes.len()
+        )));
+    }
     let h = Header::from_reader(&mut io::Cursor::new(&bytes)).map_err(|e| header_error(e, name))?;
     let size: u64 = match h.type_descriptor.as_string().map_or("", String::as_str) {
         "<f4" | ">f4" => 4,
