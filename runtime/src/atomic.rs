@@ -45,10 +45,18 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// returns how many were removed. For a signal handler that is about to end the process: an
 /// interrupted run then leaves no `.specc-*` file behind.
 pub fn remove_temporaries() -> usize {
+    remove_registered(true, |_| true)
+}
+
+/// Removes the registered temporaries `which` selects (all, for a signal; one test's, in tests
+/// that run beside others).
+fn remove_registered(close: bool, which: impl Fn(&Path) -> bool) -> usize {
     let mut r = registry();
-    r.closed = true;
-    let temps = std::mem::take(&mut r.temps);
-    temps.iter().filter(|t| std::fs::remove_file(t).is_ok()).count()
+    r.closed |= close;
+    let (gone, kept): (Vec<PathBuf>, Vec<PathBuf>) =
+        std::mem::take(&mut r.temps).into_iter().partition(|t| which(t));
+    r.temps = kept;
+    gone.iter().filter(|t| std::fs::remove_file(t).is_ok()).count()
 }
 
 /// Unregisters its temporary when the write is over, whatever the outcome.
@@ -257,6 +265,35 @@ mod tests {
         let meta = std::fs::metadata("/dev/null").expect("meta");
         use std::os::unix::fs::FileTypeExt;
         assert!(meta.file_type().is_char_device());
+    }
+
+    #[test]
+    fn a_temporary_being_written_is_removed_by_the_registry() {
+        let d = tmpdir("registry");
+        std::fs::write(d.join("a.npy"), b"old").expect("write");
+        let (started, wait) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let writer = {
+            let path = d.join("a.npy");
+            std::thread::spawn(move || {
+                write(&path, |w| {
+                    w.write_all(b"partial")?;
+                    w.flush()?;
+                    started.0.send(()).expect("send");
+                    // As a signal arrives here, mid-write.
+                    wait.1.recv().map_err(io::Error::other)
+                })
+            })
+        };
+        started.1.recv().expect("the write started");
+        assert_eq!(listing(&d).len(), 2, "the temporary exists: {:?}", listing(&d));
+        // What the signal handler does, without closing the registry for the other tests.
+        assert_eq!(remove_registered(false, |t| t.starts_with(&d)), 1);
+        assert_eq!(listing(&d), ["a.npy"]);
+        wait.0.send(()).expect("send");
+        assert!(writer.join().expect("join").is_err(), "the rename of a removed temporary fails");
+        assert_eq!(std::fs::read(d.join("a.npy")).expect("read"), b"old");
+        assert_eq!(listing(&d), ["a.npy"]);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
