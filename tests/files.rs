@@ -181,7 +181,7 @@ fn output_names_of_255_bytes_are_written() {
 fn sigint_during_a_multi_file_run_removes_temporaries_and_counts_complete_outputs() {
     let d = scratch("sigint");
     std::fs::create_dir(d.join("in")).expect("in");
-    for i in 0..24 {
+    for i in 0..40 {
         noise_npy(&d.join(format!("in/c{i:02}.npy")), 160_000, 100 + i);
     }
     // The interpreter on one job: slow enough to be interrupted part-way.
@@ -208,7 +208,7 @@ fn sigint_during_a_multi_file_run_removes_temporaries_and_counts_complete_output
         .next()
         .and_then(|n| n.parse().ok())
         .expect("count");
-    assert!(line.contains(" of 24 output(s) written completely"), "{line}");
+    assert!(line.contains(" of 40 output(s) written completely"), "{line}");
     no_temporaries(&d);
     let written: Vec<_> =
         std::fs::read_dir(d.join("out")).expect("out").map(|e| e.expect("entry").path()).collect();
