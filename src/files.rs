@@ -410,7 +410,8 @@ pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Arra
     } else if is_npy(path) || !audio::is_audio_path(path) {
         // Check the header against the program (dtype, rank, empty, too short, the memory limit)
         // before reading the data: a huge array is refused without allocating for it.
-        // (A pipe or device can be read only once: it is read up to the limit, then checked.)
+        // (A pipe or device is read header first, its data size checked against the memory
+        // limit before the data is read; the plan is checked after.)
         if path.is_file() {
             let info = npy::read_header(path).map_err(|e| e.to_string())?;
             p.plan(&info.shape, info.dtype).map_err(|e| e.to_string())?;
