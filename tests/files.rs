@@ -412,7 +412,7 @@ fn a_pool_used_before_fork_is_never_used_in_the_child() {
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
         // SAFETY: alarm(2) and _exit(2) are async-signal-safe calls without memory arguments.
-        unsafe { libc::alarm(60) };
+        unsafe { libc::alarm(20) };
         let ok = p.run(&specc::Input::F32(x.view())).is_ok_and(|y| y == want);
         // SAFETY: as above.
         unsafe { libc::_exit(if ok { 0 } else { 3 }) };
