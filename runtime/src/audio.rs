@@ -37,6 +37,15 @@
 //! MD5 checksum does not match. MP3 frames carry no checksum, so damage inside a frame cannot be
 //! seen; only lost frames are, when the file has an exact length (LAME's Info tag).
 //!
+//! # Memory
+//!
+//! A header's length is a claim, not a size to allocate: a WAV's data chunk is checked against
+//! the bytes the file holds, and every declared length, as float32 samples, against a memory
+//! budget ([`decode_checked`], the CLI's `--max-memory`) before any sample buffer exists; a
+//! stream without a declared length is checked as it decodes, and buffers grow with what is
+//! actually decoded. Non-regular files (FIFOs, devices, stdin) are read as streams, refused at
+//! once unless their first bytes look like audio ([`read_stream`]).
+//!
 //! # Resampling
 //!
 //! [`Audio::resample`] uses rubato's windowed-sinc resampler with settings chosen for accuracy

@@ -302,7 +302,7 @@ fn write_error(path: &Path, e: crate::atomic::AtomicError) -> NpyError {
 }
 
 /// Writes several arrays into one `.npz` (uncompressed), named as given. The archive is built in
-/// memory and then written as [`write`] writes (a temporary renamed into place, or streamed into
+/// memory and then written as [`write()`] writes (a temporary renamed into place, or streamed into
 /// a FIFO or device): a zip archive needs to seek, and a disk that fills up gives one clean
 /// error rather than the zip writer's own complaints.
 pub fn write_npz(path: &Path, arrays: &[(String, Output)]) -> Result<(), NpyError> {
