@@ -18,18 +18,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // keras.layers.MelSpectrogram(num_mel_bins=..., sampling_rate=<the file's rate>)
     let bins = args.get(1).cloned().unwrap_or_else(|| String::from("128"));
-    let rate = args.get(2).cloned().unwrap_or_else(|| clip.rate.to_string());
+    let rate = args.get(2).cloned().unwrap_or_else(|| clip.rate().to_string());
     let sets = [format!("num_mel_bins={bins}"), format!("sampling_rate={rate}")];
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     let pipeline = Pipeline::preset("keras_mel", &sets)?;
 
     // The output shape is known before running.
-    let samples = ndarray::ArrayD::from_shape_vec(vec![clip.frames], clip.data)?;
+    let (frames, clip_rate) = (clip.frames(), clip.rate());
+    let samples = ndarray::ArrayD::from_shape_vec(vec![frames], clip.into_data())?;
     let plan = pipeline.plan(samples.shape(), "float32")?;
-    println!(
-        "{path}: {} samples at {} Hz -> mel spectrogram {:?}",
-        clip.frames, clip.rate, plan.output_shape
-    );
+    println!("{path}: {} samples at {} Hz -> mel spectrogram {:?}", frames, clip_rate, plan.output_shape);
 
     let Output::F32(mel) = pipeline.run(&Input::F32(samples.view()))? else {
         unreachable!("keras_mel computes in float32 by default")

@@ -21,6 +21,8 @@ pub struct BenchOptions {
     pub audio: crate::files::AudioOptions,
     /// Print JSON instead of text.
     pub json: bool,
+    /// The memory limit (`--max-memory`), when not the default.
+    pub max_bytes: Option<u64>,
 }
 
 /// A seeded batch of noise plus two tones per clip, laid out as the spec's input: `(batch,
@@ -71,7 +73,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptions) -> Result<(), Error> {
     let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
     let t = Instant::now();
-    let p = Pipeline::open(spec, &refs)?.with_engine(engine).with_threads(opts.threads);
+    let mut p = Pipeline::open(spec, &refs)?.with_engine(engine).with_threads(opts.threads);
+    if let Some(max_bytes) = opts.max_bytes {
+        p = p.with_limits(specc::Limits { max_bytes });
+    }
+    // What runs: 0 is one per core, and more than the cores is capped to them.
+    let threads = specc_runtime::pool::threads(opts.threads);
     let compile_ms = t.elapsed().as_secs_f64() * 1e3;
     let rate = p.graph().rate.unwrap_or(16000.0);
     let x: npy::Array = match &opts.input {
@@ -120,7 +127,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
             used.as_str(),
             view.shape(),
             plan.output_shape,
-            opts.threads,
+            threads,
             times.len(),
             compile_ms,
             med * 1e3,
@@ -131,7 +138,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
             audio_seconds / med
         );
     } else {
-        println!("spec {} ({} engine, {} thread(s))", p.graph().name, used.as_str(), opts.threads);
+        println!("spec {} ({} engine, {} thread(s))", p.graph().name, used.as_str(), threads);
         println!("  input {:?} -> output {:?}", view.shape(), plan.output_shape);
         println!("  compile      {compile_ms:9.3} ms   (parse, lower, optimize, machine code)");
         println!(

@@ -215,35 +215,92 @@ fn is_npy(p: &Path) -> bool {
     p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
+/// A file's identity (device and inode on Unix): two paths name the same file when these agree,
+/// whatever the spelling, symlinks or hard links. `None` when the path does not exist.
+fn file_id(p: &Path) -> Option<(u64, u64)> {
+    let m = std::fs::metadata(p).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        let c = std::fs::canonicalize(p).ok()?;
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        c.hash(&mut h);
+        Some((0, h.finish()))
+    }
+}
+
 /// Files to run: given files as they are, folders recursed (sorted) for audio and `.npy` files;
-/// other files in folders are skipped with a warning.
+/// other files in folders are skipped with a warning. Links to files are followed, links to
+/// folders are not (a link to `.` would loop), and each file is run once however many paths
+/// lead to it.
 fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    // Files found in folders run once; files named on the command line run as named.
+    type Seen = std::collections::HashMap<(u64, u64), PathBuf>;
+    let once = |seen: &mut Seen, p: &Path, warnings: &mut Vec<String>| match file_id(p) {
+        Some(id) => match seen.get(&id) {
+            Some(first) => {
+                warnings.push(format!("skipping {}: the same file as {}", p.display(), first.display()));
+                false
+            }
+            None => {
+                seen.insert(id, p.to_path_buf());
+                true
+            }
+        },
+        None => true,
+    };
     for root in inputs {
         if root.is_dir() {
-            let mut stack = vec![root.clone()];
             let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                let entries = match std::fs::read_dir(&dir) {
+            for entry in walkdir::WalkDir::new(root).follow_links(false) {
+                let e = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        warnings.push(format!("skipping {}: {e}", dir.display()));
+                        let at = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                        warnings.push(format!("skipping {at}: {e}"));
                         continue;
                     }
                 };
-                for e in entries.flatten() {
-                    let p = e.path();
-                    if p.is_dir() {
-                        stack.push(p);
-                    } else if audio::is_audio_path(&p) || is_npy(&p) {
-                        found.push(p);
-                    } else {
-                        warnings.push(format!("skipping {}: not an audio or .npy file", p.display()));
+                let p = e.path();
+                if e.file_type().is_dir() {
+                    continue;
+                }
+                if e.file_type().is_symlink() {
+                    match std::fs::metadata(p) {
+                        Ok(m) if m.is_dir() => {
+                            warnings.push(format!(
+                                "skipping {}: a link to a folder (links to folders are not followed)",
+                                p.display()
+                            ));
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            warnings
+                                .push(format!("skipping {}: a link that leads nowhere ({e})", p.display()));
+                            continue;
+                        }
                     }
+                }
+                if audio::is_audio_path(p) || is_npy(p) {
+                    found.push(p.to_path_buf());
+                } else {
+                    warnings.push(format!("skipping {}: not an audio or .npy file", p.display()));
                 }
             }
             found.sort();
             for p in found {
+                if !once(&mut seen, &p, warnings) {
+                    continue;
+                }
                 let rel = p.strip_prefix(root).unwrap_or(&p).with_extension("");
                 let name = rel.to_string_lossy().replace(['/', '\\'], "_");
                 out.push((p, name));
@@ -251,6 +308,9 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Vec<(PathBuf, Stri
         } else if is_stdin(root) {
             out.push((root.clone(), String::from("stdin")));
         } else {
+            if let Some(id) = file_id(root) {
+                seen.entry(id).or_insert_with(|| root.clone());
+            }
             let name = root.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             out.push((root.clone(), name));
         }
@@ -287,46 +347,27 @@ fn shown(p: &Path) -> String {
     }
 }
 
-/// What the first bytes of a stream say it holds: `.npy`, or the audio file extension whose
-/// decoder reads it.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    let starts = |m: &[u8]| bytes.starts_with(m);
-    if starts(b"\x93NUMPY") {
-        Some("npy")
-    } else if (starts(b"RIFF") || starts(b"RF64")) && bytes.get(8..12) == Some(b"WAVE") {
-        Some("wav")
-    } else if starts(b"fLaC") {
-        Some("flac")
-    } else if starts(b"OggS") {
-        Some("ogg")
-    } else if starts(b"ID3") || (bytes.len() > 1 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0) {
-        Some("mp3")
-    } else {
-        None
-    }
-}
-
-/// Input `-`: stdin read whole, then decoded by what its first bytes say.
-fn read_stdin() -> Result<Loaded, String> {
+/// Input `-`: stdin, told apart by its first bytes: a `.npy` (read header first, its data
+/// checked against `max_bytes`) or audio (at most `max_bytes`, decoded from memory).
+fn read_stdin(max_bytes: u64, check: audio::DeclaredCheck<'_>) -> Result<Loaded, String> {
     use std::io::Read;
-    let mut bytes = Vec::new();
-    std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
-    match sniff(&bytes) {
-        Some("npy") => Ok(Loaded::Array(npy::read_bytes("stdin", &bytes).map_err(|e| e.to_string())?)),
-        Some(ext) => {
-            // The decoders read files: the bytes go through a private temporary file.
-            let dir = std::env::temp_dir().join(format!("specc-stdin-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot buffer stdin: {e}"))?;
-            let tmp = dir.join(format!("stdin.{ext}"));
-            let decoded = std::fs::write(&tmp, &bytes)
-                .map_err(|e| format!("cannot buffer stdin: {e}"))
-                .and_then(|()| {
-                    audio::decode(&tmp).map_err(|e| e.to_string().replace(&*tmp.to_string_lossy(), "stdin"))
-                });
-            let _ = std::fs::remove_dir_all(&dir);
-            decoded.map(Loaded::Audio)
+    let mut stdin = std::io::stdin().lock();
+    let mut head = Vec::new();
+    stdin.by_ref().take(12).read_to_end(&mut head).map_err(|e| format!("cannot read stdin: {e}"))?;
+    let rest = std::io::Cursor::new(head.clone()).chain(stdin);
+    match audio::sniff(&head) {
+        Some("npy") => {
+            let bytes = npy::stream_bytes("stdin", rest, max_bytes).map_err(|e| e.to_string())?;
+            Ok(Loaded::Array(npy::read_bytes("stdin", &bytes).map_err(|e| e.to_string())?))
         }
-        None if bytes.is_empty() => Err(String::from("stdin is empty")),
+        Some(ext) => {
+            let name = Path::new("stdin");
+            let bytes = audio::read_stream(name, rest, max_bytes).map_err(|e| e.to_string())?;
+            audio::decode_bytes(name, ext, &bytes, max_bytes, check)
+                .map(Loaded::Audio)
+                .map_err(|e| e.to_string())
+        }
+        None if head.is_empty() => Err(String::from("stdin is empty")),
         None => Err(String::from(
             "stdin holds neither a .npy array nor WAV, FLAC, MP3 or OGG audio (by its first bytes)",
         )),
@@ -343,19 +384,41 @@ enum Loaded {
 /// audio duration. `run` and `bench` both read through here.
 pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Array, f64), String> {
     let g = p.graph();
+    let max_bytes = p.limits().max_bytes;
+    // What an audio header declares is checked against the program before any sample is
+    // decoded: a short file that declares (or decodes to) ten hours is refused up front if its
+    // spectrogram would not fit the memory limit. Other errors of the plan are reported after
+    // decoding, in their own words.
+    let check = |d: audio::Declared| -> Result<(), String> {
+        let channels = if opts.channels == ChannelMode::All { d.channels } else { 1 };
+        let mut frames = usize::try_from(d.frames).unwrap_or(usize::MAX);
+        if let Some(rate) =
+            g.rate.filter(|r| opts.resample && d.rate > 0 && (*r - d.rate as f64).abs() > 1e-9)
+        {
+            frames = (frames as f64 * rate / d.rate as f64).round() as usize;
+        }
+        let Ok(shape) = audio_layout(g.user_axes(), channels, frames, opts.channels).map(|(s, _)| s) else {
+            return Ok(());
+        };
+        match p.plan(&shape, "float32") {
+            Err(Error::Run(e @ specc::RunError::TooLarge(_))) => Err(e.to_string()),
+            _ => Ok(()),
+        }
+    };
     let loaded = if is_stdin(path) {
-        read_stdin()?
+        read_stdin(max_bytes, &check)?
     } else if is_npy(path) || !audio::is_audio_path(path) {
         // Check the header against the program (dtype, rank, empty, too short, the memory limit)
         // before reading the data: a huge array is refused without allocating for it.
-        // (A pipe can be read only once: it is checked after reading.)
+        // (A pipe or device is read header first, its data size checked against the memory
+        // limit before the data is read; the plan is checked after.)
         if path.is_file() {
             let info = npy::read_header(path).map_err(|e| e.to_string())?;
             p.plan(&info.shape, info.dtype).map_err(|e| e.to_string())?;
         }
-        Loaded::Array(npy::read(path).map_err(|e| e.to_string())?)
+        Loaded::Array(npy::read_within(path, max_bytes).map_err(|e| e.to_string())?)
     } else {
-        Loaded::Audio(audio::decode(path).map_err(|e| e.to_string())?)
+        Loaded::Audio(audio::decode_checked(path, max_bytes, &check).map_err(|e| e.to_string())?)
     };
     let a = match loaded {
         Loaded::Array(a) => {
@@ -373,61 +436,74 @@ pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Arra
     let mut a = a.select(opts.channels);
     let seconds = a.duration_seconds();
     if let Some(rate) = g.rate {
-        if (a.rate as f64 - rate).abs() > 1e-9 {
+        if (a.rate() as f64 - rate).abs() > 1e-9 {
             if !opts.resample {
                 let set = match p.rate_param() {
-                    Some(param) => format!(", or compute at the file's rate with --set {param}={}", a.rate),
+                    Some(param) => format!(", or compute at the file's rate with --set {param}={}", a.rate()),
                     None => format!(" (this spec runs at {rate} Hz only)"),
                 };
                 return Err(format!(
                     "{} is sampled at {} Hz but the spec expects {rate} Hz; pass --resample{set}",
                     shown(path),
-                    a.rate
+                    a.rate()
                 ));
             }
             if rate.fract() != 0.0 || rate <= 0.0 || rate > u32::MAX as f64 {
                 return Err(format!("cannot resample to {rate} Hz: not a whole number of Hz"));
             }
-            a = a.resample(rate as u32).map_err(|e| e.in_file(path).to_string())?;
+            a = a.resample_within(rate as u32, max_bytes).map_err(|e| e.in_file(path).to_string())?;
         }
     }
     if opts.scale == AudioScale::Int16 {
-        a.data.iter_mut().for_each(|v| *v *= 32768.0);
+        a.data_mut().iter_mut().for_each(|v| *v *= 32768.0);
     }
     Ok((npy::Array::F32(shape_audio(g.user_axes(), a, opts.channels)?), seconds))
 }
 
-/// Lays decoded audio out as the spec's input: `[..., samples]` gets `(samples)` or
-/// `(channels, samples)`; `[batch, samples, channels]` and `[batch, channels, samples]` get a batch
-/// of one. Takes the audio by value so that its samples move into the array (a long recording
-/// is not held twice).
-fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Result<ArrayD<f32>, String> {
-    let c = a.channels;
-    let t = a.frames;
+/// The input shape `c` channels of `t` samples take in the spec's layout: `[..., samples]` gets
+/// `(samples)` or `(channels, samples)`; `[batch, samples, channels]` and `[batch, channels,
+/// samples]` get a batch of one. The flag says whether the samples are interleaved (the
+/// channel axis last).
+fn audio_layout(
+    user_axes: &[String],
+    c: usize,
+    t: usize,
+    mode: ChannelMode,
+) -> Result<(Vec<usize>, bool), String> {
     let keep_axis = mode == ChannelMode::All;
     let axes: Vec<&str> = user_axes.iter().map(String::as_str).collect();
-    let (shape, data): (Vec<usize>, Vec<f32>) = match axes.as_slice() {
-        ["...", "samples"] if keep_axis => (vec![c, t], a.data),
-        ["...", "samples"] | ["samples"] if c == 1 => (vec![t], a.data),
-        ["batch", "channels", "samples"] => (vec![1, c, t], a.data),
+    Ok(match axes.as_slice() {
+        ["...", "samples"] if keep_axis => (vec![c, t], false),
+        ["...", "samples"] | ["samples"] if c == 1 => (vec![t], false),
+        ["batch", "channels", "samples"] => (vec![1, c, t], false),
         // Kaldi's (channels, samples): the selected channel(s), one row for mix and first, every
         // channel for all, of which the spec's `channel` param picks one as torchaudio does.
-        ["channels", "samples"] => (vec![c, t], a.data),
-        ["batch", "samples", "channels"] => {
-            let mut d = vec![0.0; c * t];
-            for ch in 0..c {
-                for (i, v) in a.channel(ch).iter().enumerate() {
-                    d[i * c + ch] = *v;
-                }
-            }
-            (vec![1, t, c], d)
-        }
+        ["channels", "samples"] => (vec![c, t], false),
+        ["batch", "samples", "channels"] => (vec![1, t, c], true),
         _ => {
             return Err(format!(
                 "cannot lay out {c}-channel audio as this spec's input [{}]; try --channels mix",
                 user_axes.join(", ")
             ))
         }
+    })
+}
+
+/// Lays decoded audio out as the spec's input (see [`audio_layout`]). Takes the audio by value
+/// so that its samples move into the array (a long recording is not held twice).
+fn shape_audio(user_axes: &[String], a: audio::Audio, mode: ChannelMode) -> Result<ArrayD<f32>, String> {
+    let (c, t) = (a.channels(), a.frames());
+    let (shape, interleave) = audio_layout(user_axes, c, t, mode)?;
+    let data = if interleave {
+        let mut d = vec![0.0; c * t];
+        for ch in 0..c {
+            for (i, v) in a.channel(ch).iter().enumerate() {
+                d[i * c + ch] = *v;
+            }
+        }
+        d
+    } else {
+        a.into_data()
     };
     ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| e.to_string())
 }
@@ -503,6 +579,97 @@ pub fn write_stdout(out: &Output) -> Result<(), String> {
     stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write stdout: {e}"))
 }
 
+/// Refuses, before anything is written, a run whose output would replace one of its inputs:
+/// `-o .` in the input's folder, `-o` naming an input by another spelling, a symlink or a hard
+/// link, or a folder written into itself. Files are compared by identity (device and inode).
+fn refuse_clobbering(inputs: &[(PathBuf, String)], dest: &Dest) -> Result<(), Error> {
+    let ids: Vec<((u64, u64), &Path)> = inputs
+        .iter()
+        .filter(|(p, _)| !is_stdin(p))
+        .filter_map(|(p, _)| Some((file_id(p)?, p.as_path())))
+        .collect();
+    let outputs: Vec<PathBuf> = match dest {
+        Dest::Stdout => Vec::new(),
+        Dest::File(p, _) | Dest::Npz(p) => vec![p.clone()],
+        Dest::Dir(dir, f) => inputs.iter().map(|(_, name)| dir.join(format!("{name}.{}", f.ext()))).collect(),
+    };
+    for out in &outputs {
+        let Some(id) = file_id(out) else { continue };
+        if let Some((_, input)) = ids.iter().find(|(i, _)| *i == id) {
+            return Err(Error::Usage(format!(
+                "refusing to write {}: it is the input {} (the same file), which would be lost; choose another output",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What happens on SIGINT or SIGTERM during a run: the temporaries of outputs being written are
+/// removed (no `.specc-*.tmp` is left behind), folders the run created and left empty are
+/// removed, the count of outputs written completely is printed, and the process exits with
+/// 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as a shell reports it.
+mod interrupt {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static TOTAL: AtomicUsize = AtomicUsize::new(0);
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Starts counting a run of `total` outputs that may create the folders `created` (deepest
+    /// first); installs the handler on first use.
+    pub fn arm(total: usize, created: &[PathBuf]) {
+        DONE.store(0, Ordering::SeqCst);
+        TOTAL.store(total, Ordering::SeqCst);
+        *CREATED.lock().unwrap_or_else(|e| e.into_inner()) = created.to_vec();
+        if !ARMED.swap(true, Ordering::SeqCst) {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            // The handler runs on its own thread (signal-hook's self-pipe), so it may lock and
+            // remove files; if it cannot be installed the default action (exit) stays.
+            if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+                std::thread::spawn(move || {
+                    if let Some(sig) = signals.forever().next() {
+                        on_signal(sig);
+                    }
+                });
+            }
+        }
+    }
+
+    /// One more output was written completely.
+    pub fn complete() {
+        DONE.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The run is over: a signal from now on finds nothing to clean.
+    pub fn disarm() {
+        TOTAL.store(0, Ordering::SeqCst);
+        CREATED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn on_signal(sig: i32) -> ! {
+        let removed = specc::remove_temporaries();
+        let done = DONE.load(Ordering::SeqCst);
+        let total = TOTAL.load(Ordering::SeqCst);
+        if done == 0 {
+            for dir in CREATED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if std::fs::remove_dir(dir).is_err() {
+                    break;
+                }
+            }
+        }
+        let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+        let partial =
+            if removed > 0 { format!("; {removed} unfinished output(s) removed") } else { String::new() };
+        eprintln!("\ninterrupted by {name}: {done} of {total} output(s) written completely{partial}");
+        std::process::exit(128 + sig);
+    }
+}
+
 /// Runs every input; prints a summary; returns whether all succeeded.
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     if let Some(arg) = opts.inputs.iter().find(|a| looks_like_set(a)) {
@@ -523,6 +690,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let single = inputs.len() == 1 && !opts.inputs[0].is_dir();
     let dest = destination(&opts.output, opts.format, inputs.len(), single)?;
     let to_dir = matches!(dest, Dest::Dir(..));
+    refuse_clobbering(&inputs, &dest)?;
     // The folders this run creates, deepest first, removed again if nothing is written into them.
     let created: Vec<PathBuf> = if to_dir {
         opts.output
@@ -533,6 +701,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     } else {
         Vec::new()
     };
+    let outputs = if to_dir { inputs.len() } else { 1 };
+    interrupt::arm(outputs, &created);
     if to_dir {
         std::fs::create_dir_all(&opts.output)
             .map_err(|e| Error::Io(format!("cannot create output folder {}: {e}", opts.output.display())))?;
@@ -608,11 +778,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                         _ => None,
                     };
                     write(&y, fig, &dest, f, &opts.png)?;
+                    interrupt::complete();
                     let what = format!("{what}, write {:.1} ms)", ms(t));
                     Ok(format!("{} -> {}: {what}", shown(path), dest.display()))
                 }
                 Sink::Stdout => {
                     write_stdout(&y)?;
+                    interrupt::complete();
                     Ok(format!("{} -> stdout: {what})", shown(path)))
                 }
                 Sink::Npz(n) => {
@@ -630,19 +802,45 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         if inputs.iter().any(|(path, _)| !is_npy(path) && !is_stdin(path)) {
             s.spawn(|| p.engine_for(Precision::F32));
         }
-        match rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build() {
-            Ok(pool) => pool.install(|| inputs.par_iter().map(one).collect()),
-            Err(_) => inputs.iter().map(one).collect(),
+        // More jobs than cores or inputs bring nothing (`--jobs 1e9` must not start a
+        // billion threads); the pool lives for this run only.
+        let jobs = specc_runtime::pool::threads(opts.jobs).min(inputs.len()).max(1);
+        match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+            Ok(pool) if jobs > 1 => pool.install(|| inputs.par_iter().map(one).collect()),
+            _ => inputs.iter().map(one).collect(),
         }
     });
     bar.finish_and_clear();
+    let failed = results.iter().filter(|d| d.result.is_err()).count();
+    let mut npz_note = None;
     if let Dest::Npz(npz_path) = &dest {
         let mut arrays = npz_arrays.into_inner().unwrap_or_default();
         arrays.sort_by(|a, b| a.0.cmp(&b.0));
-        if !arrays.is_empty() {
+        // An existing archive is replaced only by one holding every input: a run with failures
+        // must not turn a full all.npz into a partial one.
+        let exists = std::fs::symlink_metadata(npz_path).is_ok();
+        if !arrays.is_empty() && failed > 0 && exists {
+            npz_note = Some(format!(
+                "{} was not replaced: {failed} of {} inputs failed, and it keeps its previous arrays",
+                npz_path.display(),
+                results.len()
+            ));
+        } else if !arrays.is_empty() {
             npy::write_npz(npz_path, &arrays)?;
+            interrupt::complete();
+            if failed > 0 {
+                let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+                npz_note = Some(format!(
+                    "{} holds {} of {} arrays ({}); the failed inputs have none",
+                    npz_path.display(),
+                    arrays.len(),
+                    results.len(),
+                    names.join(", ")
+                ));
+            }
         }
     }
+    interrupt::disarm();
     let wall = t0.elapsed().as_secs_f64();
     let ok = results.iter().filter(|d| d.result.is_ok()).count();
     if ok == 0 {
@@ -655,11 +853,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         }
     }
     let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
+    let note = || {
+        if let Some(note) = &npz_note {
+            eprintln!("note: {note}");
+        }
+    };
     if results.len() == 1 {
         match &results[0].result {
             Ok(line) => eprintln!("{line}"),
             Err(e) => eprintln!("error: {e}"),
         }
+        note();
         return Ok(ok == 1);
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
@@ -676,5 +880,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
         audio,
         wall
     );
+    note();
     Ok(ok == results.len())
 }

@@ -23,7 +23,7 @@ use std::path::Path;
 pub use specc_compiler::diag::{ErrorKind, SpecError};
 pub use specc_compiler::graph::Graph;
 pub use specc_compiler::{Compiled, ParamInfo};
-pub use specc_runtime::{audio, figure, image, npy};
+pub use specc_runtime::{audio, figure, image, npy, pool, remove_temporaries};
 pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError};
 
 use specc_runtime::{Programs, RunOptions};
@@ -136,7 +136,9 @@ impl Pipeline {
     }
 
     /// Sets how many threads a run uses (a batch is split over (signal, block of frames) tasks,
-    /// and [`Pipeline::run_many`] runs inputs in parallel); 0 (the default) means one per core.
+    /// and [`Pipeline::run_many`] runs inputs in parallel); 0 (the default) means one per core,
+    /// and more than the core count is capped to it. The threads belong to one pool per process,
+    /// reused by every run and rebuilt in a `fork()`ed child (see [`pool`]).
     /// Results are identical for every thread count.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
@@ -167,10 +169,17 @@ impl Pipeline {
         RunOptions { engine: self.engine, programs: Some(&self.programs), threads }
     }
 
-    /// Sets resource limits.
+    /// Sets resource limits: [`Limits::max_bytes`] bounds a run's working memory (checked in
+    /// [`Pipeline::plan`]) and, in the CLI, the audio decoded and resampled for it and any input
+    /// read from a pipe or device.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The resource limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The op graph as lowered from the spec, before any pass.
@@ -242,10 +251,10 @@ impl Pipeline {
         let one = |x: &Input<'_>| -> Result<Output, Error> {
             Ok(specc_runtime::run_with(&self.optimized, x, &self.limits, self.options(1))?)
         };
-        let work = || inputs.par_iter().map(one).collect();
-        match rayon::ThreadPoolBuilder::new().num_threads(self.threads).build() {
-            Ok(pool) => pool.install(work),
-            Err(_) => inputs.iter().map(one).collect(),
+        // The process's shared pool (see `specc::pool`): no threads are started per call.
+        match specc_runtime::pool::pool(self.threads) {
+            Ok(pool) if inputs.len() > 1 => pool.install(|| inputs.par_iter().map(one).collect()),
+            _ => inputs.iter().map(one).collect(),
         }
     }
 }
@@ -650,15 +659,37 @@ pub fn preset_text(name: &str) -> Option<&'static str> {
 pub fn spec_text(spec: &str) -> Result<(String, String), Error> {
     let path = Path::new(spec);
     if path.exists() {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
-        return Ok((spec.to_string(), text));
+        return Ok((spec.to_string(), read_spec_file(path)?));
     }
     let stem = spec.strip_suffix(".spec").unwrap_or(spec);
     match preset_text(stem) {
         Some(text) if !spec.contains('/') => Ok((format!("{stem}.spec"), text.to_string())),
         _ => Err(unknown_spec(spec, true)),
     }
+}
+
+/// The largest spec file read: a spec is a few kilobytes of text, and `/dev/zero` or a
+/// recording passed by mistake must not be read without end.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+fn read_spec_file(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let spec = path.display();
+    let file = std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Io(format!("cannot read {spec}: it is a folder, not a spec file")));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Io(format!("cannot read {spec}: {e}")))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(Error::Io(format!(
+            "{spec} is larger than {} MiB: not a spec file (specs are short text)",
+            MAX_SPEC_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Io(format!("{spec} is not UTF-8 text: not a spec file")))
 }
 
 /// The preset nearest to a misspelled name, if one is near enough to be what was meant:

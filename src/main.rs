@@ -58,9 +58,12 @@ enum Cmd {
         /// maximum; the data written is unchanged) or linear.
         #[arg(long, default_value = "db")]
         png_scale: ValueScale,
-        /// Files processed in parallel (0: one per core).
+        /// Files processed in parallel (0: one per core; more than the cores or the inputs is
+        /// capped to them).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Time a spec: compile once, warm up, report compile time, median/min compute, frames/s.
     Bench {
@@ -92,6 +95,8 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -157,6 +162,48 @@ struct AudioArgs {
     audio_scale: files::AudioScale,
 }
 
+/// Resource limits (`run` and `bench`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Memory a run may use, e.g. 512M, 2G, 1.5GiB or a number of bytes (default 8G): the
+    /// working memory of the computation, the decoded and resampled audio, and any input read
+    /// from a pipe or device are each checked against it before allocating.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+}
+
+impl LimitArgs {
+    fn apply(&self, p: Pipeline) -> Pipeline {
+        match self.max_memory {
+            Some(max_bytes) => p.with_limits(specc::Limits { max_bytes }),
+            None => p,
+        }
+    }
+}
+
+/// A size in bytes: a number with an optional binary unit (`K`, `M`, `G`, `T`, also spelled
+/// `KB`/`KiB`...; all powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("unknown unit `{other}`; give e.g. 512M, 2G or a number of bytes")),
+    };
+    let v: f64 =
+        num.parse().map_err(|_| format!("`{s}` is not a size; give e.g. 512M, 2G or a number of bytes"))?;
+    let bytes = v * (1u64 << shift) as f64;
+    if !(1.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("`{s}` is not a usable memory size (at least 1 byte)"));
+    }
+    Ok(bytes as u64)
+}
+
 impl AudioArgs {
     fn options(&self) -> files::AudioOptions {
         files::AudioOptions { channels: self.channels, resample: self.resample, scale: self.audio_scale }
@@ -200,8 +247,9 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             colormap,
             png_scale,
             jobs,
+            limits,
         } => {
-            let p = open(&spec, &sets)?.with_engine(engine);
+            let p = limits.apply(open(&spec, &sets)?.with_engine(engine));
             let (width, height) = match png_size {
                 None => (None, None),
                 Some(s) => {
@@ -231,12 +279,23 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
-        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, audio, json } => bench::run(
-            &spec,
-            &sets,
-            engine,
-            &bench::BenchOptions { batch, seconds, runs, threads, input, audio: audio.options(), json },
-        ),
+        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, audio, json, limits } => {
+            bench::run(
+                &spec,
+                &sets,
+                engine,
+                &bench::BenchOptions {
+                    batch,
+                    seconds,
+                    runs,
+                    threads,
+                    input,
+                    audio: audio.options(),
+                    json,
+                    max_bytes: limits.max_memory,
+                },
+            )
+        }
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             println!("spec {}: ok", p.graph().name);

@@ -147,6 +147,7 @@ fn kind(e: &specc::Error) -> &'static str {
         specc::Error::Npy(NpyError::DType { .. }) => "npy-dtype",
         specc::Error::Npy(NpyError::Malformed { .. }) => "npy-malformed",
         specc::Error::Npy(NpyError::Write { .. }) => "npy-write",
+        specc::Error::Npy(NpyError::TooLarge { .. }) => "npy-too-large",
         specc::Error::Run(RunError::Shape { .. }) => "run-shape",
         specc::Error::Run(RunError::DType { .. }) => "run-dtype",
         specc::Error::Run(RunError::Empty(_)) => "run-empty",
@@ -175,6 +176,8 @@ fn audio_kind(e: &AudioError) -> &'static str {
         AudioError::Empty { .. } => "audio-empty",
         AudioError::SampleFormat { .. } => "audio-sample-format",
         AudioError::Resample { .. } => "audio-resample",
+        AudioError::TooLarge { .. } => "audio-too-large",
+        AudioError::Inconsistent(_) => "audio-inconsistent",
     }
 }
 
@@ -923,7 +926,7 @@ fn corrupt_audio_matrix_cli_and_api() {
     let pcm: Vec<u8> = signal(2000).iter().flat_map(|v| ((v * 32767.0) as i16).to_le_bytes()).collect();
     let path = write(&d.join("wav_named.flac"), &wav_bytes(1, 16000, 16, 1, 2, &pcm));
     let a = specc::audio::decode(&path).expect("a WAV with another extension");
-    assert_eq!((a.rate, a.channels, a.frames), (16000, 1, 2000));
+    assert_eq!((a.rate(), a.channels(), a.frames()), (16000, 1, 2000));
 }
 
 /// `Pipeline::plan` takes any shape, also one no array can have: it must answer with an error.

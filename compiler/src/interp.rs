@@ -107,6 +107,10 @@ fn input_tensor(user_axes: &[String], data: &[f64], shape: &[usize]) -> Result<T
     let t = Tensor { names, shape: shape.to_vec(), data: Data::Real(data.to_vec()) };
     // Move `samples` last, keeping the other axes in order.
     let s = t.names.iter().position(|n| n == "samples").expect("input has samples");
+    if s + 1 == t.shape.len() {
+        // Already in place: no permuted copy (and its index) of a long input.
+        return Ok(t);
+    }
     let mut perm: Vec<usize> = (0..t.shape.len()).filter(|&i| i != s).collect();
     perm.push(s);
     Ok(permute(&t, &perm))

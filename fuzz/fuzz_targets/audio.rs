@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(a) => {
             let _ = a.duration_seconds();
             let m = a.select(ChannelMode::Mix);
-            assert_eq!(m.data.len(), m.channels * m.frames);
+            assert_eq!(m.data().len(), m.channels() * m.frames());
         }
         Err(e) => {
             let _ = e.to_string();

@@ -37,6 +37,15 @@
 //! MD5 checksum does not match. MP3 frames carry no checksum, so damage inside a frame cannot be
 //! seen; only lost frames are, when the file has an exact length (LAME's Info tag).
 //!
+//! # Memory
+//!
+//! A header's length is a claim, not a size to allocate: a WAV's data chunk is checked against
+//! the bytes the file holds, and every declared length, as float32 samples, against a memory
+//! budget ([`decode_checked`], the CLI's `--max-memory`) before any sample buffer exists; a
+//! stream without a declared length is checked as it decodes, and buffers grow with what is
+//! actually decoded. Non-regular files (FIFOs, devices, stdin) are read as streams, refused at
+//! once unless their first bytes look like audio ([`read_stream`]).
+//!
 //! # Resampling
 //!
 //! [`Audio::resample`] uses rubato's windowed-sinc resampler with settings chosen for accuracy
@@ -51,7 +60,7 @@ use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::Timestamp;
 
@@ -63,17 +72,27 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "og
 /// (`data[c * frames + i]`), f32 in [-1, 1).
 ///
 /// Channel-major is the layout the specs' `[channels, samples]` inputs want, so a channel is one
-/// contiguous slice and needs no copy to be fed to a program.
+/// contiguous slice and needs no copy to be fed to a program. The fields are private and
+/// [`Audio::new`] checks them, so `data.len() == channels * frames` always holds and no method
+/// can meet inconsistent fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Audio {
-    /// Sample rate in Hz; the spec's `rate` must match it (or the audio is resampled).
+    rate: u32,
+    channels: usize,
+    frames: usize,
+    data: Vec<f32>,
+}
+
+/// What an audio header declares, before any sample is decoded: given to the check of
+/// [`decode_checked`] so a caller can refuse a recording too large for what it will do with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Declared {
+    /// Sample rate in Hz.
     pub rate: u32,
     /// Number of channels.
     pub channels: usize,
     /// Samples per channel.
-    pub frames: usize,
-    /// The samples, `channels * frames` of them, one channel after another.
-    pub data: Vec<f32>,
+    pub frames: u64,
 }
 
 /// How a multi-channel recording becomes the spec's input, since most specs take one signal.
@@ -153,6 +172,18 @@ pub enum AudioError {
         /// What is unsupported.
         why: String,
     },
+    /// Decoding or resampling the file would need more memory than the limit allows (see
+    /// [`decode_checked`]), or a stream is longer than the limit.
+    #[error("{} is too large: {why}", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The sizes involved.
+        why: String,
+    },
+    /// [`Audio::new`] was given fields that do not describe audio.
+    #[error("inconsistent audio: {0}")]
+    Inconsistent(String),
     /// Resampling failed (a rate of zero, a ratio beyond what the filter is designed for, or the
     /// resampler's own error). `path` is set once the audio is known to come from a file (see
     /// [`AudioError::in_file`] and [`load`]).
@@ -182,8 +213,10 @@ impl AudioError {
             | AudioError::Corrupt { path, .. }
             | AudioError::NoTrack { path }
             | AudioError::Empty { path }
-            | AudioError::SampleFormat { path, .. } => Some(path),
+            | AudioError::SampleFormat { path, .. }
+            | AudioError::TooLarge { path, .. } => Some(path),
             AudioError::Resample { path, .. } => path.as_deref(),
+            AudioError::Inconsistent(_) => None,
         }
     }
 
@@ -210,8 +243,24 @@ fn extension(path: &Path) -> Option<String> {
 }
 
 /// Decodes an audio file to f32 samples at its own rate, every channel kept, scaled as soundfile
-/// scales (see the module doc), so the CLI can take recordings directly.
+/// scales (see the module doc), so the CLI can take recordings directly. The decoded samples may
+/// take at most the default memory limit ([`crate::Limits`]); see [`decode_checked`].
 pub fn decode(path: &Path) -> Result<Audio, AudioError> {
+    decode_checked(path, crate::Limits::default().max_bytes, &|_| Ok(()))
+}
+
+/// A check of what a header declares; `Err` says why the audio is refused.
+pub type DeclaredCheck<'a> = &'a dyn Fn(Declared) -> Result<(), String>;
+
+/// [`decode`] within a memory budget: the decoded samples (4 bytes each) may take at most
+/// `max_bytes`, checked against the length the header declares before anything is allocated for
+/// the samples, and again while decoding a stream that declares none. `check` sees the declared
+/// rate, channels and length first (when the header has a length) and can refuse them, e.g.
+/// because the spectrogram of that much audio would not fit.
+///
+/// A file that is not a regular file (a FIFO, a character device, `/dev/stdin`) is read as a
+/// stream of at most `max_bytes` bytes and decoded from memory.
+pub fn decode_checked(path: &Path, max_bytes: u64, check: DeclaredCheck<'_>) -> Result<Audio, AudioError> {
     let read_err = |error| AudioError::Read { path: path.to_path_buf(), error };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.is_dir() {
@@ -225,10 +274,125 @@ pub fn decode(path: &Path) -> Result<Audio, AudioError> {
             why: format!("{what}; audio files are .{}", AUDIO_EXTENSIONS.join(", .")),
         });
     }
+    if !meta.is_file() {
+        let file = File::open(path).map_err(read_err)?;
+        let bytes = read_stream(path, file, max_bytes)?;
+        return decode_bytes(path, &ext, &bytes, max_bytes, check);
+    }
     if meta.len() == 0 {
         return Err(AudioError::Empty { path: path.to_path_buf() });
     }
-    let audio = if ext == "wav" || ext == "wave" { decode_wav(path)? } else { decode_symphonia(path, &ext)? };
+    decode_source(path, Source::File(path), &ext, max_bytes, check)
+}
+
+/// What the first bytes of a file say it holds: `npy`, or the extension of the audio decoder
+/// that reads it (`wav`, `flac`, `ogg`, `mp3`); `None` for anything else.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    if starts(b"\x93NUMPY") {
+        Some("npy")
+    } else if (starts(b"RIFF") || starts(b"RF64")) && bytes.get(8..12) == Some(b"WAVE") {
+        Some("wav")
+    } else if starts(b"fLaC") {
+        Some("flac")
+    } else if starts(b"OggS") {
+        Some("ogg")
+    } else if starts(b"ID3") || (bytes.len() > 1 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0) {
+        Some("mp3")
+    } else {
+        None
+    }
+}
+
+/// Reads an audio stream (a pipe, a device) whole: its first bytes must look like audio (so
+/// `/dev/zero` is refused at once), and it may be at most `max_bytes` long.
+pub fn read_stream(path: &Path, mut r: impl Read, max_bytes: u64) -> Result<Vec<u8>, AudioError> {
+    let read_err = |error| AudioError::Read { path: path.to_path_buf(), error };
+    let mut bytes = Vec::new();
+    r.by_ref().take(12).read_to_end(&mut bytes).map_err(read_err)?;
+    if bytes.is_empty() {
+        return Err(AudioError::Empty { path: path.to_path_buf() });
+    }
+    if !matches!(sniff(&bytes), Some(ext) if ext != "npy") {
+        return Err(AudioError::NotAudio {
+            path: path.to_path_buf(),
+            why: String::from("the stream does not start as WAV, FLAC, MP3 or OGG audio does"),
+        });
+    }
+    r.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(read_err)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(AudioError::TooLarge {
+            path: path.to_path_buf(),
+            why: format!("the stream is longer than the memory limit of {} MiB", max_bytes >> 20),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Decodes audio held in memory (`ext` says which decoder; `name` stands for it in errors),
+/// within a memory budget as [`decode_checked`].
+pub fn decode_bytes(
+    name: &Path,
+    ext: &str,
+    bytes: &[u8],
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::Empty { path: name.to_path_buf() });
+    }
+    decode_source(name, Source::Memory(bytes), ext, max_bytes, check)
+}
+
+/// Where encoded audio is read from: a file (opened as often as the decoders need) or memory.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    Memory(&'a [u8]),
+}
+
+impl<'a> Source<'a> {
+    fn open(self) -> std::io::Result<Box<dyn MediaSource + 'a>> {
+        Ok(match self {
+            Source::File(p) => Box::new(File::open(p)?),
+            Source::Memory(b) => Box::new(std::io::Cursor::new(b)),
+        })
+    }
+}
+
+/// Refuses a length the budget cannot hold, then lets the caller's check see it.
+fn check_declared(
+    path: &Path,
+    d: Declared,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<(), AudioError> {
+    let bytes = d.frames.saturating_mul(d.channels as u64).saturating_mul(4);
+    let too_large = |why| AudioError::TooLarge { path: path.to_path_buf(), why };
+    if bytes > max_bytes {
+        return Err(too_large(format!(
+            "its header declares {} samples x {} channel(s), {} MiB as float32, over the memory limit of {} MiB",
+            d.frames,
+            d.channels,
+            bytes.div_ceil(1 << 20),
+            max_bytes >> 20
+        )));
+    }
+    check(d).map_err(too_large)
+}
+
+fn decode_source(
+    path: &Path,
+    src: Source<'_>,
+    ext: &str,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
+    let audio = if ext == "wav" || ext == "wave" {
+        decode_wav(path, src, max_bytes, check)?
+    } else {
+        decode_symphonia(path, src, ext, max_bytes, check)?
+    };
     if audio.frames == 0 || audio.channels == 0 {
         return Err(AudioError::Empty { path: path.to_path_buf() });
     }
@@ -269,8 +433,8 @@ impl WavFmt {
 
 /// Reads the RIFF chunk list up to `fmt ` and returns what it declares (`Some(None)` when there
 /// is no complete `fmt ` chunk). `Ok(None)` means the file is not RIFF/WAVE at all.
-fn wav_fmt(path: &Path) -> Result<Option<Option<WavFmt>>, std::io::Error> {
-    let mut f = BufReader::new(File::open(path)?);
+fn wav_fmt(src: Source<'_>) -> Result<Option<Option<WavFmt>>, std::io::Error> {
+    let mut f = BufReader::new(src.open()?);
     let mut head = [0u8; 12];
     if f.read_exact(&mut head).is_err()
         || !(&head[0..4] == b"RIFF" || &head[0..4] == b"RF64")
@@ -297,9 +461,14 @@ fn wav_fmt(path: &Path) -> Result<Option<Option<WavFmt>>, std::io::Error> {
     Ok(Some(None))
 }
 
-fn decode_wav(path: &Path) -> Result<Audio, AudioError> {
+fn decode_wav(
+    path: &Path,
+    src: Source<'_>,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
     let p = || path.to_path_buf();
-    let container = match wav_fmt(path) {
+    let container = match wav_fmt(src) {
         Ok(None) => {
             return Err(AudioError::NotAudio {
                 path: p(),
@@ -309,7 +478,7 @@ fn decode_wav(path: &Path) -> Result<Audio, AudioError> {
         Ok(Some(fmt)) => fmt.and_then(WavFmt::container_bytes),
         Err(error) => return Err(AudioError::Read { path: p(), error }),
     };
-    let file = File::open(path).map_err(|error| AudioError::Read { path: p(), error })?;
+    let file = src.open().map_err(|error| AudioError::Read { path: p(), error })?;
     let reader = match hound::WavReader::new(BufReader::new(file)) {
         Ok(r) => r,
         Err(hound::Error::IoError(e)) if e.raw_os_error().is_some() => {
@@ -317,38 +486,54 @@ fn decode_wav(path: &Path) -> Result<Audio, AudioError> {
         }
         // hound rejects it (a codec it lacks, or a header it finds malformed): symphonia may still
         // read it; if not, hound's words say what is wrong.
-        Err(e) => return wav_fallback(path, &e),
+        Err(e) => return wav_fallback(path, src, &e, max_bytes, check),
     };
     let spec = reader.spec();
     let bits = spec.bits_per_sample;
     let fits = container.is_none_or(|c| c as u32 * 8 == bits as u32);
     let channels = spec.channels as usize;
     if !fits || channels == 0 {
-        return wav_fallback(path, &hound::Error::Unsupported);
+        return wav_fallback(path, src, &hound::Error::Unsupported, max_bytes, check);
     }
     let total = reader.len() as usize;
     let frames = total / channels;
-    let data = match (spec.sample_format, bits) {
-        (hound::SampleFormat::Float, 32) => {
-            read_planar(path, reader.into_inner(), channels, frames, f32::from_le_bytes)?
+    let supported = matches!(
+        (spec.sample_format, bits),
+        (hound::SampleFormat::Float, 32) | (hound::SampleFormat::Int, 8 | 16 | 24 | 32)
+    );
+    if !supported {
+        return wav_fallback(path, src, &hound::Error::Unsupported, max_bytes, check);
+    }
+    let mut inner = reader.into_inner();
+    // The data chunk's declared length sizes nothing until the file is known to hold it.
+    let start = inner.stream_position().map_err(|error| AudioError::Read { path: p(), error })?;
+    let end = inner.seek(SeekFrom::End(0)).map_err(|error| AudioError::Read { path: p(), error })?;
+    inner.seek(SeekFrom::Start(start)).map_err(|error| AudioError::Read { path: p(), error })?;
+    let held = end.saturating_sub(start) / (bits as u64 / 8);
+    if (total as u64) > held {
+        return Err(AudioError::Corrupt {
+            path: p(),
+            why: format!("the data chunk declares {total} samples but the file holds {held} (truncated)"),
+        });
+    }
+    check_declared(
+        path,
+        Declared { rate: spec.sample_rate, channels, frames: frames as u64 },
+        max_bytes,
+        check,
+    )?;
+    let data = match bits {
+        _ if spec.sample_format == hound::SampleFormat::Float => {
+            read_planar(path, inner, channels, frames, f32::from_le_bytes)?
         }
-        (hound::SampleFormat::Int, 8 | 16 | 24 | 32) => {
-            // 1 / 2^(bits - 1) is exact, so these multiplications equal soundfile's division.
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            let inner = reader.into_inner();
-            match bits {
-                // 8-bit WAV is unsigned with 128 as zero.
-                8 => read_planar(path, inner, channels, frames, |[b]: [u8; 1]| {
-                    (b as i32 - 128) as f32 * scale
-                })?,
-                16 => read_planar(path, inner, channels, frames, |b| i16::from_le_bytes(b) as f32 * scale)?,
-                24 => read_planar(path, inner, channels, frames, |[a, b, c]: [u8; 3]| {
-                    (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 * scale
-                })?,
-                _ => read_planar(path, inner, channels, frames, |b| i32::from_le_bytes(b) as f32 * scale)?,
-            }
-        }
-        _ => return wav_fallback(path, &hound::Error::Unsupported),
+        // 8-bit WAV is unsigned with 128 as zero. Dividing by a power of two is exact: these
+        // are soundfile's values.
+        8 => read_planar(path, inner, channels, frames, |[b]: [u8; 1]| (b as i32 - 128) as f32 / 128.0)?,
+        16 => read_planar(path, inner, channels, frames, |b| i16::from_le_bytes(b) as f32 / 32768.0)?,
+        24 => read_planar(path, inner, channels, frames, |[a, b, c]: [u8; 3]| {
+            (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8388608.0
+        })?,
+        _ => read_planar(path, inner, channels, frames, |b| i32::from_le_bytes(b) as f32 / 2147483648.0)?,
     };
     Ok(Audio { rate: spec.sample_rate, channels, frames, data })
 }
@@ -411,11 +596,17 @@ fn read_planar<R: Read, const W: usize>(
 }
 
 /// A WAV that hound refused: symphonia's reading if it has one, else an error in hound's words.
-fn wav_fallback(path: &Path, hound_err: &hound::Error) -> Result<Audio, AudioError> {
+fn wav_fallback(
+    path: &Path,
+    src: Source<'_>,
+    hound_err: &hound::Error,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
     // symphonia 0.6 computes a frame's size as channels x bytes per sample in 16 bits before it
     // validates either (an overflow panic in builds with overflow checks; a fuzz finding): such a
     // frame is refused here first.
-    if let Ok(Some(Some(fmt))) = wav_fmt(path) {
+    if let Ok(Some(Some(fmt))) = wav_fmt(src) {
         if fmt.channels as u32 * (fmt.bits as u32 / 8) > u16::MAX as u32 {
             return Err(AudioError::SampleFormat {
                 path: path.to_path_buf(),
@@ -426,13 +617,16 @@ fn wav_fallback(path: &Path, hound_err: &hound::Error) -> Result<Audio, AudioErr
             });
         }
     }
-    match decode_symphonia(path, "wav") {
+    match decode_symphonia(path, src, "wav", max_bytes, check) {
         Ok(a) => Ok(a),
         Err(sym) => {
             let p = path.to_path_buf();
             let both = |s: &str| format!("{hound_err} (hound); {s} (symphonia)");
             Err(match (hound_err, sym) {
-                (_, e @ (AudioError::Read { .. } | AudioError::Empty { .. })) => e,
+                (
+                    _,
+                    e @ (AudioError::Read { .. } | AudioError::Empty { .. } | AudioError::TooLarge { .. }),
+                ) => e,
                 (
                     hound::Error::Unsupported,
                     AudioError::NotAudio { why, .. } | AudioError::SampleFormat { why, .. },
@@ -471,20 +665,34 @@ fn symphonia_error(path: &Path, e: SymphoniaError) -> AudioError {
 /// Decodes with symphonia, turning a panic inside the decoder (a bug in its handling of some
 /// malformed stream) into [`AudioError::Corrupt`], so one bad file never takes down a run over
 /// many. Known cases are refused before they reach it (see [`wav_fallback`]).
-fn decode_symphonia(path: &Path, ext: &str) -> Result<Audio, AudioError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_symphonia_unguarded(path, ext)))
-        .unwrap_or_else(|_| {
-            Err(AudioError::Corrupt {
-                path: path.to_path_buf(),
-                why: String::from("the decoder failed on malformed data"),
-            })
+fn decode_symphonia(
+    path: &Path,
+    src: Source<'_>,
+    ext: &str,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_symphonia_unguarded(path, src, ext, max_bytes, check)
+    }))
+    .unwrap_or_else(|_| {
+        Err(AudioError::Corrupt {
+            path: path.to_path_buf(),
+            why: String::from("the decoder failed on malformed data"),
         })
+    })
 }
 
-fn decode_symphonia_unguarded(path: &Path, ext: &str) -> Result<Audio, AudioError> {
+fn decode_symphonia_unguarded(
+    path: &Path,
+    src: Source<'_>,
+    ext: &str,
+    max_bytes: u64,
+    check: DeclaredCheck<'_>,
+) -> Result<Audio, AudioError> {
     let p = || path.to_path_buf();
-    let file = File::open(path).map_err(|error| AudioError::Read { path: p(), error })?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let file = src.open().map_err(|error| AudioError::Read { path: p(), error })?;
+    let mss = MediaSourceStream::new(file, Default::default());
     let mut hint = Hint::new();
     hint.with_extension(ext);
     let mut format = symphonia::default::get_probe()
@@ -510,7 +718,11 @@ fn decode_symphonia_unguarded(path: &Path, ext: &str) -> Result<Audio, AudioErro
     // pass for the recording. An MP3 without that tag only has a length estimated from its bit
     // rate, and MP3s play past damage by design, so no check is made for it.
     let declared = if ext == "mp3" && track.delay.is_none() { None } else { track.num_frames };
-    let capacity = track.num_frames.unwrap_or(0).min(1 << 26) as usize;
+    if let (Some(frames), Some(channels)) = (declared, params.channels.as_ref().map(|c| c.count())) {
+        check_declared(path, Declared { rate, channels, frames }, max_bytes, check)?;
+    }
+    // Grown as samples arrive: a header's length is a claim, not a size to allocate.
+    let capacity = track.num_frames.unwrap_or(0).min(1 << 20) as usize;
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default().verify(true))
         .map_err(|e| match symphonia_error(path, e) {
@@ -563,6 +775,13 @@ fn decode_symphonia_unguarded(path: &Path, ext: &str) -> Result<Audio, AudioErro
         for (plane, b) in planes.iter_mut().zip(&block) {
             plane.extend_from_slice(b);
         }
+        let bytes = (planes[0].len() as u64).saturating_mul(channels as u64 * 4);
+        if bytes > max_bytes {
+            return Err(AudioError::TooLarge {
+                path: p(),
+                why: format!("it decodes to more than the memory limit of {} MiB", max_bytes >> 20),
+            });
+        }
     }
     let channels = planes.len();
     let frames = planes.first().map_or(0, Vec::len);
@@ -580,7 +799,12 @@ fn decode_symphonia_unguarded(path: &Path, ext: &str) -> Result<Audio, AudioErro
             why: String::from("the decoded samples do not match the stream's MD5 checksum"),
         });
     }
-    Ok(Audio { rate, channels, frames, data: planes.concat() })
+    // The first plane becomes the buffer (no copy for mono).
+    let mut planes = planes.into_iter();
+    let mut data = planes.next().unwrap_or_default();
+    data.reserve_exact(frames * channels.saturating_sub(1));
+    planes.for_each(|plane| data.extend_from_slice(&plane));
+    Ok(Audio { rate, channels, frames, data })
 }
 
 /// Sinc length in output-rate periods (taps when upsampling); see [`Audio::resample`].
@@ -591,6 +815,53 @@ const OVERSAMPLING: usize = 256;
 const MAX_RATIO: f64 = 64.0;
 
 impl Audio {
+    /// Audio of `channels` channels at `rate` Hz from channel-major samples (`data[c * frames +
+    /// i]`); an error unless `rate > 0`, `channels > 0` and `data` holds a whole number of
+    /// frames.
+    pub fn new(rate: u32, channels: usize, data: Vec<f32>) -> Result<Audio, AudioError> {
+        let bad = |why: String| Err(AudioError::Inconsistent(why));
+        if rate == 0 {
+            return bad(String::from("the sample rate is 0 Hz"));
+        }
+        if channels == 0 {
+            return bad(String::from("no channels"));
+        }
+        if !data.len().is_multiple_of(channels) {
+            return bad(format!("{} samples do not divide into {channels} channels", data.len()));
+        }
+        Ok(Audio { rate, channels, frames: data.len() / channels, data })
+    }
+
+    /// Sample rate in Hz; the spec's `rate` must match it (or the audio is resampled).
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Number of channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Samples per channel.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// The samples, `channels * frames` of them, one channel after another.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The samples, to change in place (their number cannot change).
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// The samples, moved out (a long recording is not copied).
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
     /// Length in seconds, for progress reports and sanity checks on what was decoded.
     pub fn duration_seconds(&self) -> f64 {
         if self.rate == 0 {
@@ -659,6 +930,17 @@ impl Audio {
     /// rates), those leading outputs are dropped, and the tail is flushed with zeros and trimmed.
     /// Past both ends the signal is taken as silence, as `librosa.resample` takes it.
     pub fn resample(&self, to: u32) -> Result<Audio, AudioError> {
+        self.resample_within(to, crate::Limits::default().max_bytes)
+    }
+
+    /// The number of samples per channel [`Audio::resample`] gives at `to` Hz:
+    /// `round(frames * to / rate)`.
+    pub fn resampled_frames(&self, to: u32) -> usize {
+        resampled_len(self.frames as u64, self.rate, to)
+    }
+
+    /// [`Audio::resample`], refusing (before allocating) a result larger than `max_bytes`.
+    pub fn resample_within(&self, to: u32, max_bytes: u64) -> Result<Audio, AudioError> {
         let fail = |why: String| AudioError::Resample { path: None, from: self.rate, to, why };
         if self.rate == 0 || to == 0 {
             return Err(fail(String::from("sample rates must be positive")));
@@ -674,8 +956,16 @@ impl Audio {
                 "the ratio {ratio} is outside 1/{MAX_RATIO} ..= {MAX_RATIO}; resample in two steps"
             )));
         }
-        let out_len =
-            ((2 * self.frames as u128 * to as u128 + self.rate as u128) / (2 * self.rate as u128)) as usize;
+        let out_len = self.resampled_frames(to);
+        let bytes = (out_len as u64).saturating_mul(self.channels as u64 * 4);
+        if bytes > max_bytes {
+            return Err(fail(format!(
+                "{out_len} samples x {} channel(s) would take {} MiB, over the memory limit of {} MiB",
+                self.channels,
+                bytes.div_ceil(1 << 20),
+                max_bytes >> 20
+            )));
+        }
         if self.frames == 0 || self.channels == 0 {
             return Ok(Audio { rate: to, channels: self.channels, frames: 0, data: Vec::new() });
         }
@@ -693,14 +983,16 @@ impl Audio {
         let mut r = SincFixedIn::<f64>::new(ratio, 1.0, params, chunk, self.channels)
             .map_err(|e| fail(e.to_string()))?;
         let need = skip + out_len;
-        let mut outs: Vec<Vec<f32>> = vec![Vec::with_capacity(need + chunk); self.channels];
+        // Each output sample goes straight to its place in the channel-major result.
+        let mut data = vec![0.0f32; self.channels * out_len];
+        let mut made = 0usize;
         let mut input = vec![vec![0.0f64; chunk]; self.channels];
         let mut output = r.output_buffer_allocate(true);
         let end = lead + self.frames;
         // Every chunk yields about chunk * ratio samples; far past this something is wrong.
         let limit = end + (need as f64 / ratio) as usize + 4 * chunk + 4 * sinc_len;
         let mut pos = 0;
-        while outs[0].len() < need {
+        while made < need {
             if pos > limit {
                 return Err(fail(String::from("the resampler stopped producing samples")));
             }
@@ -712,17 +1004,30 @@ impl Audio {
                 }
             }
             let (_, n) = r.process_into_buffer(&input, &mut output, None).map_err(|e| fail(e.to_string()))?;
-            for (o, buf) in outs.iter_mut().zip(&output) {
-                o.extend(buf[..n].iter().map(|&v| v as f32));
+            // Outputs made..made+n; those in skip..need are kept.
+            let (from, to_) = (made.max(skip), (made + n).min(need));
+            if from < to_ {
+                for (c, buf) in output.iter().enumerate() {
+                    let dst = &mut data[c * out_len + from - skip..c * out_len + to_ - skip];
+                    for (d, &v) in dst.iter_mut().zip(&buf[from - made..to_ - made]) {
+                        *d = v as f32;
+                    }
+                }
             }
+            made += n;
             pos += chunk;
-        }
-        let mut data = Vec::with_capacity(self.channels * out_len);
-        for o in &outs {
-            data.extend_from_slice(&o[skip..skip + out_len]);
         }
         Ok(Audio { rate: to, channels: self.channels, frames: out_len, data })
     }
+}
+
+/// `round(frames * to / rate)`, exactly, in integers.
+fn resampled_len(frames: u64, rate: u32, to: u32) -> usize {
+    if rate == 0 {
+        return 0;
+    }
+    let n = (2 * frames as u128 * to as u128 + rate as u128) / (2 * rate as u128);
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {

@@ -572,12 +572,13 @@ mod tests {
         assert!(matches!(e, ImageError::Create { .. }), "{e}");
         assert!(e.to_string().contains("out.png"), "{e}");
         assert!(entries(&dir).is_empty());
-        // Renaming onto a directory fails after the data is written: the temp file is removed.
+        // A folder is refused before anything is written (never replaced, never a temporary).
         let target = dir.join("taken");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("keep"), b"x").unwrap();
         let e = write_png(&target, &img).unwrap_err();
-        assert!(matches!(e, ImageError::Write { .. }), "{e}");
+        assert!(matches!(e, ImageError::Create { .. }), "{e}");
+        assert!(e.to_string().contains("Is a directory"), "{e}");
         assert_eq!(entries(&dir), vec![String::from("taken")]);
         // A malformed buffer is refused before any file is touched.
         let bad = RgbImage { width: 2, height: 2, pixels: vec![0; 5] };

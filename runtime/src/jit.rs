@@ -564,28 +564,6 @@ impl ScopeMax {
     }
 }
 
-/// A cached pool per thread count (building one spawns threads; a run should not).
-fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, RunError> {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .map_err(|_| RunError::Engine(String::from("thread pool cache poisoned")))?;
-    if let Some(p) = pools.get(&threads) {
-        return Ok(Arc::clone(p));
-    }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| RunError::Engine(e.to_string()))?,
-    );
-    pools.insert(threads, Arc::clone(&p));
-    Ok(p)
-}
-
 /// Phase 2: the clip's maximum per scope, then the clip kernel over each scope's elements.
 fn clip_phase<T: Float>(
     prog: &Program,
@@ -717,13 +695,12 @@ pub fn run_into(
     threads: usize,
     out: &mut Output,
 ) -> Result<(), RunError> {
-    let threads =
-        if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    let threads = crate::pool::threads(threads);
     fn in_pool<F: FnOnce() -> Result<(), RunError> + Send>(threads: usize, f: F) -> Result<(), RunError> {
         if threads == 1 {
             f()
         } else {
-            pool(threads)?.install(f)
+            crate::pool::pool(threads).map_err(RunError::Engine)?.install(f)
         }
     }
     match (out, prog.info().precision) {

@@ -57,6 +57,14 @@ pub enum NpyError {
         /// What is wrong.
         why: String,
     },
+    /// A stream (a pipe, a device) is longer than the memory limit.
+    #[error("{path} is too large: {why}")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The sizes involved.
+        why: String,
+    },
     /// Writing failed.
     #[error("cannot write {path}: {why}")]
     Write {
@@ -176,12 +184,13 @@ fn read_from<R: Read + Seek>(mut r: R, len: u64, p: &str) -> Result<Array, NpyEr
 trait Source: Read + Seek {}
 impl<T: Read + Seek> Source for T {}
 
-/// Opens `path`: a regular file is read as it is; anything else (a pipe, `/dev/stdin`) has no
-/// length to check the header against, so it is read into memory first.
-fn open(path: &Path) -> Result<(Box<dyn Source>, u64), NpyError> {
+/// Opens `path`: a regular file is read as it is; anything else (a pipe, `/dev/stdin`,
+/// `/dev/zero`) has no length to check the header against, so it is read into memory first,
+/// at most `max_bytes` of it.
+fn open(path: &Path, max_bytes: u64) -> Result<(Box<dyn Source>, u64), NpyError> {
     let p = path.display().to_string();
     let io = |source| NpyError::Io { path: p.clone(), source };
-    let mut f = File::open(path).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     if meta.is_dir() {
         return Err(io(io::Error::other("it is a directory")));
@@ -189,22 +198,84 @@ fn open(path: &Path) -> Result<(Box<dyn Source>, u64), NpyError> {
     if meta.is_file() {
         return Ok((Box::new(BufReader::new(f)), meta.len()));
     }
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).map_err(io)?;
+    let bytes = stream_bytes(&p, f, max_bytes)?;
     let len = bytes.len() as u64;
     Ok((Box::new(io::Cursor::new(bytes)), len))
+}
+
+/// The bytes of a `.npy` read from a stream, header first: the magic string, then the header's
+/// declared data size is checked against `max_bytes` before the data is read, so `/dev/zero` or
+/// an endless pipe is refused after a few bytes, and a stream is never read past the array it
+/// declares (plus one byte, to find trailing data).
+pub fn stream_bytes(name: &str, mut r: impl Read, max_bytes: u64) -> Result<Vec<u8>, NpyError> {
+    let io = |source| NpyError::Io { path: name.to_string(), source };
+    let malformed = |why: String| NpyError::Malformed { path: name.to_string(), why };
+    let mut bytes = Vec::new();
+    r.by_ref().take(12).read_to_end(&mut bytes).map_err(io)?;
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return Err(malformed(String::from("it does not start with the .npy magic string \\x93NUMPY")));
+    }
+    let end = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as u64,
+        Some(2 | 3) if bytes.len() >= 12 => {
+            12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as u64
+        }
+        _ => {
+            return Err(malformed(String::from(
+                "the file ends inside its header (truncated, or not a .npy file)",
+            )))
+        }
+    };
+    // numpy writes headers of a few hundred bytes.
+    if end > 1 << 20 {
+        return Err(malformed(format!("the header declares {end} bytes, more than any .npy header needs")));
+    }
+    r.by_ref().take(end - bytes.len() as u64).read_to_end(&mut bytes).map_err(io)?;
+    if (bytes.len() as u64) < end {
+        return Err(malformed(format!(
+            "the header declares {end} bytes but the file holds {} (truncated, or not a .npy file)",
+            bytes.len()
+        )));
+    }
+    let h = Header::from_reader(&mut io::Cursor::new(&bytes)).map_err(|e| header_error(e, name))?;
+    let size: u64 = match h.type_descriptor.as_string().map_or("", String::as_str) {
+        "<f4" | ">f4" => 4,
+        "<f8" | ">f8" => 8,
+        "<i2" | ">i2" => 2,
+        _ => return Err(NpyError::DType { path: name.to_string(), descr: h.type_descriptor.to_string() }),
+    };
+    let data = h.shape.iter().try_fold(size, |n, &d| n.checked_mul(d as u64)).unwrap_or(u64::MAX);
+    if data > max_bytes {
+        return Err(NpyError::TooLarge {
+            path: name.to_string(),
+            why: format!(
+                "its header declares shape {:?}, {} MiB of data, over the memory limit of {} MiB",
+                h.shape,
+                data.div_ceil(1 << 20),
+                max_bytes >> 20
+            ),
+        });
+    }
+    r.take(data + 1).read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 /// Reads a `.npy` of float32, float64 or int16, any shape, either byte order, C or Fortran
 /// order.
 pub fn read(path: &Path) -> Result<Array, NpyError> {
-    let (r, len) = open(path)?;
+    read_within(path, crate::Limits::default().max_bytes)
+}
+
+/// [`read`], reading at most `max_bytes` from a source that is not a regular file (a regular
+/// file's header is checked against its size instead).
+pub fn read_within(path: &Path, max_bytes: u64) -> Result<Array, NpyError> {
+    let (r, len) = open(path, max_bytes)?;
     read_from(r, len, &path.display().to_string())
 }
 
 /// Reads only the header of a `.npy` file (see [`Info`]), checking it as [`read`] does.
 pub fn read_header(path: &Path) -> Result<Info, NpyError> {
-    let (mut r, len) = open(path)?;
+    let (mut r, len) = open(path, crate::Limits::default().max_bytes)?;
     header(&mut r, len, &path.display().to_string())
 }
 
@@ -214,7 +285,7 @@ pub fn read_bytes(name: &str, bytes: &[u8]) -> Result<Array, NpyError> {
 }
 
 /// Writes `out` to `path` through a temporary file renamed into place, so a failed write never
-/// leaves a partial file.
+/// leaves a partial file (a FIFO or character device is streamed into; see `atomic`).
 pub fn write(path: &Path, out: &Output) -> Result<(), NpyError> {
     crate::atomic::write(path, |w| match out {
         Output::F32(a) => a.write_npy(w).map_err(io::Error::other),
@@ -230,10 +301,12 @@ fn write_error(path: &Path, e: crate::atomic::AtomicError) -> NpyError {
     NpyError::Write { path: path.display().to_string(), why }
 }
 
-/// Writes several arrays into one `.npz` (uncompressed), named as given, through a temporary
-/// file renamed into place.
+/// Writes several arrays into one `.npz` (uncompressed), named as given. The archive is built in
+/// memory and then written as [`write()`] writes (a temporary renamed into place, or streamed into
+/// a FIFO or device): a zip archive needs to seek, and a disk that fills up gives one clean
+/// error rather than the zip writer's own complaints.
 pub fn write_npz(path: &Path, arrays: &[(String, Output)]) -> Result<(), NpyError> {
-    crate::atomic::write(path, |w| {
+    crate::atomic::write_encoded(path, |w| {
         let mut npz = ndarray_npy::NpzWriter::new(w);
         for (n, a) in arrays {
             match a {
