@@ -1,6 +1,7 @@
 //! `specc run` over files: audio or `.npy` in, `.npy`, `.npz`, `.png` or `.svg` out, many inputs in
 //! parallel, a progress bar on a terminal, and a summary that counts what really happened.
 
+use crate::out::errln;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
@@ -492,15 +493,13 @@ fn write(
 /// writes nothing.
 pub fn write_stdout(out: &Output) -> Result<(), String> {
     use ndarray_npy::WriteNpyExt;
-    use std::io::Write;
     let mut bytes = Vec::new();
     match out {
         Output::F32(a) => a.write_npy(&mut bytes),
         Output::F64(a) => a.write_npy(&mut bytes),
     }
     .map_err(|e| format!("cannot encode .npy: {e}"))?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write stdout: {e}"))
+    crate::out::stdout_bytes(&bytes)
 }
 
 /// Runs every input; prints a summary; returns whether all succeeded.
@@ -515,7 +514,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let mut warnings = Vec::new();
     let inputs = collect(&opts.inputs, &mut warnings);
     for w in &warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if inputs.is_empty() {
         return Err(Error::Io(String::from("no input files to run")));
@@ -585,7 +584,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                 if !w.contains(&plan.precision) {
                     w.push(plan.precision);
                     bar.suspend(|| {
-                        eprintln!(
+                        errln!(
                             "warning: the JIT cannot compile this graph, running on the interpreter: {why}"
                         )
                     });
@@ -657,19 +656,19 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
     if results.len() == 1 {
         match &results[0].result {
-            Ok(line) => eprintln!("{line}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(line) => errln!("{line}"),
+            Err(e) => errln!("error: {e}"),
         }
         return Ok(ok == 1);
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
         if let Err(e) = &d.result {
-            eprintln!("failed: {}: {e}", shown(&d.input));
+            errln!("failed: {}: {e}", shown(&d.input));
         }
     }
     let rtf =
         if wall > 0.0 && audio > 0.0 { format!(", {:.1}x real time", audio / wall) } else { String::new() };
-    eprintln!(
+    errln!(
         "{} files: {ok} done, {} failed; {:.1} s of audio in {:.2} s{rtf}",
         results.len(),
         results.len() - ok,

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Range,
     /// The spec is incomplete or inconsistent (no input, no output, ...).
     Structure,
+    /// The text nests deeper than [`crate::syntax::MAX_NESTING`] levels (parentheses, blocks,
+    /// `if`/`match`, or a chain of operators).
+    Nesting,
 }
 
 /// An error about spec text or a `--set` value, rendered with miette: file:line:col, the source
@@ -112,6 +115,7 @@ impl Diag {
         };
         let end = self.span.end.min(text.len());
         let start = self.span.start.min(end);
+        let (name, text, start, end) = window(name, text, start, end);
         SpecError {
             kind: self.kind,
             message: self.message,
@@ -121,6 +125,43 @@ impl Diag {
             help: self.help,
         }
     }
+}
+
+/// How far into its line a span may start and still be shown with its whole line. miette pads
+/// the caret line with `{:width$}`, which panics past 65535 columns; a line that long is not
+/// readable anyway.
+const MAX_COLUMN: usize = 2000;
+
+/// The text to show for a span at `start..end` of `text`: the text itself, or, when the span
+/// starts more than [`MAX_COLUMN`] bytes into its line, an excerpt of that line from a little
+/// before the span, named with the real line and column so the position is not lost.
+fn window(name: String, text: Arc<str>, start: usize, end: usize) -> (String, Arc<str>, usize, usize) {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if start - line_start <= MAX_COLUMN {
+        return (name, text, start, end);
+    }
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let from = floor(start - 80);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let to = floor(line_end.min(end.max(start) + MAX_COLUMN));
+    let line = text[..start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let excerpt: Arc<str> = Arc::from(format!("…{}", &text[from..to]));
+    let shift = from - "…".len();
+    (
+        format!(
+            "{name} at line {line}, column {column}; the line shown from column {}",
+            column - text[from..start].chars().count()
+        ),
+        excerpt,
+        start - shift,
+        end.min(to) - shift,
+    )
 }
 
 impl fmt::Display for Diag {

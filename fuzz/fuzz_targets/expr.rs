@@ -1,0 +1,63 @@
+//! Expression text with deep nesting, as a `--set` value and inside a spec, through
+//! [`specc::Pipeline::compile`] (parse, lower with the constant evaluator, passes), the error
+//! rendered as the CLI renders it. Nothing may panic, overflow the stack, wrap an integer or take
+//! unbounded time or memory, however deep the text nests.
+//!
+//! libFuzzer's byte mutations alone rarely build 700 nested parentheses, so the input describes
+//! the nesting: two bytes give a repeat count `n` (up to 40000), the rest is UTF-8 (lossy) split
+//! on NUL bytes into `open`, `core`, `close` and an optional parameter name. The expression is
+//! `open` × n, `core`, `close` × n: `(`/`1`/`)` nests parentheses, `-`/`1`/`` stacks unary
+//! minus, `1+`/`1`/`` makes a long chain, `if true {`/`1`/`} else {2}` nests blocks.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+/// Parameters of different types (int, float, word, optional) to set the expression to.
+const PARAMS: &[(&str, &str)] = &[
+    ("keras_mel", "fft_length"),
+    ("keras_mel", "sampling_rate"),
+    ("keras_mel", "max_freq"),
+    ("keras_mel", "window"),
+    ("librosa_mel", "fmax"),
+    ("kaldi_fbank", "frame_length"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let n = (usize::from(data[0]) << 8 | usize::from(data[1])) % 40_001;
+    let which = usize::from(data[2]) % PARAMS.len();
+    let text = String::from_utf8_lossy(&data[3..]);
+    let mut parts = text.split('\0');
+    let open = parts.next().unwrap_or_default();
+    let core = parts.next().unwrap_or_default();
+    let close = parts.next().unwrap_or_default();
+    // Keep the text within what a command line or a spec file plausibly holds (a few MB).
+    if (open.len() + close.len()).saturating_mul(n) + core.len() > 4 << 20 {
+        return;
+    }
+    let expr = format!("{}{core}{}", open.repeat(n), close.repeat(n));
+    let (preset, param) = PARAMS[which];
+    let name = parts.next().filter(|s| !s.is_empty()).unwrap_or(param);
+    let set = format!("{name}={expr}");
+    check(specc::Pipeline::preset(preset, &[&set]));
+    let spec = format!(
+        "spec fuzz\nparam p: float? = {expr}\ninput audio: f32[..., samples]\n\
+         let q = if p == none {{ 1 }} else {{ p }}\naudio |> frames(length: 4, hop: 2)\n"
+    );
+    check(specc::Pipeline::compile("fuzz.spec", &spec, &[]));
+});
+
+fn check(r: Result<specc::Pipeline, specc::Error>) {
+    match r {
+        Ok(p) => {
+            let _ = p.graph().to_string();
+            let _ = p.plan(&[4000], "float32").map_err(|e| e.to_string());
+        }
+        Err(e) => {
+            let _ = e.to_string();
+            let _ = format!("{:?}", miette::Report::new(e));
+        }
+    }
+}
