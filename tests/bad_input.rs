@@ -1522,7 +1522,17 @@ fn deep_text_is_a_nesting_error_not_a_stack_overflow() {
             nesting_error(r)
         });
         assert!(report.contains("nested too deeply") && report.contains("let"), "{what}: {report}");
+        // A megabyte of one-line text is shown as an excerpt, not in full.
+        assert!(report.len() < 20_000, "{what}: {} bytes of report", report.len());
     }
+    // An error 70000 columns into a line (miette's padding panics past 65535) is shown from a
+    // little before it, with the real line and column.
+    let far = format!("top_db={}1/0", " ".repeat(70_000));
+    let o = specc(&["check", "keras_mel", "--set", &far]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("division by zero") && err.contains("column 70010"), "{err}");
+    assert!(err.len() < 20_000);
     // The CLI: exit 1 with the named error, for a --set and for `fmt` (the printer) of a file.
     let o = specc(&[
         "check",
