@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets, one after another, one job each (the machine is shared).
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 s each for spec, npy, audio, differential
+#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 s each for spec, expr, npy, audio, differential
 #
 # Seeds the corpora (the shipped specs with --set lines, the golden .npy inputs, small
 # generated WAVs and the example recordings), builds once with overflow checks and debug
@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec npy audio differential)
+[ ${#targets[@]} -gt 0 ] || targets=(spec expr npy audio differential)
 
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     tc=(+nightly)
@@ -28,6 +28,7 @@ cargo "${tc[@]}" fuzz build -O -a 2>&1 | tail -3
 for t in "${targets[@]}"; do
     extra=()
     [ "$t" = spec ] && extra+=(-dict=spec.dict)
+    [ "$t" = expr ] && extra+=(-dict=expr.dict -max_len=4096)
     [ "$t" = audio ] && extra+=(-max_len=131072)
     [ "$t" = npy ] && extra+=(-max_len=70000)
     echo "== $t for $secs s"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
-mkdir -p corpus/spec corpus/npy corpus/audio
+mkdir -p corpus/spec corpus/npy corpus/audio corpus/expr
 
 # spec: each shipped spec's text, each preset by name with a few --set lines (NUL-separated).
 for f in "$root"/specs/*.spec; do cp "$f" "corpus/spec/$(basename "$f")"; done
@@ -16,6 +16,20 @@ seed $'librosa_mel\0n_fft=512\0hop_length=128\0center=false\0htk=true\0norm=none
 seed $'torchaudio_mel\0n_fft=400\0pad=100\0normalized=true\0stype=magnitude' torch_sets
 seed $'whisper\0n_mels=128\0padding=16000' whisper_sets
 seed $'kaldi_fbank\0frame_length=20\0round_to_power_of_two=false\0window_type=hamming' kaldi_sets
+
+# expr: the repeat count (byte 0, times 157 when byte 1 is odd), a byte choosing the parameter,
+# then open\0core\0close.
+expr() { printf "$1" > "corpus/expr/$2"; }
+expr '\x05\x01\x00(\x001\x00)' parens_700
+expr '\x05\x00\x00(\x00-9223372036854775807 - 1\x00) // -1' min_div
+expr '\x01\x00\x00\x007 %% -2\x00' rem_neg
+expr '\x40\x01\x011 +\x001\x00' plus_10k
+expr '\xbf\x01\x00-\x001\x00' neg_30k
+expr '\xff\x00\x04not \x00true\x00' not_256
+expr '\x40\x00\x03if true {\x00hann\x00} else {hamming}' if_64
+expr '\x20\x00\x00int(\x001e300\x00)' int_nested
+expr '\x08\x00\x02\x00none ?? 8000 Hz\x00' coalesce
+expr '\x03\x00\x01max(2, \x0010\x00)' max_nested
 
 # npy: the golden inputs (small ones) and the example.
 for f in "$root"/tests/golden/fixtures/inputs/*.npy; do

@@ -1,6 +1,7 @@
 //! `specc bench`: compile once, warm up, time repeated runs, report medians — the measurement
 //! every speed claim quotes. Timing lives here and in `benches/`, never in tests.
 
+use crate::out::{errln, outln};
 use ndarray::{ArrayD, IxDyn};
 use specc::{npy, Error, Pipeline};
 use std::time::Instant;
@@ -25,16 +26,44 @@ pub struct BenchOptions {
     pub max_bytes: Option<u64>,
 }
 
-/// A seeded batch of noise plus two tones per clip, laid out as the spec's input: `(batch,
-/// samples)` for `[..., samples]`, with a channel axis of one where the spec has one.
+/// The most timed runs `--runs` takes: far beyond any useful median, and a bound on the list of
+/// times kept.
+const MAX_RUNS: usize = 1_000_000;
+
+/// The input shape for a generated batch: `(batch, samples)` for `[..., samples]`, with a
+/// channel axis of one where the spec has one.
+fn batch_shape(p: &Pipeline, batch: usize, samples: usize) -> Result<Vec<usize>, Error> {
+    let axes: Vec<&str> = p.graph().user_axes().iter().map(String::as_str).collect();
+    Ok(match axes.as_slice() {
+        ["...", "samples"] => vec![batch, samples],
+        ["batch", "samples", "channels"] => vec![batch, samples, 1],
+        ["batch", "channels", "samples"] => vec![batch, 1, samples],
+        other => {
+            return Err(Error::Io(format!(
+                "cannot generate a bench input for layout {other:?}; pass --input"
+            )))
+        }
+    })
+}
+
+/// A seeded batch of noise plus two tones per clip, in the shape [`batch_shape`] gives, after
+/// checking it against the pipeline's memory limit: the size comes from the command line, so it
+/// is planned (input and working memory) before anything is allocated.
 fn generate(p: &Pipeline, batch: usize, samples: usize) -> Result<ArrayD<f32>, Error> {
+    let total = batch.checked_mul(samples).filter(|t| *t <= isize::MAX as usize / 4).ok_or_else(|| {
+        Error::Io(format!(
+            "--batch {batch} clips of {samples} samples is more samples than memory can address"
+        ))
+    })?;
+    let shape = batch_shape(p, batch, samples)?;
+    p.plan(&shape, "float32")?;
     let rate = p.graph().rate.unwrap_or(16000.0);
     let mut state: u64 = 0x5eed_cafe;
     let mut noise = || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
     };
-    let mut data = Vec::with_capacity(batch * samples);
+    let mut data = Vec::with_capacity(total);
     for b in 0..batch {
         let (f1, f2) = (220.0 * (1.0 + b as f64 * 0.25), 1234.5 + 97.0 * b as f64);
         for i in 0..samples {
@@ -45,17 +74,6 @@ fn generate(p: &Pipeline, batch: usize, samples: usize) -> Result<ArrayD<f32>, E
             data.push(v as f32);
         }
     }
-    let axes: Vec<&str> = p.graph().user_axes().iter().map(String::as_str).collect();
-    let shape = match axes.as_slice() {
-        ["...", "samples"] => vec![batch, samples],
-        ["batch", "samples", "channels"] => vec![batch, samples, 1],
-        ["batch", "channels", "samples"] => vec![batch, 1, samples],
-        other => {
-            return Err(Error::Io(format!(
-                "cannot generate a bench input for layout {other:?}; pass --input"
-            )))
-        }
-    };
     ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| Error::Io(e.to_string()))
 }
 
@@ -81,6 +99,9 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
     let threads = specc_runtime::pool::threads(opts.threads);
     let compile_ms = t.elapsed().as_secs_f64() * 1e3;
     let rate = p.graph().rate.unwrap_or(16000.0);
+    if opts.runs > MAX_RUNS {
+        return Err(Error::Usage(format!("--runs {} is more than the {MAX_RUNS} a median needs", opts.runs)));
+    }
     let x: npy::Array = match &opts.input {
         Some(path) => crate::files::load(&p, path, &opts.audio).map_err(Error::Io)?.0,
         None => {
@@ -105,11 +126,11 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
     let (used, why) = p.engine_for(plan.precision);
     let compile_ms = compile_ms + t.elapsed().as_secs_f64() * 1e3;
     if let Some(why) = &why {
-        eprintln!("warning: the JIT cannot compile this graph, running on the interpreter: {why}");
+        errln!("warning: the JIT cannot compile this graph, running on the interpreter: {why}");
     }
     let once = || -> Result<(), Error> { p.run(&view).map(|_| ()) };
     once()?; // warm-up
-    let mut times = Vec::with_capacity(opts.runs);
+    let mut times = Vec::with_capacity(opts.runs.max(1));
     for _ in 0..opts.runs.max(1) {
         let t = Instant::now();
         once()?;
@@ -119,7 +140,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
     let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
     let frames = plan.frames * lead.max(1);
     if opts.json {
-        println!(
+        outln!(
             "{{\"spec\": \"{}\", \"engine\": \"{}\", \"input_shape\": {:?}, \"output_shape\": {:?}, \
              \"threads\": {}, \"runs\": {}, \"compile_ms\": {:.3}, \"median_ms\": {:.3}, \"min_ms\": {:.3}, \
              \"frames\": {}, \"frames_per_s\": {:.1}, \"audio_s\": {:.3}, \"realtime_factor\": {:.2}}}",
@@ -138,17 +159,17 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
             audio_seconds / med
         );
     } else {
-        println!("spec {} ({} engine, {} thread(s))", p.graph().name, used.as_str(), threads);
-        println!("  input {:?} -> output {:?}", view.shape(), plan.output_shape);
-        println!("  compile      {compile_ms:9.3} ms   (parse, lower, optimize, machine code)");
-        println!(
+        outln!("spec {} ({} engine, {} thread(s))", p.graph().name, used.as_str(), threads);
+        outln!("  input {:?} -> output {:?}", view.shape(), plan.output_shape);
+        outln!("  compile      {compile_ms:9.3} ms   (parse, lower, optimize, machine code)");
+        outln!(
             "  compute      {:9.3} ms median, {:.3} ms min over {} runs",
             med * 1e3,
             min * 1e3,
             times.len()
         );
-        println!("  frames/s     {:12.0}   ({frames} frames)", frames as f64 / med);
-        println!("  real time    {:9.1}x   ({audio_seconds:.2} s of audio)", audio_seconds / med);
+        outln!("  frames/s     {:12.0}   ({frames} frames)", frames as f64 / med);
+        outln!("  real time    {:9.1}x   ({audio_seconds:.2} s of audio)", audio_seconds / med);
     }
     Ok(())
 }

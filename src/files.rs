@@ -1,6 +1,7 @@
 //! `specc run` over files: audio or `.npy` in, `.npy`, `.npz`, `.png` or `.svg` out, many inputs in
 //! parallel, a progress bar on a terminal, and a summary that counts what really happened.
 
+use crate::out::errln;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
@@ -568,15 +569,13 @@ fn write(
 /// writes nothing.
 pub fn write_stdout(out: &Output) -> Result<(), String> {
     use ndarray_npy::WriteNpyExt;
-    use std::io::Write;
     let mut bytes = Vec::new();
     match out {
         Output::F32(a) => a.write_npy(&mut bytes),
         Output::F64(a) => a.write_npy(&mut bytes),
     }
     .map_err(|e| format!("cannot encode .npy: {e}"))?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&bytes).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write stdout: {e}"))
+    crate::out::stdout_bytes(&bytes)
 }
 
 /// Refuses, before anything is written, a run whose output would replace one of its inputs:
@@ -611,6 +610,7 @@ fn refuse_clobbering(inputs: &[(PathBuf, String)], dest: &Dest) -> Result<(), Er
 /// removed, the count of outputs written completely is printed, and the process exits with
 /// 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as a shell reports it.
 mod interrupt {
+    use crate::out::errln;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Mutex;
@@ -665,7 +665,7 @@ mod interrupt {
         let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
         let partial =
             if removed > 0 { format!("; {removed} unfinished output(s) removed") } else { String::new() };
-        eprintln!("\ninterrupted by {name}: {done} of {total} output(s) written completely{partial}");
+        errln!("\ninterrupted by {name}: {done} of {total} output(s) written completely{partial}");
         std::process::exit(128 + sig);
     }
 }
@@ -682,7 +682,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let mut warnings = Vec::new();
     let inputs = collect(&opts.inputs, &mut warnings);
     for w in &warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if inputs.is_empty() {
         return Err(Error::Io(String::from("no input files to run")));
@@ -755,7 +755,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
                 if !w.contains(&plan.precision) {
                     w.push(plan.precision);
                     bar.suspend(|| {
-                        eprintln!(
+                        errln!(
                             "warning: the JIT cannot compile this graph, running on the interpreter: {why}"
                         )
                     });
@@ -855,25 +855,25 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<bool, Error> {
     let audio: f64 = results.iter().filter(|d| d.result.is_ok()).map(|d| d.audio_seconds).sum();
     let note = || {
         if let Some(note) = &npz_note {
-            eprintln!("note: {note}");
+            errln!("note: {note}");
         }
     };
     if results.len() == 1 {
         match &results[0].result {
-            Ok(line) => eprintln!("{line}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(line) => errln!("{line}"),
+            Err(e) => errln!("error: {e}"),
         }
         note();
         return Ok(ok == 1);
     }
     for d in results.iter().filter(|d| d.result.is_err()) {
         if let Err(e) = &d.result {
-            eprintln!("failed: {}: {e}", shown(&d.input));
+            errln!("failed: {}: {e}", shown(&d.input));
         }
     }
     let rtf =
         if wall > 0.0 && audio > 0.0 { format!(", {:.1}x real time", audio / wall) } else { String::new() };
-    eprintln!(
+    errln!(
         "{} files: {ok} done, {} failed; {:.1} s of audio in {:.2} s{rtf}",
         results.len(),
         results.len() - ok,

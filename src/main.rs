@@ -1,8 +1,13 @@
 //! The `specc` command line.
+// All output goes through `out` (a closed pipe or a full disk is not a panic).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use clap::{Parser, Subcommand};
 mod bench;
 mod files;
+mod out;
+
+use out::{errln, out, outln};
 
 use specc::{Engine, Pipeline};
 use specc_runtime::audio::ChannelMode;
@@ -218,11 +223,11 @@ fn main() -> ExitCode {
         Err(specc::Error::Failed) => ExitCode::FAILURE,
         // As clap exits for its own usage errors.
         Err(e @ specc::Error::Usage(_)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
+            errln!("{:?}", miette::Report::new(e));
             ExitCode::FAILURE
         }
     }
@@ -298,24 +303,24 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
         }
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
-            println!("spec {}: ok", p.graph().name);
+            outln!("spec {}: ok", p.graph().name);
             print_params(&p);
             let out = p.graph().output_type();
-            println!("  output: {}", specc_compiler::graph::type_text(out));
+            outln!("  output: {}", specc_compiler::graph::type_text(out));
             Ok(())
         }
         Cmd::Graph { spec, sets, after, passes } => {
             if passes {
                 for (i, p) in specc_compiler::passes::PASSES.iter().enumerate() {
-                    println!("{}. {:<9} {}", i + 1, p.name, p.doc);
+                    outln!("{}. {:<9} {}", i + 1, p.name, p.doc);
                 }
                 return Ok(());
             }
             let p = open(spec.as_deref().unwrap_or_default(), &sets)?;
             match after.as_deref() {
-                None => print!("{}", p.graph()),
-                Some("all") => print!("{}", p.optimized()),
-                Some(pass) => print!("{}", p.graph_after(pass)?),
+                None => out!("{}", p.graph()),
+                Some("all") => out!("{}", p.optimized()),
+                Some(pass) => out!("{}", p.graph_after(pass)?),
             }
             Ok(())
         }
@@ -329,31 +334,31 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 };
                 specc::Error::from(Box::new(d.into_error(&src)))
             })?;
-            print!("{}", specc_compiler::syntax::print_spec(&parsed));
+            out!("{}", specc_compiler::syntax::print_spec(&parsed));
             Ok(())
         }
         Cmd::Presets { name: None } => {
             for (name, text) in specc::PRESETS {
-                println!("{name:<16} {}", specc::library_call_short(text));
+                outln!("{name:<16} {}", specc::library_call_short(text));
             }
             Ok(())
         }
         Cmd::Presets { name: Some(name) } => {
             let p = specc::Pipeline::preset(&name, &[])?;
             let text = specc::preset_text(&name).unwrap_or_default();
-            println!("{name}: {}", specc::library_call(text));
+            outln!("{name}: {}", specc::library_call(text));
             for note in specc::library_notes(text) {
-                println!("  {note}");
+                outln!("  {note}");
             }
-            println!("params (--set name=value):");
+            outln!("params (--set name=value):");
             print_params(&p);
             let rate = match (p.rate_param(), p.graph().rate) {
                 (Some(param), _) => format!(" at {param}"),
                 (None, Some(hz)) => format!(" at {hz} Hz"),
                 (None, None) => String::new(),
             };
-            println!("input: [{}]{rate}", p.graph().user_axes().join(", "));
-            println!("output: {}", specc_compiler::graph::type_text(p.graph().output_type()));
+            outln!("input: [{}]{rate}", p.graph().user_axes().join(", "));
+            outln!("output: {}", specc_compiler::graph::type_text(p.graph().output_type()));
             Ok(())
         }
         Cmd::Filters { spec, sets, output, layout } => {
@@ -374,7 +379,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             }
             let (_, function) = p.filter_layout();
             let what = function.map(|f| format!(" (as {f} returns it)")).unwrap_or_default();
-            eprintln!("{} -> {}: {:?} float32{what}", p.graph().name, output.display(), out.shape());
+            errln!("{} -> {}: {:?} float32{what}", p.graph().name, output.display(), out.shape());
             Ok(())
         }
     }
@@ -389,7 +394,7 @@ fn print_params(p: &Pipeline) {
     let ty_w = params.iter().map(|q| ty(q).len()).max().unwrap_or(0).max(27) + 1;
     for param in params {
         let set = if param.overridden { "  (set)" } else { "" };
-        println!(
+        outln!(
             "  {:<name_w$} {:<ty_w$} = {}{}",
             param.name,
             ty(param),
@@ -398,4 +403,3 @@ fn print_params(p: &Pipeline) {
         );
     }
 }
-

@@ -542,12 +542,16 @@ fn presets_list_and_signature() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        text.starts_with("kaldi_fbank: torchaudio.compliance.kaldi.fbank(waveform, blackman_coeff=0.42, channel=-1,"),
+        text.starts_with(
+            "kaldi_fbank: torchaudio.compliance.kaldi.fbank(waveform, blackman_coeff=0.42, channel=-1,"
+        ),
         "{text}"
     );
     assert!(text.contains(", use_power=True, window_type=\"povey\")\n"), "{text}");
     assert!(
-        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sample_frequency", "float", "=", "16000.0"]),
+        text.lines().any(
+            |l| l.split_whitespace().collect::<Vec<_>>() == ["sample_frequency", "float", "=", "16000.0"]
+        ),
         "{text}"
     );
     assert!(text.lines().any(|l| l == "input: [channels, samples] at sample_frequency"), "{text}");

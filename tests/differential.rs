@@ -258,8 +258,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             shape: vec![2, n],
             signal: Signal::Noise,
             f64_input: false,
-        },
-    );
+        });
     (prop_oneof![keras_mel, keras_stft, librosa, librosa_stft, torch, whisper, kaldi], signal_strategy())
         .prop_map(|(mut c, s)| {
             c.signal = s;

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Range,
     /// The spec is incomplete or inconsistent (no input, no output, ...).
     Structure,
+    /// The text nests deeper than [`crate::syntax::MAX_NESTING`] levels (parentheses, blocks,
+    /// `if`/`match`, or a chain of operators).
+    Nesting,
 }
 
 /// An error about spec text or a `--set` value, rendered with miette: file:line:col, the source
@@ -112,6 +115,7 @@ impl Diag {
         };
         let end = self.span.end.min(text.len());
         let start = self.span.start.min(end);
+        let (name, text, start, end) = window(name, text, start, end);
         SpecError {
             kind: self.kind,
             message: self.message,
@@ -121,6 +125,48 @@ impl Diag {
             help: self.help,
         }
     }
+}
+
+/// How much of a long line is shown around a span. miette pads the caret line with
+/// `{:width$}`, which panics past 65535 columns, and prints the whole line, which for a
+/// megabyte of one-line text is neither fast nor readable.
+const MAX_COLUMN: usize = 2000;
+
+/// The text to show for a span at `start..end` of `text`: the text itself when its line is of a
+/// readable length; else an excerpt that ends at most [`MAX_COLUMN`] bytes past the span (with
+/// the span cut to that length) and, when the span starts more than [`MAX_COLUMN`] bytes into its
+/// line, starts a little before it, named with the real line and column so the position is not
+/// lost.
+fn window(name: String, text: Arc<str>, start: usize, end: usize) -> (String, Arc<str>, usize, usize) {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    if line_end - line_start <= 2 * MAX_COLUMN {
+        return (name, text, start, end);
+    }
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let end = floor(end.min(start + MAX_COLUMN));
+    let to = floor(line_end.min(end + MAX_COLUMN));
+    if start - line_start <= MAX_COLUMN {
+        let excerpt: Arc<str> = Arc::from(format!("{}…", &text[..to]));
+        return (name, excerpt, start, end);
+    }
+    let from = floor(start - 80);
+    let line = text[..start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let shown_from = column - text[from..start].chars().count();
+    let excerpt: Arc<str> = Arc::from(format!("…{}…", &text[from..to]));
+    let shift = from - "…".len();
+    (
+        format!("{name} at line {line}, column {column}; the line shown from column {shown_from}"),
+        excerpt,
+        start - shift,
+        end - shift,
+    )
 }
 
 impl fmt::Display for Diag {

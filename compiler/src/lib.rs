@@ -40,6 +40,11 @@ pub fn compile(name: &str, text: &str, sets: &[String]) -> Result<Compiled, Box<
 }
 
 fn compile_source(src: &Source) -> Result<Compiled, Diag> {
+    // Lowering recurses over the (depth-bounded) tree: give it the stack that bound needs.
+    syntax::with_stack(|| compile_on_stack(src))
+}
+
+fn compile_on_stack(src: &Source) -> Result<Compiled, Diag> {
     let spec = syntax::parse_spec(&src.text)?;
     let mut overrides = Vec::new();
     for (i, s) in src.sets.iter().enumerate() {

@@ -637,37 +637,63 @@ impl<'a> Lowerer<'a> {
         self.eval(e)
     }
 
+    /// Evaluates `e`, holding every result to one rule: an integer fits 64 bits and a number
+    /// (plain, Hz or seconds) is finite. An operation whose exact result falls outside (integer
+    /// overflow, a float overflowing to inf, a NaN, a division by zero, a literal like `1e400`)
+    /// is an error at that operation, never wrapped, saturated or carried on as inf/NaN.
     fn eval(&mut self, e: &Expr) -> Result<Value, Diag> {
+        let v = self.eval_unchecked(e)?;
+        match v {
+            Value::Float(x) | Value::Freq(x) | Value::Time(x) if !x.is_finite() => Err(out_of_range(
+                e.span,
+                if x.is_nan() { "not a number (NaN)" } else { "overflows to infinity" },
+                "results must be finite 64-bit floats",
+            )),
+            v => Ok(v),
+        }
+    }
+
+    fn eval_unchecked(&mut self, e: &Expr) -> Result<Value, Diag> {
         Ok(match &e.kind {
-            ExprKind::Number { value, is_int, unit } => {
+            ExprKind::Number { value, is_int, int, unit } => {
                 let v = *value;
                 if !v.is_finite() {
                     return Err(Diag::new(ErrorKind::Range, e.span, "number out of range")
                         .label("too large")
                         .help("numbers must fit a 64-bit float"));
                 }
+                if *is_int && int.is_none() && matches!(unit, None | Some(Unit::Samples)) {
+                    return Err(Diag::new(ErrorKind::Range, e.span, "integer out of range")
+                        .label("too large")
+                        .help("integers must fit 64 bits (at most 9223372036854775807)"));
+                }
                 match unit {
-                    None if *is_int => {
-                        if v > i64::MAX as f64 {
-                            return Err(Diag::new(ErrorKind::Range, e.span, "integer out of range")
-                                .label("too large")
-                                .help("integers must fit 64 bits"));
-                        }
-                        Value::Int(v as i64)
-                    }
-                    None => Value::Float(v),
+                    None => match int {
+                        Some(i) => Value::Int(*i),
+                        Option::None => Value::Float(v),
+                    },
                     Some(Unit::Hz) => Value::Freq(v),
                     Some(Unit::KHz) => Value::Freq(v * 1000.0),
                     Some(Unit::Ms) => Value::Time(v / 1000.0),
                     Some(Unit::S) => Value::Time(v),
-                    Some(Unit::Samples) => {
-                        if v.fract() != 0.0 {
-                            return Err(Diag::new(ErrorKind::Type, e.span, "a sample count must be whole")
+                    Some(Unit::Samples) => match int {
+                        Some(i) => Value::Int(*i),
+                        Option::None => match float_to_int(v) {
+                            Some(i) if v.fract() == 0.0 => Value::Int(i),
+                            Some(_) => {
+                                return Err(Diag::new(
+                                    ErrorKind::Type,
+                                    e.span,
+                                    "a sample count must be whole",
+                                )
                                 .label("not a whole number")
-                                .help("write a whole number of samples"));
-                        }
-                        Value::Int(v as i64)
-                    }
+                                .help("write a whole number of samples"))
+                            }
+                            Option::None => {
+                                return Err(out_of_range(e.span, "too large", "integers must fit 64 bits"))
+                            }
+                        },
+                    },
                 }
             }
             ExprKind::Bool(b) => Value::Bool(*b),
@@ -678,7 +704,9 @@ impl<'a> Lowerer<'a> {
             ExprKind::Unary(op, x) => {
                 let v = self.eval(x)?;
                 match (op, v) {
-                    (UnOp::Neg, Value::Int(i)) => Value::Int(-i),
+                    (UnOp::Neg, Value::Int(i)) => Value::Int(i.checked_neg().ok_or_else(|| {
+                        out_of_range(e.span, "-(-2^63) does not fit 64 bits", "integers must fit 64 bits")
+                    })?),
                     (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
                     (UnOp::Neg, Value::Freq(f)) => Value::Freq(-f),
                     (UnOp::Neg, Value::Time(f)) => Value::Time(-f),
@@ -801,6 +829,12 @@ impl<'a> Lowerer<'a> {
                 _ => x >= y,
             }));
         }
+        if matches!(op, BinOp::Div | BinOp::FloorDiv | BinOp::Rem) && y == 0.0 {
+            // Python raises ZeroDivisionError for ints and floats alike; so does specc.
+            return Err(Diag::new(ErrorKind::Range, b.span, "division by zero")
+                .label("this is 0")
+                .help("the divisor must not be zero"));
+        }
         // Integer arithmetic stays integral; `/` is true division.
         if let (Int(i), Int(j)) = (&l, &r) {
             let (i, j) = (*i, *j);
@@ -808,22 +842,19 @@ impl<'a> Lowerer<'a> {
                 BinOp::Add => i.checked_add(j),
                 BinOp::Sub => i.checked_sub(j),
                 BinOp::Mul => i.checked_mul(j),
-                BinOp::FloorDiv | BinOp::Rem if j == 0 => {
-                    return Err(Diag::new(ErrorKind::Range, b.span, "division by zero")
-                        .label("this is 0")
-                        .help("the divisor must not be zero"))
-                }
-                BinOp::FloorDiv => Some(i.div_euclid(j)),
-                BinOp::Rem => Some(i.rem_euclid(j)),
+                BinOp::FloorDiv => floor_div(i, j),
+                BinOp::Rem => Some(floor_rem(i, j)),
                 _ => Option::None,
             };
             if let Some(v) = res {
                 return Ok(Int(v));
             }
             if op != BinOp::Div {
-                return Err(Diag::new(ErrorKind::Range, span, "integer overflow")
-                    .label("too large")
-                    .help("integers must fit 64 bits"));
+                return Err(out_of_range(
+                    span,
+                    "the result does not fit 64 bits",
+                    "integers must fit 64 bits",
+                ));
             }
         }
         let v = match op {
@@ -831,8 +862,8 @@ impl<'a> Lowerer<'a> {
             BinOp::Sub => x - y,
             BinOp::Mul => x * y,
             BinOp::Div => x / y,
-            BinOp::FloorDiv => (x / y).floor(),
-            BinOp::Rem => x - y * (x / y).floor(),
+            BinOp::FloorDiv => py_divmod(x, y).0,
+            BinOp::Rem => py_divmod(x, y).1,
             _ => unreachable!("handled above"),
         };
         let dim = match op {
@@ -863,9 +894,7 @@ impl<'a> Lowerer<'a> {
                 }
             },
         };
-        let integral = matches!((&l, &r), (Int(_), Int(_))) && op == BinOp::FloorDiv;
         Ok(match dim {
-            Dim::One if integral => Int(v as i64),
             Dim::One => Float(v),
             Dim::Freq => Freq(v),
             Dim::Time => Time(v),
@@ -929,6 +958,8 @@ impl<'a> Lowerer<'a> {
             Dim::Time => Value::Time(r),
         };
         Ok(match name {
+            // An integer is already whole: going through f64 would round it past 2^53.
+            "floor" | "ceil" | "round" | "int" if matches!(v0, Value::Int(_)) => v0,
             "floor" | "ceil" | "round" | "int" => {
                 let r = match name {
                     "floor" => x.floor(),
@@ -937,14 +968,22 @@ impl<'a> Lowerer<'a> {
                     _ => x.trunc(),
                 };
                 if d == Dim::One {
-                    Value::Int(r as i64)
+                    Value::Int(float_to_int(r).ok_or_else(|| {
+                        out_of_range(
+                            c.span,
+                            &format!("{r:?} does not fit 64 bits"),
+                            "integers must fit 64 bits",
+                        )
+                    })?)
                 } else {
                     wrap(r, d)
                 }
             }
             "float" => wrap(x, d),
             "abs" => match v0 {
-                Value::Int(i) => Value::Int(i.abs()),
+                Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| {
+                    out_of_range(c.span, "abs(-2^63) does not fit 64 bits", "integers must fit 64 bits")
+                })?),
                 _ => wrap(x.abs(), d),
             },
             "sqrt" => wrap(x.sqrt(), d),
@@ -1464,6 +1503,62 @@ enum Dim {
     Time,
 }
 
+/// The error for a value outside what the constant evaluator represents (see `eval`).
+fn out_of_range(span: Span, label: &str, help: &str) -> Diag {
+    Diag::new(ErrorKind::Range, span, "value out of range").label(label).help(help)
+}
+
+/// `x` as an i64 when it is whole-or-not but within i64's range (NaN and ±inf are not); the
+/// fraction is truncated, so callers pass whole numbers.
+fn float_to_int(x: f64) -> Option<i64> {
+    // -2^63 is exact in f64; 2^63 is the first value past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (-LIMIT..LIMIT).contains(&x).then_some(x as i64)
+}
+
+/// Python's `i // j` (rounds toward negative infinity); `None` only for `-2^63 // -1`, whose
+/// result 2^63 does not fit. `j` is not zero.
+fn floor_div(i: i64, j: i64) -> Option<i64> {
+    let q = i.checked_div(j)?;
+    Some(if i % j != 0 && ((i < 0) != (j < 0)) { q - 1 } else { q })
+}
+
+/// Python's `i % j` (takes the divisor's sign); always fits (`-2^63 % -1` is 0). `j` is not zero.
+fn floor_rem(i: i64, j: i64) -> i64 {
+    let r = i.wrapping_rem(j);
+    if r != 0 && ((r < 0) != (j < 0)) {
+        r + j
+    } else {
+        r
+    }
+}
+
+/// Python's `divmod(x, y)` for floats, as CPython's `float_divmod` computes it (so `//` and `%`
+/// agree with Python to the last bit, signed zeros included). `y` is not zero.
+fn py_divmod(x: f64, y: f64) -> (f64, f64) {
+    let mut m = x % y;
+    let mut div = (x - m) / y;
+    if m != 0.0 {
+        if (y < 0.0) != (m < 0.0) {
+            m += y;
+            div -= 1.0;
+        }
+    } else {
+        m = 0.0f64.copysign(y);
+    }
+    let floordiv = if div != 0.0 {
+        let f = div.floor();
+        if div - f > 0.5 {
+            f + 1.0
+        } else {
+            f
+        }
+    } else {
+        0.0f64.copysign(x / y)
+    };
+    (floordiv, m)
+}
+
 fn num(v: &Value) -> Option<(f64, Dim)> {
     match v {
         Value::Int(i) => Some((*i as f64, Dim::One)),
@@ -1906,6 +2001,13 @@ impl Args<'_, '_, '_> {
                         )
                 })?;
                 let s = t * rate;
+                if float_to_int(s.round()).is_none() {
+                    return Err(self.range(
+                        name,
+                        &format!("{t:?} s at {rate:?} Hz is {s:?} samples, which does not fit 64 bits"),
+                        "sizes are limited to 2^30 samples",
+                    ));
+                }
                 if (s - s.round()).abs() > 1e-6 {
                     return Err(self.range(
                         name,
@@ -2096,9 +2198,11 @@ pub fn parse_set_value(spec: &Spec, name: &str, name_span: Span, text: &str) -> 
             _ => Err(not_accepted(String::from("not a spelling this param accepts"))),
         };
     }
-    crate::syntax::parse_value(text).map_err(|_| Diag {
-        kind: ErrorKind::Syntax,
-        ..not_accepted(String::from("not a value specc can read"))
+    crate::syntax::parse_value(text).map_err(|e| match e.kind {
+        // Too deep to read is its own error, with its own hint; the accepted spellings would
+        // not help.
+        ErrorKind::Nesting => e,
+        _ => Diag { kind: ErrorKind::Syntax, ..not_accepted(String::from("not a value specc can read")) },
     })
 }
 

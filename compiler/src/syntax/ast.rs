@@ -283,6 +283,9 @@ pub enum ExprKind {
         value: f64,
         /// Written as an integer.
         is_int: bool,
+        /// The exact value of an integer literal that fits 64 bits (`value` rounds past 2^53);
+        /// `None` for a larger one, which lowering refuses.
+        int: Option<i64>,
         /// Its unit.
         unit: Option<Unit>,
     },

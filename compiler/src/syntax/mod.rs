@@ -4,5 +4,5 @@ pub mod ast;
 pub mod parser;
 pub mod printer;
 
-pub use parser::{parse_spec, parse_value};
+pub use parser::{parse_spec, parse_value, with_stack, MAX_NESTING};
 pub use printer::print_spec;

@@ -5,6 +5,10 @@ use std::fmt::Write;
 
 /// Prints a spec in canonical form. Comments are not part of the tree and are not printed.
 pub fn print_spec(spec: &Spec) -> String {
+    super::parser::with_stack(|| print_items(spec))
+}
+
+fn print_items(spec: &Spec) -> String {
     let mut out = format!("spec {}\n", spec.name);
     let mut prev: Option<&str> = None;
     for item in &spec.items {
@@ -84,11 +88,13 @@ fn type_expr(t: &TypeExpr) -> String {
 
 /// Prints an expression in canonical form.
 pub fn expr(e: &Expr) -> String {
-    expr_prec(e, 0)
+    super::parser::with_stack(|| expr_prec(e, 0))
 }
 
-fn number(value: f64, is_int: bool) -> String {
-    if is_int && value.is_finite() {
+fn number(value: f64, is_int: bool, int: Option<i64>) -> String {
+    if let Some(i) = int {
+        i.to_string()
+    } else if is_int && value.is_finite() {
         format!("{value:.0}")
     } else {
         format!("{value:?}")
@@ -98,9 +104,9 @@ fn number(value: f64, is_int: bool) -> String {
 /// `prec` is the binding strength of the context: 0 = anywhere, pipes need 0.
 fn expr_prec(e: &Expr, prec: u8) -> String {
     match &e.kind {
-        ExprKind::Number { value, is_int, unit } => match unit {
-            Some(u) => format!("{} {}", number(*value, *is_int), u.as_str()),
-            None => number(*value, *is_int),
+        ExprKind::Number { value, is_int, int, unit } => match unit {
+            Some(u) => format!("{} {}", number(*value, *is_int, *int), u.as_str()),
+            None => number(*value, *is_int, *int),
         },
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::None => String::from("none"),
