@@ -3,7 +3,7 @@
 //! Written to be obviously right rather than fast: it is the oracle every optimisation and every
 //! generated kernel is checked against. It shares nothing with code generation but the graph.
 
-use crate::consts::{mel, window};
+use crate::consts::{cepstral, mel, window};
 use crate::graph::*;
 use num_complex::Complex64;
 use rustfft::FftPlanner;
@@ -356,6 +356,19 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 out
             })
         }
+        Op::Dct(d) => {
+            let k = last(x);
+            let m = cepstral::dct_matrix(d, k);
+            rows_real(x, 1, &[("coeffs", d.n)], |s| {
+                m.chunks(k).map(|row| row.iter().zip(s).map(|(a, b)| a * b).sum()).collect()
+            })
+        }
+        Op::Lifter(l) => {
+            let w = cepstral::lifter_weights(l, last(x));
+            let name = x.names[x.names.len() - 1].clone();
+            rows_real(x, 1, &[(name.as_str(), w.len())], |s| s.iter().zip(&w).map(|(a, b)| a * b).collect())
+        }
+        Op::Deltas(d) => deltas(x, d)?,
         Op::RemoveDc => {
             let k = last(x);
             rows_real(x, 1, &[("taps", k)], |s| {
@@ -508,6 +521,75 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
         }
         Op::Fft { n, period, basis, plan } => planned_fft(x, *n, *period, *basis, plan),
     })
+}
+
+/// `deltas` over the `frames` axis of each column; with `append`, the values and their
+/// derivatives of orders 1..=order side by side along the last axis.
+fn deltas(x: &Tensor, d: &Deltas) -> Result<Tensor, InterpError> {
+    let (t, k) = (x.shape[x.shape.len() - 2], last(x));
+    if d.mode == DeltaMode::Interp && t < d.width {
+        return Err(InterpError(format!(
+            "{t} frames are too few for deltas of width {}: mode interp fits a polynomial to `width` frames (librosa: width cannot exceed the number of frames)",
+            d.width
+        )));
+    }
+    let name = x.names[x.names.len() - 1].clone();
+    let out_k = if d.append { k * (d.order + 1) } else { k };
+    let h = d.width / 2;
+    // Interp: the order-o derivative of the degree-o least-squares fit, centre weights inside,
+    // the first and last windows' fits at the edges.
+    let savgol: Vec<Vec<Vec<f64>>> = (1..=d.order)
+        .map(|o| match d.mode {
+            DeltaMode::Interp => (0..d.width).map(|p| cepstral::savgol_weights(d.width, o, o, p)).collect(),
+            DeltaMode::Replicate => Vec::new(),
+        })
+        .collect();
+    let derive = |col: &[f64], o: usize, prev: &[f64]| -> Vec<f64> {
+        match d.mode {
+            DeltaMode::Interp => {
+                let w = &savgol[o - 1];
+                (0..t)
+                    .map(|i| {
+                        let (start, pos) = if i < h {
+                            (0, i)
+                        } else if i + h >= t {
+                            (t - d.width, i + d.width - t)
+                        } else {
+                            (i - h, h)
+                        };
+                        w[pos].iter().zip(&col[start..start + d.width]).map(|(a, b)| a * b).sum()
+                    })
+                    .collect()
+            }
+            DeltaMode::Replicate => {
+                let n = ((d.width - 1) / 2) as i64;
+                let denom = (n * (n + 1) * (2 * n + 1)) as f64 / 3.0;
+                (0..t as i64)
+                    .map(|i| {
+                        let at = |j: i64| prev[j.clamp(0, t as i64 - 1) as usize];
+                        (-n..=n).map(|j| j as f64 * at(i + j)).sum::<f64>() / denom
+                    })
+                    .collect()
+            }
+        }
+    };
+    Ok(rows_real(x, 2, &[("frames", t), (name.as_str(), out_k)], |s| {
+        let mut out = vec![0.0; t * out_k];
+        for c in 0..k {
+            let col: Vec<f64> = (0..t).map(|f| s[f * k + c]).collect();
+            let mut cur = col.clone();
+            for o in 1..=d.order {
+                cur = derive(&col, o, &cur);
+                if d.append {
+                    (0..t).for_each(|f| out[f * out_k + o * k + c] = cur[f]);
+                }
+            }
+            for f in 0..t {
+                out[f * out_k + c] = if d.append { col[f] } else { cur[f] };
+            }
+        }
+        out
+    }))
 }
 
 /// One elementwise step at bin `k` of `bins`.

@@ -5,7 +5,9 @@
 #![warn(missing_docs)]
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use specc_compiler::graph::{infer, DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
+use specc_compiler::graph::{
+    infer, DTypeRule, DeltaMode, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size,
+};
 use specc_compiler::interp;
 
 mod atomic;
@@ -252,6 +254,18 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
             let have = size(&g.nodes[node.inputs[0]].ty.last().size).unwrap_or(0);
             if have < *count as i64 {
                 return Err(RunError::TooShort(format!("{have} samples are too few, {count} needed: {why}")));
+            }
+        }
+        if let Op::Deltas(d) = &node.op {
+            // librosa.feature.delta(mode='interp') fits its edge polynomials to `width` frames.
+            let frames = node.ty.axes.iter().find(|a| a.name == "frames").and_then(|a| size(&a.size));
+            if let (DeltaMode::Interp, Some(t)) = (d.mode, frames) {
+                if (1..d.width as i64).contains(&t) {
+                    return Err(RunError::TooShort(format!(
+                        "{t} frames are too few for deltas of width {} (mode interp fits a polynomial to `width` frames; librosa: width cannot exceed the number of frames)",
+                        d.width
+                    )));
+                }
             }
         }
         if let Op::Select { axis, index } = &node.op {

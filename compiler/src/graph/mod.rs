@@ -4,11 +4,13 @@
 //! op; ops act on the trailing "core" axes (`samples`; then `frames` x `taps`; then `frames` x
 //! `bins`/`mel`). Sizes are symbolic in `N`, the input's sample count.
 
+pub mod cepstral;
 pub mod fft_plan;
 pub mod print;
 mod shape;
 mod verify;
 
+pub use cepstral::{Dct, DctNorm, DeltaMode, Deltas, Lifter};
 pub use print::type_text;
 pub use shape::Size;
 pub use verify::{infer, infer_all, verify};
@@ -663,6 +665,12 @@ pub enum Op {
     /// `frames x K`: each column minus its mean over frames, per signal (Kaldi's
     /// `subtract_mean`).
     SubtractMean,
+    /// `... x K` -> `... x coeffs`: a DCT-II of each row (see [`Dct`]).
+    Dct(Dct),
+    /// Weights each coefficient of the last axis (see [`Lifter`]).
+    Lifter(Lifter),
+    /// Time derivatives along `frames` (see [`Deltas`]).
+    Deltas(Deltas),
 
     // Forms made by the passes.
     /// `window` folded: multiply taps by a `1 x taps` table.
@@ -753,6 +761,9 @@ impl Op {
             Op::LogEnergy { .. } => "log_energy",
             Op::Concat { .. } => "concat",
             Op::SubtractMean => "subtract_mean",
+            Op::Dct(_) => "dct",
+            Op::Lifter(_) => "lifter",
+            Op::Deltas(_) => "deltas",
             Op::WindowTable(_) => "window_table",
             Op::MelTable(_) => "mel_table",
             Op::DbFolded { .. } => "db_folded",

@@ -74,6 +74,9 @@ pub fn op_text(op: &Op) -> String {
         },
         Op::Concat { at_end } => format!("concat({})", if *at_end { "last" } else { "first" }),
         Op::SubtractMean => String::from("subtract_mean(over: frames)"),
+        Op::Dct(d) => d.text(),
+        Op::Lifter(l) => l.text(),
+        Op::Deltas(d) => d.text(),
         Op::Preemphasis(c) => format!("preemphasis({})", fmt_f(*c)),
         Op::Rfft { n, period, basis } => {
             let p = if n == period { String::new() } else { format!(", period: {period}") };
@@ -85,7 +88,7 @@ pub fn op_text(op: &Op) -> String {
             Unary::Pow(p) => format!("pow({})", fmt_f(*p)),
             Unary::ClampMin(v) => format!("clamp(min: {})", fmt_f(*v)),
             Unary::Affine(a, b) => format!("affine(scale: {}, offset: {})", fmt_f(*a), fmt_f(*b)),
-            _ => format!("{}()", op.name()),
+            Unary::Sqrt | Unary::Ln | Unary::Log10 => format!("{}()", op.name()),
         },
         Op::DoubleInterior { last } => {
             if *last {
@@ -209,7 +212,9 @@ pub fn op_text(op: &Op) -> String {
             let v: Vec<String> = axes.iter().map(|a| a.parts.join(" * ")).collect();
             format!("layout({})", v.join(", "))
         }
-        _ => format!("{}()", op.name()),
+        Op::Power | Op::Magnitude | Op::Real | Op::Imag | Op::Angle | Op::ConcatReIm => {
+            format!("{}()", op.name())
+        }
     }
 }
 
