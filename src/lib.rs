@@ -38,6 +38,9 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("torchaudio_mel", include_str!("../specs/torchaudio_mel.spec")),
     ("whisper", include_str!("../specs/whisper.spec")),
     ("kaldi_fbank", include_str!("../specs/kaldi_fbank.spec")),
+    ("librosa_mfcc", include_str!("../specs/librosa_mfcc.spec")),
+    ("torchaudio_mfcc", include_str!("../specs/torchaudio_mfcc.spec")),
+    ("kaldi_mfcc", include_str!("../specs/kaldi_mfcc.spec")),
 ];
 
 /// Every error specc reports.

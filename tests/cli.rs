@@ -60,9 +60,18 @@ fn check_graph_fmt_presets() {
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("spec librosa_mel"));
     let o = specc(&["presets"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for p in
-        ["keras_mel", "keras_stft", "librosa_mel", "librosa_stft", "torchaudio_mel", "whisper", "kaldi_fbank"]
-    {
+    for p in [
+        "keras_mel",
+        "keras_stft",
+        "librosa_mel",
+        "librosa_stft",
+        "torchaudio_mel",
+        "whisper",
+        "kaldi_fbank",
+        "librosa_mfcc",
+        "torchaudio_mfcc",
+        "kaldi_mfcc",
+    ] {
         assert!(text.contains(p), "{text}");
     }
 }
@@ -363,6 +372,43 @@ fn kaldi_fbank_on_a_wav_matches_torchaudio_in_both_scales() {
     }
 }
 
+/// `specc run librosa_mfcc speech.wav --set sr=16000` equals librosa.feature.mfcc(y=y, sr=16000)
+/// on soundfile's float32 samples (gen.py, write_mfcc_speech_goldens), within the golden suite's
+/// `cepstral` tolerance. The JIT has no DCT stage yet: `run` says it runs on the interpreter
+/// and names the op.
+#[test]
+fn librosa_mfcc_on_a_wav_matches_librosa_and_names_the_interpreter() {
+    let out = tmp("librosa_mfcc_speech.npy");
+    let o = specc(&[
+        "run",
+        "librosa_mfcc",
+        "examples/speech.wav",
+        "--set",
+        "sr=16000",
+        "-o",
+        out.to_str().unwrap_or(""),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("warning: the JIT cannot compile this graph, running on the interpreter: ")
+            && err.lines().next().is_some_and(|l| l.contains("dct")),
+        "{err}"
+    );
+    let got = read_f32(&out);
+    let want = read_f32(&PathBuf::from("tests/golden/fixtures/expected/librosa_mfcc_speech_wav.npy"));
+    assert_eq!(got.shape(), want.shape());
+    let top = want.iter().fold(0.0f64, |m, &w| m.max((w as f64).abs()));
+    for (g, w) in got.iter().zip(want.iter()) {
+        let (g, w) = (*g as f64, *w as f64);
+        assert!((g - w).abs() <= CEPSTRAL_ABS + CEPSTRAL_REL * top, "{g} vs {w}");
+    }
+}
+
+/// The golden suite's `cepstral` tolerance (tests/golden.rs).
+const CEPSTRAL_ABS: f64 = 5e-3;
+const CEPSTRAL_REL: f64 = 1e-6;
+
 fn write_wav(path: &Path, rate: u32, channels: &[Vec<i16>]) {
     let spec = hound::WavSpec {
         channels: channels.len() as u16,
@@ -531,6 +577,9 @@ fn presets_list_and_signature() {
         "torchaudio_mel   torchaudio.transforms.AmplitudeToDB(stype=\"power\", top_db=None)(torchaudio.transforms.MelSpectrogram(...)(x))",
         "whisper          whisper.audio.log_mel_spectrogram(audio, n_mels=80, padding=0)",
         "kaldi_fbank      torchaudio.compliance.kaldi.fbank(...)",
+        "librosa_mfcc     librosa.feature.mfcc(...)",
+        "torchaudio_mfcc  torchaudio.transforms.MFCC(...)(x)",
+        "kaldi_mfcc       torchaudio.compliance.kaldi.mfcc(...)",
     ] {
         assert!(text.lines().any(|l| l == line), "no line `{line}` in:\n{text}");
     }
@@ -555,8 +604,8 @@ fn presets_list_and_signature() {
         "{text}"
     );
     assert!(text.lines().any(|l| l == "input: [channels, samples] at sample_frequency"), "{text}");
-    let o = specc(&["presets", "kaldi"]);
-    assert!(flat(&o).contains("no preset named `kaldi`; did you mean `kaldi_fbank`?"), "{}", stderr(&o));
+    let o = specc(&["presets", "kaldi_fbnk"]);
+    assert!(flat(&o).contains("no preset named `kaldi_fbnk`; did you mean `kaldi_fbank`?"), "{}", stderr(&o));
 }
 
 /// A misspelled preset gets a "did you mean" in every command that takes a spec.

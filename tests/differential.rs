@@ -514,3 +514,154 @@ x |> frames(length: 64, hop: 32) |> window(hann) |> rfft(64) |> power()
     let worst = jit.iter().zip(&interp).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
     assert!(worst < 2e-3, "JIT vs interpreter {worst} dB");
 }
+
+/// The cepstral ops (`dct`, `lifter`, `deltas`) run on the interpreter only (the JIT has no
+/// stage for them yet), so their differential check is against a second, independent
+/// implementation written here from the libraries' definitions: torchaudio's `create_dct`
+/// (`cos(pi / n_mels * (n + 0.5) * k)`, row 0 over sqrt(2), times sqrt(2 / n_mels); times 2
+/// without a norm), librosa's lifter `1 + L/2 sin(pi (k + 1) / L)` and torchaudio's
+/// `compute_deltas` (replicate padding, `sum k x[t+k] / (2 sum k^2)`), applied to the
+/// interpreter's own mel dB output of the same params. Both sides are float32-rounded (the
+/// interpreter computes in f64 and rounds its output to the library's float32; the reference sums
+/// the float32 mel output), so they agree to float32 round-off: 1e-6 of the largest value (a
+/// wrong weight or edge rule is off by O(1)).
+#[test]
+fn mfcc_interpreter_matches_an_independent_dct_lifter_and_deltas() {
+    let strategy = (
+        8usize..48,
+        1usize..48,
+        any::<bool>(),
+        0usize..3,
+        prop_oneof![Just(3usize), Just(4), Just(5), Just(9)],
+        prop_oneof![Just(0.0f64), Just(22.0), Just(7.5)],
+        800usize..3000,
+        any::<u64>(),
+    );
+    let mut runner = TestRunner::new_with_rng(
+        Config { cases: 12, failure_persistence: None, ..Config::default() },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let run_interp = |preset: &str, sets: &[String], data: &[f32], n: usize| -> Vec<f64> {
+        let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let p = Pipeline::preset(preset, &refs).expect("compiles").with_engine(Engine::Interp);
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, n]), data.to_vec()).expect("shape");
+        p.run(&Input::F32(a.view())).expect("runs").to_f64()
+    };
+    runner
+        .run(&strategy, |(n_mels, n_mfcc, ortho, deltas, win, lifter, n, seed)| {
+            let n_mfcc = n_mfcc.min(n_mels);
+            let mut state = seed | 1;
+            let data: Vec<f32> = (0..2 * n)
+                .map(|_| {
+                    state =
+                        state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
+                })
+                .collect();
+            let norm = if ortho { "ortho" } else { "none" };
+            // torchaudio: mel dB (n_mels x frames per item) -> DCT -> deltas appended.
+            let mel_sets = vec![format!("n_mels={n_mels}"), String::from("top_db=80.0")];
+            let mel = run_interp("torchaudio_mel", &mel_sets, &data, n);
+            let frames = mel.len() / (2 * n_mels);
+            let dct = |k: usize, j: usize| {
+                let c = (std::f64::consts::PI / n_mels as f64 * (j as f64 + 0.5) * k as f64).cos();
+                if !ortho {
+                    2.0 * c
+                } else if k == 0 {
+                    c / 2f64.sqrt() * (2.0 / n_mels as f64).sqrt()
+                } else {
+                    c * (2.0 / n_mels as f64).sqrt()
+                }
+            };
+            let half = ((win - 1) / 2) as i64;
+            let denom = (half * (half + 1) * (2 * half + 1)) as f64 / 3.0;
+            let delta = |x: &[f64]| -> Vec<f64> {
+                (0..frames as i64)
+                    .map(|t| {
+                        (-half..=half)
+                            .map(|k| k as f64 * x[(t + k).clamp(0, frames as i64 - 1) as usize])
+                            .sum::<f64>()
+                            / denom
+                    })
+                    .collect()
+            };
+            let mut want = Vec::new();
+            for item in 0..2 {
+                let m = &mel[item * n_mels * frames..(item + 1) * n_mels * frames];
+                let mut rows: Vec<Vec<f64>> = (0..n_mfcc)
+                    .map(|k| {
+                        (0..frames)
+                            .map(|t| (0..n_mels).map(|j| dct(k, j) * m[j * frames + t]).sum())
+                            .collect()
+                    })
+                    .collect();
+                let base = rows.clone();
+                let mut cur = base.clone();
+                for _ in 0..deltas {
+                    cur = cur.iter().map(|r| delta(r)).collect();
+                    rows.extend(cur.iter().cloned());
+                }
+                want.extend(rows.into_iter().flatten());
+            }
+            let sets = vec![
+                format!("n_mels={n_mels}"),
+                format!("n_mfcc={n_mfcc}"),
+                format!("norm={norm}"),
+                format!("deltas={deltas}"),
+                format!("delta_win_length={win}"),
+            ];
+            let got = run_interp("torchaudio_mfcc", &sets, &data, n);
+            let top = want.iter().fold(1.0f64, |a, b| a.max(b.abs()));
+            prop_assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                prop_assert!(
+                    (g - w).abs() <= 1e-6 * top,
+                    "torchaudio_mfcc {:?} [{}]: {} vs {}",
+                    sets,
+                    i,
+                    g,
+                    w
+                );
+            }
+            // librosa: the lifter counts coefficients from 1.
+            let lib_mel =
+                run_interp("librosa_mel", &[format!("n_mels={n_mels}"), String::from("sr=16000")], &data, n);
+            let lib_sets = vec![
+                format!("n_mels={n_mels}"),
+                format!("n_mfcc={n_mfcc}"),
+                format!("norm={norm}"),
+                format!("lifter={lifter:?}"),
+                String::from("sr=16000"),
+            ];
+            let got = run_interp("librosa_mfcc", &lib_sets, &data, n);
+            let frames = lib_mel.len() / (2 * n_mels);
+            let mut want = Vec::new();
+            for item in 0..2 {
+                let m = &lib_mel[item * n_mels * frames..(item + 1) * n_mels * frames];
+                for k in 0..n_mfcc {
+                    let w = if lifter > 0.0 {
+                        1.0 + lifter / 2.0 * (std::f64::consts::PI * (k + 1) as f64 / lifter).sin()
+                    } else {
+                        1.0
+                    };
+                    for t in 0..frames {
+                        want.push(w * (0..n_mels).map(|j| dct(k, j) * m[j * frames + t]).sum::<f64>());
+                    }
+                }
+            }
+            let top = want.iter().fold(1.0f64, |a, b| a.max(b.abs()));
+            prop_assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                prop_assert!(
+                    (g - w).abs() <= 1e-6 * top,
+                    "librosa_mfcc {:?} [{}]: {} vs {}",
+                    lib_sets,
+                    i,
+                    g,
+                    w
+                );
+            }
+            Ok(())
+        })
+        .expect("the interpreter's cepstral ops agree with the definitions");
+}

@@ -231,6 +231,60 @@ def run_kaldi_fbank(x, p):
     return kaldi.fbank(torch.from_numpy(x), **p).detach().cpu().numpy()
 
 
+# ---- MFCC presets (issue 14): librosa, torchaudio and Kaldi MFCCs, optional deltas appended ----
+MELKWARGS = ("n_fft", "win_length", "hop_length", "f_min", "f_max", "pad", "n_mels", "window_fn",
+             "power", "normalized", "center", "pad_mode", "mel_norm", "mel_scale")
+
+
+def run_librosa_mfcc(x, p):
+    """librosa.feature.mfcc; deltas=K appends librosa.feature.delta(M, width, order=k), k=1..K."""
+    p = dict(p)
+    k, width = p.pop("deltas", 0), p.pop("delta_width", 9)
+    M = librosa.feature.mfcc(y=x, **p)
+    parts = [M] + [librosa.feature.delta(M, width=width, order=o) for o in range(1, k + 1)]
+    return np.asarray(np.concatenate(parts, axis=-2))
+
+
+def run_torchaudio_mfcc(x, p):
+    """torchaudio.transforms.MFCC with the flat melkwargs gathered; deltas=K appends
+    compute_deltas applied k times, k=1..K."""
+    p = dict(p)
+    k, win = p.pop("deltas", 0), p.pop("delta_win_length", 5)
+    mk = {("norm" if n == "mel_norm" else n): p.pop(n) for n in MELKWARGS if n in p}
+    if "window_fn" in mk:
+        mk["window_fn"] = getattr(torch, mk["window_fn"])
+    M = torchaudio.transforms.MFCC(melkwargs=mk, **p)(torch.from_numpy(x))
+    parts = [M]
+    for _ in range(k):
+        parts.append(torchaudio.functional.compute_deltas(parts[-1], win_length=win))
+    return torch.cat(parts, dim=-2).detach().cpu().numpy()
+
+
+def run_kaldi_mfcc(x, p):
+    import torchaudio.compliance.kaldi as kaldi
+    return kaldi.mfcc(torch.from_numpy(x), **p).detach().cpu().numpy()
+
+
+def mfcc_call_string(spec, p, kw):
+    q = dict(p)
+    if spec == "librosa_mfcc":
+        k, width = q.pop("deltas", 0), q.pop("delta_width", 9)
+        call = f"M = librosa.feature.mfcc(y=x{', ' if q else ''}{kw(q)})"
+        if k:
+            call += f"; np.concatenate([M] + [librosa.feature.delta(M, width={width}, order=o) for o in range(1, {k + 1})], axis=-2)"
+        return call
+    if spec == "torchaudio_mfcc":
+        k, win = q.pop("deltas", 0), q.pop("delta_win_length", 5)
+        mk = {("norm" if n == "mel_norm" else n): q.pop(n) for n in MELKWARGS if n in q}
+        call = f"torchaudio.transforms.MFCC({kw(q)}{', ' if q and mk else ''}{'melkwargs=dict(' + kw(mk) + ')' if mk else ''})(torch.from_numpy(x))"
+        if k:
+            call += f", then {k}x torchaudio.functional.compute_deltas(., win_length={win}), cat on dim -2"
+        return call
+    if spec == "kaldi_mfcc":
+        return f"torchaudio.compliance.kaldi.mfcc(torch.from_numpy(x){', ' if q else ''}{kw(q)})"
+    raise KeyError(spec)
+
+
 RUNNERS = {
     "kaldi_fbank": run_kaldi_fbank,
     "keras_mel": run_keras_mel,
@@ -239,6 +293,9 @@ RUNNERS = {
     "librosa_stft": run_librosa_stft,
     "torchaudio_mel": run_torchaudio_mel,
     "whisper": run_whisper,
+    "librosa_mfcc": run_librosa_mfcc,
+    "torchaudio_mfcc": run_torchaudio_mfcc,
+    "kaldi_mfcc": run_kaldi_mfcc,
 }
 
 
@@ -279,6 +336,8 @@ def call_string(spec, p):
         return f"torchaudio.transforms.AmplitudeToDB({kw(db)})({inner})" if to_db else inner
     if spec == "whisper":
         return f"whisper.audio.log_mel_spectrogram(x, {kw(p)})"
+    if spec in ("librosa_mfcc", "torchaudio_mfcc", "kaldi_mfcc"):
+        return mfcc_call_string(spec, p, kw)
     if spec == "kaldi_fbank":
         return f"torchaudio.compliance.kaldi.fbank(torch.from_numpy(x){', ' if p else ''}{kw(p)})"
     raise KeyError(spec)
@@ -515,6 +574,35 @@ case("kaldi_fbank_min_duration_met", KF, KNO, "log", min_duration=0.25, note="40
 case("kaldi_fbank_min_duration_short", KF, KNO, "log", min_duration=0.3,
      note="torchaudio returns torch.empty(0); specc rejects with an error naming min_duration")
 
+# ---- MFCC (issue 14) --------------------------------------------------------------------------
+LMF, TMF, KMF = "librosa_mfcc", "torchaudio_mfcc", "kaldi_mfcc"
+case("librosa_mfcc_default", LMF, "mix_2x8000_f32", "cepstral")
+case("librosa_mfcc_speech_lifter", LMF, "speech_16k_f32", "cepstral", sr=16000, n_mfcc=13, lifter=22,
+     n_fft=512, hop_length=160, n_mels=40)
+case("librosa_mfcc_norm_none_htk_truncated", LMF, "mix_16000_f32", "cepstral", norm=None, htk=True,
+     n_mels=40, n_mfcc=48, note="n_mfcc > n_mels: numpy slicing keeps the 40 coefficients there are")
+case("librosa_mfcc_deltas", LMF, "mix_2x8000_f32", "cepstral", n_mfcc=13, deltas=2)
+case("librosa_mfcc_deltas_width5", LMF, "mix_2x8000_f32", "cepstral", n_mfcc=13, deltas=1, delta_width=5,
+     hop_length=1024)
+case("librosa_mfcc_deltas_too_few_frames", LMF, "short_2x300_f32", "cepstral", expect_error=True, deltas=1)
+case("librosa_mfcc_deltas_even_width", LMF, "mix_2x8000_f32", "cepstral", expect_error=True, deltas=1, delta_width=4)
+case("torchaudio_mfcc_default", TMF, "mix_2x16000_f32", "cepstral")
+case("torchaudio_mfcc_batch_channels", TMF, "mix_2x3x4000_f32", "cepstral", n_mfcc=13, n_mels=40,
+     note="(B, C, T): the top_db maximum is per item over (channel, freq, time)")
+case("torchaudio_mfcc_log_mels", TMF, "mix_16000_f32", "cepstral", log_mels=True, n_mfcc=13, n_mels=40,
+     n_fft=512, hop_length=160)
+case("torchaudio_mfcc_norm_none_deltas", TMF, "mix_2x8000_f32", "cepstral", norm=None, n_mfcc=20, n_mels=64,
+     deltas=2)
+case("torchaudio_mfcc_too_many_coefficients", TMF, "mix_16000_f32", "cepstral", expect_error=True,
+     n_mfcc=64, n_mels=40)
+case("kaldi_mfcc_default", KMF, "speech_1x16000_kaldi_f32", "cepstral")
+case("kaldi_mfcc_energy", KMF, "noise_1x4000_kaldi_f32", "cepstral", use_energy=True)
+case("kaldi_mfcc_energy_htk_no_lifter", KMF, "speech_1x16000_kaldi_f32", "cepstral", use_energy=True,
+     htk_compat=True, cepstral_lifter=0.0, num_ceps=20)
+case("kaldi_mfcc_no_snip_subtract_mean", KMF, "noise_1x4000_kaldi_f32", "cepstral", snip_edges=False,
+     subtract_mean=True, num_ceps=23, raw_energy=False, use_energy=True)
+case("kaldi_mfcc_too_many_ceps", KMF, "noise_1x4000_kaldi_f32", "cepstral", expect_error=True, num_ceps=30)
+
 # ---- non-finite samples ---------------------------------------------------------------------
 case("keras_mel_nan", KM, "nan_2x8000_f32", "db", note="NaN in clip 0: the batch-wide max is NaN")
 case("keras_mel_nan_no_db", KM, "nan_2x8000_f32", "linear", power_to_db=False)
@@ -715,6 +803,18 @@ def write_speech_file_goldens():
         print(f"{name}: {out.shape} {out.dtype}")
 
 
+def write_mfcc_speech_goldens():
+    """librosa.feature.mfcc on examples/speech.wav as read by soundfile (float32, 16 kHz):
+    `specc run librosa_mfcc examples/speech.wav --set sr=16000`. Written to
+    expected/librosa_mfcc_speech_wav.npy."""
+    import soundfile
+
+    y, sr = soundfile.read(os.path.join(REPO, "examples", "speech.wav"), dtype="float32")
+    out = librosa.feature.mfcc(y=y, sr=sr)
+    np.save(os.path.join(EXPECTED, "librosa_mfcc_speech_wav.npy"), out, allow_pickle=False)
+    print(f"librosa_mfcc_speech_wav: {out.shape} {out.dtype}")
+
+
 def write_filter_goldens():
     entries = []
     for name, spec, sets, call, thunk in filter_cases():
@@ -776,6 +876,7 @@ def main():
 
     write_filter_goldens()
     write_speech_file_goldens()
+    write_mfcc_speech_goldens()
 
     total = 0
     for root, _, files in os.walk(FIX):
@@ -786,8 +887,39 @@ def main():
     shutil.rmtree(_keras_home, ignore_errors=True)
 
 
+def main_only(prefixes):
+    """Generates only the cases whose names start with one of `prefixes` (float32 cases, inputs
+    read from disk) and merges their entries into manifest.json in CASES order; every other
+    fixture file is left as it is. The library versions must equal the manifest's."""
+    with open(os.path.join(FIX, "manifest.json")) as f:
+        manifest = json.load(f)
+    if manifest["versions"] != versions():
+        sys.exit(f"library versions differ from the manifest's:\n  {versions()}\n  {manifest['versions']}")
+    inputs = load_inputs_from_disk()
+    chosen = [c for c in CASES if c["name"].startswith(tuple(prefixes))]
+    assert chosen and not any(c["x64"] for c in chosen), "no cases, or an x64 case"
+    for c in chosen:
+        assert c["input"] in inputs, f"{c['name']}: input {c['input']} is not on disk"
+    old = {e["name"]: e for e in manifest["cases"]}
+    for c in chosen:
+        print(c["name"])
+        old[c["name"]] = run_case(c, inputs)
+    manifest["cases"] = [old[c["name"]] for c in CASES if c["name"] in old]
+    with open(os.path.join(FIX, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    shutil.rmtree(_keras_home, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--cli-only"]:
+    if sys.argv[1:2] == ["--only"]:
+        # gen.py --only PREFIX...: the named cases alone (plus --mfcc-speech for the wav golden).
+        names = [a for a in sys.argv[2:] if a != "--mfcc-speech"]
+        if names:
+            main_only(names)
+        if "--mfcc-speech" in sys.argv[2:]:
+            write_mfcc_speech_goldens()
+    elif sys.argv[1:] == ["--cli-only"]:
         # The filterbank and speech-file goldens alone, leaving the other fixtures be.
         write_filter_goldens()
         write_speech_file_goldens()
