@@ -52,6 +52,8 @@ fn check_graph_fmt_presets() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("mode") && text.contains("= psd  (set)"), "{text}");
+    // An optional union is shown as the spec writes it.
+    assert!(text.contains(" (density | spectrum)? "), "{text}");
     let o = specc(&["graph", "specs/whisper.spec"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("frames(length: 400, hop: 160, drop_last)"), "{text}");
