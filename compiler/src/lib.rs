@@ -7,6 +7,7 @@ pub mod consts;
 pub mod diag;
 pub mod graph;
 pub mod interp;
+pub mod kernel;
 pub mod lower;
 pub mod passes;
 pub mod syntax;
