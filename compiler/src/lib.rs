@@ -10,6 +10,7 @@ pub mod interp;
 pub mod lower;
 pub mod passes;
 pub mod syntax;
+pub mod target;
 
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};
 use std::sync::Arc;
