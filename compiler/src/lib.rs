@@ -11,6 +11,7 @@ pub mod kernel;
 pub mod lower;
 pub mod passes;
 pub mod syntax;
+pub mod target;
 
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};
 use std::sync::Arc;
