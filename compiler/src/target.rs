@@ -3,12 +3,14 @@
 //! The passes choose *from* a target description instead of a code generator deciding on its
 //! own: the `plan` pass picks each FFT's decomposition (radix order included) from
 //! [`Target::fft`], and the chosen plan is the one printed in graph snapshots, run by the
-//! reference interpreter and emitted by the JIT. A back end then only checks that a plan stays
-//! within its description ([`FftTarget::check`]) and executes it. Other capabilities (stage
-//! kinds, vector widths of other kernels) belong in this struct too, as fields next to
-//! [`Target::fft`].
+//! reference interpreter and emitted by the JIT. Before code generation,
+//! [`crate::kernel::check::check`] proves a whole kernel plan stays within the same description
+//! (stage kinds per phase, vector lanes, table sizes, [`FftTarget::check`] for each FFT), so the
+//! back end either lowers it or a typed `Unsupported` names the node and the reason.
 
 use crate::graph::fft_plan::ComplexPlan;
+use crate::graph::Precision;
+use crate::kernel::Over;
 
 /// What a back end offers the optimizer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +24,14 @@ pub struct Target {
     pub vector_registers: u32,
     /// The FFT capabilities and the measured cost rules of the planner.
     pub fft: FftTarget,
+    /// Stage kinds (`StageKind::name`) the back end lowers, per phase domain.
+    pub stages: &'static [(Over, &'static [&'static str])],
+    /// Frames per vector for f32 and f64 kernels (0: that precision is not offered).
+    pub lanes: [(Precision, usize); 2],
+    /// Largest Keras float32 DFT basis (taps × bins entries) built for the direct sum.
+    pub max_f32_basis: usize,
+    /// Largest filterbank (weights, padded per band to 4) stored (once per lane).
+    pub max_weights: usize,
 }
 
 /// The FFT part of a [`Target`]: which codelets exist and which chains run fastest.
@@ -40,7 +50,8 @@ pub struct FftTarget {
 }
 
 impl Target {
-    /// The Cranelift JIT of this crate: 128-bit vectors (`F32X4`/`F64X2`), 16 vector registers.
+    /// The Cranelift JIT of this crate on x86-64 (both ISA choices lower the same way; only
+    /// instruction selection differs): 128-bit vectors (`F32X4`/`F64X2`), 16 vector registers.
     ///
     /// Its FFT rules, and the measurements behind them (`specc bench`, alternating processes;
     /// BENCHMARKS.md "What was tried"):
@@ -61,7 +72,20 @@ impl Target {
             max_pass_radix: 8,
             chain_orders: &[(1024, &[8, 4, 4, 8])],
         },
+        stages: &[
+            (Over::Blocks, &["load", "per_frame", "column", "transform", "per_band", "reduce", "store"]),
+            (Over::Output, &["clip"]),
+            (Over::Signals, &["cross_frame"]),
+        ],
+        lanes: [(Precision::F32, 4), (Precision::F64, 2)],
+        max_f32_basis: 1 << 22,
+        max_weights: 1 << 22,
     };
+
+    /// Frames per vector for `p`, when the target computes in it.
+    pub fn lanes_for(&self, p: Precision) -> Option<usize> {
+        self.lanes.iter().find(|(q, n)| *q == p && *n > 0).map(|(_, n)| *n)
+    }
 }
 
 impl Default for Target {

@@ -2,7 +2,7 @@
 //! (`lanes` = 4 for f32, 2 for f64; lane k is frame t+k of one signal).
 //!
 //! [`compile`] takes the plan the `schedule` pass attached to the graph, checks it against the
-//! target description ([`CRANELIFT_X64`]: a plan that passes lowers, else a typed
+//! target description ([`Target::CRANELIFT`]: a plan that passes lowers, else a typed
 //! [`Unsupported`]), lays out the block scratch, and lowers the plan stage by stage with the
 //! emitters of [`super::stage`]: the phase over blocks becomes the `load`, `fft`, `dft` and
 //! `tail` kernels, a clip stage the `clip` kernel. A [`Program`] holds them behind one
@@ -21,8 +21,9 @@ use super::jit::{IsaChoice, JitError, JitModule};
 use super::stage::{self, Scratch};
 use super::vec::Vk;
 use crate::graph::*;
-use crate::kernel::target::{block_stages, check, CRANELIFT_X64};
+use crate::kernel::check::{block_stages, check};
 use crate::kernel::{KernelPlan, Over, StageKind, Unsupported};
+use crate::target::Target;
 
 /// Why a graph could not be compiled to machine code.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +261,7 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
 
 /// Lowers a kernel plan, after checking it against the target.
 pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<Program, CodegenError> {
-    check(&plan, &CRANELIFT_X64, precision)?;
+    check(&plan, &Target::CRANELIFT, precision)?;
     let b = block_stages(&plan.phases[0])?;
     let vk = Vk::of(precision);
     let lanes = vk.lanes();

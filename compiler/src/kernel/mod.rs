@@ -3,14 +3,14 @@
 //! The `schedule` pass turns the optimized graph into a [`KernelPlan`]: phases, each a list of
 //! typed [`Stage`]s with the buffer each reads and writes. Code generation lowers the plan
 //! stage by stage (one emitter per [`StageKind`], `codegen/stage/`), and the runtime runs the
-//! phases in order, as the plan lists them. Before lowering, [`target::check`] verifies the plan
-//! against a [`target::Target`] (the stage kinds, FFT codelets and vector widths the back end
+//! phases in order, as the plan lists them. Before lowering, [`check::check`] verifies the plan
+//! against a [`crate::target::Target`] (the stage kinds, FFT codelets and vector widths the back end
 //! offers): a plan that passes lowers, else the caller gets a typed [`Unsupported`].
 //!
 //! A graph whose shape has no kernel plan at all (say, a complex output) gets
 //! `Schedule::Unsupported` from the schedule pass, which the graph text prints with its reason.
 
-pub mod target;
+pub mod check;
 
 use std::fmt;
 
@@ -161,7 +161,7 @@ pub enum StageKind {
 }
 
 impl StageKind {
-    /// The kind's name, as in the text form and in [`target::Target::stages`].
+    /// The kind's name, as in the text form and in [`crate::target::Target::stages`].
     pub fn name(&self) -> &'static str {
         match self {
             StageKind::Load(_) => "load",

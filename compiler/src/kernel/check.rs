@@ -1,57 +1,16 @@
-//! Target descriptions and the plan verifier: what a back end offers (stage kinds, FFT
-//! codelets, vector widths, table sizes), and [`check`], which proves a [`KernelPlan`] uses
-//! only that before code generation starts. Code generation assumes a checked plan: every
+//! The plan verifier: [`check`] proves a [`KernelPlan`] uses only what a back end's
+//! [`Target`] offers (stage kinds, FFT codelets and pass widths, vector lanes, table sizes)
+//! before code generation starts. Code generation assumes a checked plan: every
 //! limit it has is stated here, so a graph it cannot run is reported as a typed
 //! [`Unsupported`] at compile time instead of failing halfway through emission.
 
 use super::{
     Column, KernelPlan, Load, Over, PerBand, Phase, Stage, StageKind, Store, Transform, Unsupported,
 };
-use crate::graph::fft_plan::{ComplexPlan, RealPlan};
+use crate::graph::fft_plan::RealPlan;
 use crate::graph::Clip;
 use crate::graph::Precision;
-
-/// What a back end can lower.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Target {
-    /// Name for messages.
-    pub name: &'static str,
-    /// Stage kinds ([`StageKind::name`]) it lowers, per phase domain.
-    pub stages: &'static [(Over, &'static [&'static str])],
-    /// Frames per vector for f32 and f64 kernels (0: that precision is not offered).
-    pub lanes: [(Precision, usize); 2],
-    /// Complex FFT lengths it has straight-line codelets for.
-    pub codelets: &'static [usize],
-    /// Whether Rader sub-plans are emitted.
-    pub rader: bool,
-    /// Largest Keras float32 DFT basis (taps × bins entries) it builds for the direct sum.
-    pub max_f32_basis: usize,
-    /// Largest filterbank (weights, padded per band to 4) it stores (once per lane).
-    pub max_weights: usize,
-}
-
-/// The Cranelift JIT on x86-64 (both ISA choices: the lowering is the same; only instruction
-/// selection differs), 128-bit vectors.
-pub const CRANELIFT_X64: Target = Target {
-    name: "cranelift x86-64, 128-bit vectors",
-    stages: &[
-        (Over::Blocks, &["load", "per_frame", "column", "transform", "per_band", "reduce", "store"]),
-        (Over::Output, &["clip"]),
-        (Over::Signals, &["cross_frame"]),
-    ],
-    lanes: [(Precision::F32, 4), (Precision::F64, 2)],
-    codelets: crate::target::Target::CRANELIFT.fft.codelets,
-    rader: false,
-    max_f32_basis: 1 << 22,
-    max_weights: 1 << 22,
-};
-
-impl Target {
-    /// Frames per vector for `p`, when the target computes in it.
-    pub fn lanes_for(&self, p: Precision) -> Option<usize> {
-        self.lanes.iter().find(|(q, n)| *q == p && *n > 0).map(|(_, n)| *n)
-    }
-}
+use crate::target::Target;
 
 /// Checks `plan` against `target` for kernels computing in `precision`.
 pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result<(), Unsupported> {
@@ -105,7 +64,7 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
                         RealPlan::HalfComplex { half, .. } => half,
                         RealPlan::Full { plan, .. } => plan,
                     };
-                    check_fft(c, target, true).map_err(|why| Unsupported::new(s.node, why))?;
+                    target.fft.check(c).map_err(|why| Unsupported::new(s.node, why))?;
                 }
                 StageKind::PerBand(PerBand::Filterbank { matrix, .. }) => {
                     let total: usize = matrix.rows.iter().map(|(_, w)| w.len().next_multiple_of(4)).sum();
@@ -121,24 +80,6 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
         }
     }
     Ok(())
-}
-
-/// Whether the FFT emitter has every piece of `plan`; `top`: a Bluestein is emitted only as the
-/// whole transform.
-fn check_fft(plan: &ComplexPlan, target: &Target, top: bool) -> Result<(), String> {
-    match plan {
-        ComplexPlan::Codelet(r) if target.codelets.contains(r) => Ok(()),
-        ComplexPlan::Codelet(r) => Err(format!("no FFT codelet of length {r}")),
-        ComplexPlan::MixedRadix { factors } => factors.iter().try_for_each(|f| check_fft(f, target, false)),
-        ComplexPlan::Rader { n, inner } if target.rader => {
-            check_fft(inner, target, false).map_err(|e| format!("Rader({n}): {e}"))
-        }
-        ComplexPlan::Rader { n, .. } => Err(format!("Rader({n}) is not emitted")),
-        ComplexPlan::Bluestein { inner, .. } if top => check_fft(inner, target, false),
-        ComplexPlan::Bluestein { n, .. } => {
-            Err(format!("Bluestein({n}) nested inside a chain is not emitted"))
-        }
-    }
 }
 
 /// The stages of a phase over blocks, grouped as the block kernels run them: the load, then
@@ -236,7 +177,7 @@ mod tests {
         ] {
             let p = plan(&scheduled(spec, &[]));
             for prec in [Precision::F32, Precision::F64] {
-                assert_eq!(check(&p, &CRANELIFT_X64, prec), Ok(()), "{spec} {prec:?}");
+                assert_eq!(check(&p, &Target::CRANELIFT, prec), Ok(()), "{spec} {prec:?}");
             }
         }
     }
@@ -246,7 +187,8 @@ mod tests {
         let g = scheduled("whisper", &[]);
         let p = plan(&g);
         // Whisper's 400-point FFT is half 200 = 8 x 5 x 5: without a 5-codelet it cannot lower.
-        let t = Target { codelets: &[2, 4, 8, 16], ..CRANELIFT_X64 };
+        let fft = crate::target::FftTarget { codelets: &[2, 4, 8, 16], ..Target::CRANELIFT.fft };
+        let t = Target { fft, ..Target::CRANELIFT };
         let err = check(&p, &t, Precision::F32).unwrap_err();
         assert!(matches!(g.nodes[err.node].op, crate::graph::Op::Fft { .. }), "{err}");
         assert!(err.reason.contains("codelet of length 5"), "{err}");
@@ -258,13 +200,13 @@ mod tests {
         let p = plan(&g);
         const BLOCKS_ONLY: &[(Over, &[&str])] =
             &[(Over::Blocks, &["load", "per_frame", "column", "transform", "per_band", "reduce", "store"])];
-        let t = Target { stages: BLOCKS_ONLY, ..CRANELIFT_X64 };
+        let t = Target { stages: BLOCKS_ONLY, ..Target::CRANELIFT };
         let err = check(&p, &t, Precision::F32).unwrap_err();
         assert!(err.reason.contains("no `clip` stage"), "{err}");
-        let t = Target { lanes: [(Precision::F32, 4), (Precision::F64, 0)], ..CRANELIFT_X64 };
+        let t = Target { lanes: [(Precision::F32, 4), (Precision::F64, 0)], ..Target::CRANELIFT };
         assert!(check(&p, &t, Precision::F64).unwrap_err().reason.contains("no f64 vectors"));
         assert_eq!(check(&p, &t, Precision::F32), Ok(()));
-        let t = Target { max_weights: 16, ..CRANELIFT_X64 };
+        let t = Target { max_weights: 16, ..Target::CRANELIFT };
         let err = check(&p, &t, Precision::F32).unwrap_err();
         assert!(matches!(g.nodes[err.node].op, crate::graph::Op::PowerMel { .. }), "{err}");
     }
@@ -273,7 +215,7 @@ mod tests {
     fn stages_out_of_order_are_unsupported() {
         let mut p = plan(&scheduled("keras_mel", &[]));
         p.phases[0].stages.swap(1, 2);
-        let err = check(&p, &CRANELIFT_X64, Precision::F32).unwrap_err();
+        let err = check(&p, &Target::CRANELIFT, Precision::F32).unwrap_err();
         assert!(err.reason.contains("expected a `transform` stage"), "{err}");
     }
 }
