@@ -412,6 +412,29 @@ fn librosa_mfcc_on_a_wav_matches_librosa_and_names_the_interpreter() {
     }
 }
 
+/// `kaldi_mfcc` runs on the JIT (the DCT and lifter as a dense product after the filterbank):
+/// no warning, and the same values as the interpreter within the cepstral tolerance.
+#[test]
+fn kaldi_mfcc_runs_on_the_jit_without_a_warning() {
+    let (jit, interp) = (tmp("kaldi_mfcc_jit.npy"), tmp("kaldi_mfcc_interp.npy"));
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["run", "kaldi_mfcc", "examples/speech.wav", "--audio-scale", "int16", "-o"];
+        args.push(out.to_str().unwrap_or(""));
+        args.extend_from_slice(extra);
+        specc(&args)
+    };
+    let o = run(&jit, &[]);
+    assert!(o.status.success() && !stderr(&o).contains("warning"), "{}", stderr(&o));
+    let o = run(&interp, &["--engine", "interp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) = (read_f32(&jit), read_f32(&interp));
+    assert_eq!(a.shape(), b.shape());
+    let top = b.iter().fold(0.0f64, |m, &w| m.max((w as f64).abs()));
+    for (g, w) in a.iter().zip(b.iter()) {
+        assert!(((*g - *w) as f64).abs() <= CEPSTRAL_ABS + CEPSTRAL_REL * top, "{g} vs {w}");
+    }
+}
+
 /// The golden suite's `cepstral` tolerance (tests/golden.rs).
 const CEPSTRAL_ABS: f64 = 5e-3;
 const CEPSTRAL_REL: f64 = 1e-6;

@@ -66,8 +66,10 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
                     };
                     target.fft.check(c).map_err(|why| Unsupported::new(s.node, why))?;
                 }
-                StageKind::PerBand(PerBand::Filterbank { matrix, .. }) => {
-                    let total: usize = matrix.rows.iter().map(|(_, w)| w.len().next_multiple_of(4)).sum();
+                StageKind::PerBand(PerBand::Filterbank { matrix, dense, .. }) => {
+                    let total: usize =
+                        matrix.rows.iter().map(|(_, w)| w.len().next_multiple_of(4)).sum::<usize>()
+                            + dense.as_ref().map_or(0, |d| d.weights.len());
                     if total > target.max_weights {
                         return Err(Unsupported::new(
                             s.node,

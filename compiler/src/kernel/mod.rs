@@ -241,6 +241,9 @@ pub enum PerBand {
         matrix: SparseRows,
         /// Steps per band.
         steps: Vec<Step>,
+        /// A dense matrix over the bands after the steps (the `dct`), whose rows are the values
+        /// stored.
+        dense: Option<Dense>,
     },
     /// A per-bin map of the complex spectrum, then `steps`.
     Bins {
@@ -251,6 +254,20 @@ pub enum PerBand {
     },
     /// Real parts then imaginary parts, as `2·bins` bands.
     ReIm,
+}
+
+/// A dense `rows x cols` product over each frame's band values: `dct`'s DCT-II matrix, with a
+/// following `lifter` folded in (`diag(lifter) · DCT`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense {
+    /// Values out (coefficients).
+    pub rows: usize,
+    /// Values in (bands).
+    pub cols: usize,
+    /// Row-major weights.
+    pub weights: Vec<f64>,
+    /// Whether a lifter is folded in (for the text form).
+    pub lifter: bool,
 }
 
 /// Storing into the output.
@@ -355,7 +372,7 @@ impl fmt::Display for StageKind {
                     Some(SpectrumPower::MagnitudePow(p)) => write!(f, "; power |x|^{p:?})"),
                 }
             }
-            StageKind::PerBand(PerBand::Filterbank { matrix, steps }) => {
+            StageKind::PerBand(PerBand::Filterbank { matrix, steps, dense }) => {
                 let widest = matrix.rows.iter().map(|(_, w)| w.len()).max().unwrap_or(0);
                 write!(
                     f,
@@ -364,10 +381,15 @@ impl fmt::Display for StageKind {
                     matrix.cols,
                     matrix.nnz()
                 )?;
-                if steps.is_empty() {
-                    write!(f, ")")
-                } else {
-                    write!(f, "; {})", steps_text(None, steps))
+                if !steps.is_empty() {
+                    write!(f, "; {}", steps_text(None, steps))?;
+                }
+                match dense {
+                    None => write!(f, ")"),
+                    Some(d) => {
+                        let what = if d.lifter { "dct · lifter" } else { "dct" };
+                        write!(f, "; then dense {}x{} ({what}))", d.rows, d.cols)
+                    }
                 }
             }
             StageKind::PerBand(PerBand::Bins { from, steps }) => {

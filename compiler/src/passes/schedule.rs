@@ -4,10 +4,11 @@
 //! be clipped; torchaudio's, the maximum per item) or where an op needs every frame of a signal
 //! (Kaldi's `subtract_mean`). A graph no plan can express gets the reason instead.
 
+use crate::consts::cepstral;
 use crate::graph::*;
 use crate::kernel::{
-    Buf, ClipStage, Column, CrossFrame, FrameOp, KernelPlan, Load, Over, PerBand, Phase, Schedule, Stage,
-    StageKind, Store, Transform, Unsupported,
+    Buf, ClipStage, Column, CrossFrame, Dense, FrameOp, KernelPlan, Load, Over, PerBand, Phase, Schedule,
+    Stage, StageKind, Store, Transform, Unsupported,
 };
 
 /// Attaches the kernel plan, or why there is none.
@@ -128,7 +129,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     let mut epilogue: Option<(NodeId, Epilogue)> = None;
     if let Some(&(id, Op::PowerMel { power, matrix })) = it.peek() {
         transform.power = Some(*power);
-        per_band = Some((id, PerBand::Filterbank { matrix: matrix.clone(), steps: Vec::new() }));
+        per_band = Some((id, PerBand::Filterbank { matrix: matrix.clone(), steps: Vec::new(), dense: None }));
         it.next();
     }
     match it.peek() {
@@ -141,6 +142,24 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
             it.next();
         }
         _ => {}
+    }
+    // A DCT of the filterbank's bands (and a lifter after it): a dense product per frame.
+    let mut dense: Option<(NodeId, Dense)> = None;
+    if let (Some(&(id, Op::Dct(d))), Some((_, PerBand::Filterbank { matrix, .. }))) = (it.peek(), &per_band) {
+        let cols = matrix.rows.len();
+        let mut weights = cepstral::dct_matrix(d, cols);
+        it.next();
+        let lifter = if let Some(&(_, Op::Lifter(l))) = it.peek() {
+            let lw = cepstral::lifter_weights(l, d.n);
+            for (row, w) in weights.chunks_mut(cols).zip(&lw) {
+                row.iter_mut().for_each(|x| *x *= w);
+            }
+            it.next();
+            true
+        } else {
+            false
+        };
+        dense = Some((id, Dense { rows: d.n, cols, weights, lifter }));
     }
     if let Some(&(_, Op::Concat { .. })) = it.peek() {
         it.next();
@@ -181,7 +200,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
         post = e.post;
         per_band = Some(match (per_band, e.from) {
             (Some((pid, PerBand::Filterbank { matrix, .. })), None) => {
-                (pid, PerBand::Filterbank { matrix, steps: e.pre })
+                (pid, PerBand::Filterbank { matrix, steps: e.pre, dense: None })
             }
             (Some((pid, _)), Some(_)) => {
                 return Err(Unsupported::new(pid, "a complex-to-real step after the filterbank"));
@@ -195,10 +214,23 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
             }
         });
     }
-    let Some((band_id, per_band)) = per_band else {
+    let Some((band_id, mut per_band)) = per_band else {
         return Err(Unsupported::new(fft_id, "a complex spectrum without a complex-to-real step"));
     };
+    if let Some((id, d)) = dense {
+        if clip.is_some() {
+            return Err(Unsupported::new(
+                id,
+                "no stage for `dct` after a top_db clip yet (the clip needs the whole scope's maximum \
+                 first): the cepstral ops run on the interpreter",
+            ));
+        }
+        if let PerBand::Filterbank { dense, .. } = &mut per_band {
+            *dense = Some(d);
+        }
+    }
     let (spectrum, bands) = match &per_band {
+        PerBand::Filterbank { dense: Some(d), .. } => (Buf::Power, d.rows),
         PerBand::Filterbank { matrix, .. } => (Buf::Power, matrix.rows.len()),
         PerBand::Bins { .. } => (Buf::Spectrum, bins),
         PerBand::ReIm => (Buf::Spectrum, 2 * bins),

@@ -32,11 +32,13 @@ pub struct Tables {
     rows: usize,
     weights: usize,
     runs: Vec<(usize, usize, usize)>,
+    /// A dense product's weights (each once per lane), row-major.
+    dense: Option<usize>,
 }
 
 /// Pushes the stage's tables (a filterbank's; none otherwise).
 pub fn tables(stage: &PerBand, vk: Vk, set: &mut DataSet) -> Option<Tables> {
-    let PerBand::Filterbank { matrix: m, .. } = stage else { return None };
+    let PerBand::Filterbank { matrix: m, dense, .. } = stage else { return None };
     let mut weights = Vec::new();
     let mut rows = Vec::new();
     for (start, w) in &m.rows {
@@ -57,7 +59,8 @@ pub fn tables(stage: &PerBand, vk: Vk, set: &mut DataSet) -> Option<Tables> {
     }
     // Weights as whole vectors: the products take them as memory operands instead of a
     // scalar load plus a broadcast on the shuffle port each.
-    Some(Tables { rows: set.push_u32(rows), weights: set.push_per_lane(vk, weights), runs })
+    let dense = dense.as_ref().map(|d| set.push_per_lane(vk, d.weights.clone()));
+    Some(Tables { rows: set.push_u32(rows), weights: set.push_per_lane(vk, weights), runs, dense })
 }
 
 /// The tail kernel: the per-band stage into the store stage (and the reduce stage it
@@ -82,7 +85,7 @@ pub fn emit(
     let yr = at(e, scratch, s.y_re);
     let yi = at(e, scratch, s.y_im);
     match (stage, tables) {
-        (PerBand::Filterbank { matrix, steps }, Some(t)) => {
+        (PerBand::Filterbank { matrix, steps, dense }, Some(t)) => {
             let nbands = matrix.rows.len();
             let p = at(e, scratch, s.p);
             // The transform left the power per bin in `p` and its sum in point 0 of y_re
@@ -139,8 +142,22 @@ pub fn emit(
                 let a = e.index(mb, band, v);
                 let acc = e.vload(a, 0);
                 let val = emit_steps(e, steps, acc, None, pool);
-                sink.store(e, val, band);
+                if dense.is_some() {
+                    e.vstore(val, a, 0);
+                } else {
+                    sink.store(e, val, band);
+                }
             });
+            // The dense product (the DCT): each row's dot product with the stepped bands.
+            if let (Some(d), Some(off)) = (dense, t.dense) {
+                let da = addrs.get(e.b, ptr, off);
+                let cols = d.cols;
+                e.counted_loop(d.rows, |e, r| {
+                    let wa = e.index(da, r, cols as i64 * v);
+                    let acc = dense_row(e, mb, wa, cols);
+                    sink.store(e, acc, r);
+                });
+            }
         }
         (PerBand::Filterbank { .. }, None) => unreachable!("a filterbank's tables are pushed by `tables`"),
         (PerBand::Bins { from, steps }, _) => {
@@ -279,6 +296,38 @@ fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value
             acc.push(e.b.ins().fmul(wv, pv));
         } else {
             acc[i % 4] = e.mul_add(wv, pv, acc[i % 4]);
+        }
+    }
+    match acc.len() {
+        0 => e.splat(0.0),
+        1 => acc[0],
+        2 | 3 => {
+            let s = e.b.ins().fadd(acc[0], acc[1]);
+            if acc.len() == 3 {
+                e.b.ins().fadd(s, acc[2])
+            } else {
+                s
+            }
+        }
+        _ => {
+            let s0 = e.b.ins().fadd(acc[0], acc[2]);
+            let s1 = e.b.ins().fadd(acc[1], acc[3]);
+            e.b.ins().fadd(s0, s1)
+        }
+    }
+}
+
+/// `Σ_j w[j]·m[j]` over `cols` vectors, four accumulators; `m` was written by this kernel
+/// (plain loads), `w` is a read-only table.
+fn dense_row(e: &mut Emit<'_, '_>, m: Value, wa: Value, cols: usize) -> Value {
+    let mut acc: Vec<Value> = Vec::with_capacity(4);
+    for j in 0..cols {
+        let x = e.vload(m, j as i64 * Vk::BYTES);
+        let w = e.vload_ro(wa, j as i64 * Vk::BYTES);
+        if j < 4 {
+            acc.push(e.b.ins().fmul(w, x));
+        } else {
+            acc[j % 4] = e.mul_add(w, x, acc[j % 4]);
         }
     }
     match acc.len() {
