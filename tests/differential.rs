@@ -665,3 +665,94 @@ fn mfcc_interpreter_matches_an_independent_dct_lifter_and_deltas() {
         })
         .expect("the interpreter's cepstral ops agree with the definitions");
 }
+
+/// The JIT's dense DCT stage (with the lifter folded in) against the interpreter, on both ISAs
+/// (float32 input): `kaldi_mfcc` (lifter, energy column first or
+/// last, mean subtraction) and `torchaudio_mfcc` with `log_mels` (ortho or unnormalised DCT),
+/// over random band and coefficient counts. Both engines see the same float32 mel bands up to
+/// float32 round-off, so they agree within 1e-4 of the largest coefficient plus 2e-3 absolute
+/// (a log of a quiet band, rounded differently, moves every coefficient a little).
+#[test]
+fn jit_dense_dct_matches_the_interpreter() {
+    let strategy = (
+        4usize..48,
+        1usize..48,
+        any::<bool>(),
+        prop_oneof![Just(0.0f64), Just(22.0), Just(7.5)],
+        0usize..4,
+        1200usize..4000,
+        any::<u64>(),
+    );
+    let mut runner = TestRunner::new_with_rng(
+        Config { cases: 16, failure_persistence: None, ..Config::default() },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let run = |preset: &str, sets: &[String], data: &[f32], n: usize, engine: Engine, isa: IsaChoice| {
+        let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let p = Pipeline::preset(preset, &refs).expect("compiles").with_engine(engine).with_isa(isa);
+        if engine == Engine::Jit {
+            let why = p.engine_for(specc_compiler::graph::Precision::F32).1;
+            assert!(why.is_none(), "{preset} {sets:?} should run on the JIT: {why:?}");
+        }
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, n]), data.to_vec()).expect("shape");
+        p.run(&Input::F32(a.view())).expect("runs").to_f64()
+    };
+    runner
+        .run(&strategy, |(bands, ceps, ortho, lifter, variant, n, seed)| {
+            let ceps = ceps.min(bands);
+            let mut state = seed | 1;
+            let data: Vec<f32> = (0..n)
+                .map(|_| {
+                    state =
+                        state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
+                })
+                .collect();
+            let (preset, sets) = if variant < 3 {
+                let mut s = vec![
+                    format!("num_mel_bins={bands}"),
+                    format!("num_ceps={}", ceps.max(2)),
+                    format!("cepstral_lifter={lifter:?}"),
+                ];
+                if variant >= 1 {
+                    s.push(String::from("use_energy=true"));
+                }
+                if variant == 2 {
+                    s.extend([String::from("htk_compat=true"), String::from("subtract_mean=true")]);
+                }
+                if ceps.max(2) > bands {
+                    return Ok(());
+                }
+                ("kaldi_mfcc", s)
+            } else {
+                let norm = if ortho { "ortho" } else { "none" };
+                let s = vec![
+                    String::from("log_mels=true"),
+                    format!("n_mels={bands}"),
+                    format!("n_mfcc={ceps}"),
+                    format!("norm={norm}"),
+                ];
+                ("torchaudio_mfcc", s)
+            };
+            let want = run(preset, &sets, &data, n, Engine::Interp, IsaChoice::Native);
+            let top = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+            for isa in [IsaChoice::Native, IsaChoice::Baseline] {
+                let got = run(preset, &sets, &data, n, Engine::Jit, isa);
+                prop_assert_eq!(got.len(), want.len());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    prop_assert!(
+                        (g - w).abs() <= 2e-3 + 1e-4 * top,
+                        "{} {:?} {:?} [{}]: JIT {} vs interpreter {}",
+                        preset,
+                        sets,
+                        isa,
+                        i,
+                        g,
+                        w
+                    );
+                }
+            }
+            Ok(())
+        })
+        .expect("the JIT's dense DCT agrees with the interpreter");
+}
