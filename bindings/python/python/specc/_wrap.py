@@ -1,0 +1,27 @@
+"""What the library-shaped wrappers share: a cache of compiled pipelines, so a function called
+in a loop (``specc.librosa.melspectrogram(y=..., sr=...)``) compiles once per configuration."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, Tuple
+
+from . import Pipeline, preset
+
+_CACHE: Dict[Tuple[str, str], Pipeline] = {}
+_LOCK = threading.Lock()
+_MAX = 64
+
+
+def cached(name: str, params: Dict[str, Any]) -> Pipeline:
+    """``specc.preset(name, **params)``, compiled once per (name, params)."""
+    key = (name, repr(sorted(params.items(), key=lambda kv: kv[0])))
+    with _LOCK:
+        p = _CACHE.get(key)
+    if p is None:
+        p = preset(name, **params)
+        with _LOCK:
+            if len(_CACHE) >= _MAX:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = p
+    return p
