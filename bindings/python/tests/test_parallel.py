@@ -99,7 +99,7 @@ def test_pickle_round_trip():
     x = batch(2, 16000)
     np.testing.assert_array_equal(q(x), p(x))
     f = pickle.loads(pickle.dumps(specc.Featurizer("whisper", column="a", out="f")))
-    np.testing.assert_array_equal(f({"a": x})["f"], specc.preset("whisper")(x))
+    np.testing.assert_array_equal(f({"a": x})["f"], np.stack([specc.preset("whisper")(c) for c in x]))
 
 
 def _run(args):
@@ -118,9 +118,12 @@ def test_spawn_pool_gives_identical_results():
 
 def test_featurizer_batches():
     f = specc.Featurizer("whisper", column="audio", out="features")
-    x = batch(3, 16000)
-    direct = specc.preset("whisper")(x)
+    x = batch(3, 16000) * np.array([[1.0], [1e-3], [10.0]], np.float32)  # loud and quiet rows
+    # One clip per row, each alone: Whisper's clip at (max - 8) is per clip, not per batch.
+    direct = np.stack([specc.preset("whisper")(c) for c in x])
+    assert not np.array_equal(direct, specc.preset("whisper")(x))
     np.testing.assert_array_equal(f({"audio": x, "id": [1, 2, 3]})["features"], direct)
+    np.testing.assert_array_equal(f({"audio": x[1:2]})["features"][0], direct[1])
     # Clips of different lengths (a list, as Hugging Face datasets passes, or an object array).
     clips = [x[0], x[1][:8000], x[2].tolist()]
     out = f({"audio": clips})["features"]

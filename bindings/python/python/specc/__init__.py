@@ -272,9 +272,12 @@ class Featurizer:
 
     Works as a Ray Data ``map_batches`` UDF (``ds.map_batches(specc.Featurizer, fn_constructor_kwargs=...,
     concurrency=2)`` or an instance), a Hugging Face ``datasets.map(batched=True)`` function, and
-    a Spark ``mapInPandas`` body (``df.mapInPandas(f.map_in_pandas, schema)``). A batch column
-    is a 2-D array of equal-length clips (run as one batch) or a list/object array of clips of
-    any lengths (run in parallel, one output each).
+    a Spark ``mapInPandas`` body (``df.mapInPandas(f.map_in_pandas, schema)``). Each row of
+    the column is one clip, whatever the batch: an array with a row per clip, or a list/object
+    array of clips of any lengths. The clips run in parallel, each on its own, so a row's
+    features never depend on the rows batched with it (Keras, librosa ``ref=np.max`` and
+    Whisper take a maximum over the whole tensor they are given: a batch of equal-length clips
+    run as one tensor would share it).
     """
 
     def __init__(self, spec: str, column: str = "audio", out: str = "features", *,
@@ -286,12 +289,13 @@ class Featurizer:
                          else load(spec, threads=threads, **params))
 
     def features(self, clips: Any) -> Any:
-        """Features of one batch column: an array (stacked) when all outputs share a shape,
-        else a list of arrays."""
+        """Features of one batch column, one clip per row (each computed alone, as a direct
+        call on that clip): an array (stacked) when all outputs share a shape, else a list."""
         if isinstance(clips, np.ndarray) and clips.dtype != object:
-            return self.pipeline(clips)
-        ys = self.pipeline.run_many([np.asarray(c, dtype=np.float32) if isinstance(c, list) else c
-                                     for c in clips])
+            rows = list(clips)  # views of the rows, no copies
+        else:
+            rows = [np.asarray(c, dtype=np.float32) if isinstance(c, list) else c for c in clips]
+        ys = self.pipeline.run_many(rows)
         if ys and all(y.shape == ys[0].shape for y in ys):
             return np.stack(ys)
         return ys
