@@ -10,7 +10,8 @@ The batch is the one `specc bench` generates (seeded noise + tones, benches/peer
 the same thing; the peers' calls are benches/peers/peers.py's `build_peer`.
 Each figure is the median of `--runs` warm calls. The Python call's overhead is measured
 against the same runs timed inside Rust (`Pipeline._core.time_runs`, the loop `specc bench`
-runs) and, with the `specc` CLI (release build) at hand, against `specc bench` on the same
+runs), alternated with the Python calls run by run (on a shared machine, timing one series and
+then the other measures the machine's drift, not the call), and, with the `specc` CLI (release build) at hand, against `specc bench` on the same
 file.
 Peers run where installed: librosa (melspectrogram + power_to_db), torchaudio
 (MelSpectrogram + AmplitudeToDB), Keras on JAX, openai-whisper. To time peers without
@@ -47,6 +48,19 @@ def median_ms(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return 1e3 * float(np.median(times))
+
+
+def interleaved_ms(p, x: np.ndarray, runs: int) -> "tuple[float, float]":
+    """Medians of the Python call ``p(x)`` and of the same run timed inside Rust, alternated
+    run by run so that a machine whose speed drifts (other work, clocks) moves both alike."""
+    p(x)  # warm-up: compiles the machine code, starts the pool
+    py, rust = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        p(x)
+        py.append(time.perf_counter() - t)
+        rust.extend(p._core.time_runs(x, 1))
+    return 1e3 * float(np.median(py)), 1e3 * float(np.median(rust))
 
 
 def cpu_name() -> str:
@@ -105,9 +119,8 @@ def main() -> None:
         np.save(path, x)
         for workload, preset in (("K", "keras_mel"), ("W", "whisper")):
             p = specc.preset(preset, threads=args.threads)
-            py_ms = median_ms(lambda: p(x), args.runs)
+            py_ms, rust_in_process = interleaved_ms(p, x, args.runs)
             print(f"\n{workload} ({preset})")
-            rust_in_process = 1e3 * float(np.median(p._core.time_runs(x, args.runs)))
             print(f"  {'specc (Python call)':<28} {py_ms:8.2f} ms")
             print(f"  {'specc (timed in Rust)':<28} {rust_in_process:8.2f} ms   Python overhead "
                   f"{100 * (py_ms / rust_in_process - 1):+.1f}%")

@@ -3,6 +3,7 @@ in a loop (``specc.librosa.melspectrogram(y=..., sr=...)``) compiles once per co
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Dict, Tuple
 
@@ -11,6 +12,17 @@ from . import Pipeline, preset
 _CACHE: Dict[Tuple[str, str], Pipeline] = {}
 _LOCK = threading.Lock()
 _MAX = 64
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork; in the child that thread does
+    # not exist, so the lock would never be released. The cached pipelines stay valid.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def cached(name: str, params: Dict[str, Any]) -> Pipeline:
