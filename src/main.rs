@@ -388,7 +388,12 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
 /// Params in force: name, type, value, and whether a `--set` gave it.
 fn print_params(p: &Pipeline) {
     let params = p.params();
-    let ty = |param: &specc::ParamInfo| param.ty.text() + if param.optional { "?" } else { "" };
+    // An optional union reads `(hann | hamming)?`, as the spec writes it, not `hann | hamming?`.
+    let ty = |param: &specc::ParamInfo| match (param.ty.text(), param.optional) {
+        (t, true) if t.contains(' ') => format!("({t})?"),
+        (t, true) => t + "?",
+        (t, false) => t,
+    };
     // Columns as wide as the longest entry, so one long name or enum does not shear the table.
     let name_w = params.iter().map(|q| q.name.len()).max().unwrap_or(0).max(21) + 1;
     let ty_w = params.iter().map(|q| ty(q).len()).max().unwrap_or(0).max(27) + 1;

@@ -52,6 +52,8 @@ fn check_graph_fmt_presets() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("mode") && text.contains("= psd  (set)"), "{text}");
+    // An optional union is shown as the spec writes it.
+    assert!(text.contains(" (density | spectrum)? "), "{text}");
     let o = specc(&["graph", "specs/whisper.spec"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("frames(length: 400, hop: 160, drop_last)"), "{text}");
@@ -139,7 +141,12 @@ fn graph_after_and_passes() {
         "{text}"
     );
     assert!(text.contains("real 400 = half 200 [8 x 5 x 5] + post-twiddle"), "{text}");
-    assert!(text.contains("phase 2:"), "{text}");
+    // The kernel plan, with the FFT exactly as planned and the clip in a phase of its own.
+    assert!(
+        text.contains("kernel plan:") && text.contains("transform(real 400 = half 200 [8 x 5 x 5]"),
+        "{text}"
+    );
+    assert!(text.contains("phase 2: over the output") && text.contains("clip(max(x, max - 80.0)"), "{text}");
     let o = specc(&["graph", "keras_mel", "--after", "fusion"]);
     assert!(!o.status.success() && stderr(&o).contains("no pass named `fusion`"), "{}", stderr(&o));
 }
@@ -632,7 +639,7 @@ fn bench_takes_audio_and_warns_of_the_interpreter() {
         "spec frames_only\ninput x: f32[..., samples] at 16 kHz\nx\n  |> frames(length: 4, hop: 2)\n  |> layout(..., frames, taps)\n",
     )
     .expect("spec");
-    let warning = "warning: the JIT cannot compile this graph, running on the interpreter: expected an FFT after the framed load\n";
+    let warning = "warning: the JIT cannot compile this graph, running on the interpreter: %2: expected an FFT after the framed load and per-frame ops, found layout\n";
     let o = specc(&["bench", spec.to_str().unwrap_or(""), "--input", "examples/speech.npy", "--runs", "1"]);
     assert!(o.status.success() && stderr(&o) == warning, "{}", stderr(&o));
     let out = tmp("frames_only.npy");

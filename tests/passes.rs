@@ -1,7 +1,8 @@
 //! The optimizer, reviewed as text and proven by the interpreter.
 //!
-//! - Snapshots: the graph as lowered and after every pass, for every shipped spec and a few
-//!   `--set` variants. Review changes with `cargo insta review`.
+//! - Snapshots: the graph as lowered and after every pass (`(unchanged)` when a pass changes
+//!   nothing), ending with the kernel plan the back end lowers, for every shipped spec and the
+//!   `--set` variants the golden cases use. Review changes with `cargo insta review`.
 //! - Meaning: for every golden case, the interpreter's output after each pass equals the
 //!   output before any pass within 1e-9 of the tensor's largest value (f64; passes change only
 //!   rounding: a different FFT algorithm, folded constants, sparse sums).
@@ -15,11 +16,19 @@ use specc_compiler::graph::Graph;
 use specc_compiler::interp;
 use specc_compiler::passes::{optimize, run_until, PASSES};
 
+/// The graph as lowered, then after each pass; a pass that changes nothing shows as
+/// `(unchanged)`, so a snapshot diff shows what each pass did.
 fn all_passes_text(p: &Pipeline) -> String {
-    let mut out = format!("== lowered\n{}", p.graph());
+    let mut prev = p.graph().to_string();
+    let mut out = format!("== lowered\n{prev}");
     for pass in PASSES {
-        let g = p.graph_after(pass.name).expect("pass runs");
-        out.push_str(&format!("\n== after {}\n{g}", pass.name));
+        let g = p.graph_after(pass.name).expect("pass runs").to_string();
+        if g == prev {
+            out.push_str(&format!("\n== after {}: (unchanged)\n", pass.name));
+        } else {
+            out.push_str(&format!("\n== after {}\n{g}", pass.name));
+        }
+        prev = g;
     }
     out
 }
@@ -57,6 +66,28 @@ fn variants_after_every_pass() {
         let name = format!("{spec}__{}", sets.join("__").replace(['=', '.'], "_"));
         insta::assert_snapshot!(name, all_passes_text(&p));
     }
+}
+
+/// The kernel plan (what the back end lowers, `specc graph --after schedule`'s last lines) of
+/// every distinct preset and `--set` variant the golden cases use, in one snapshot.
+#[test]
+fn kernel_plan_of_every_golden_variant() {
+    let mut seen = std::collections::BTreeMap::new();
+    for c in golden_cases() {
+        let sets = c.sets();
+        let key = format!("{} {}", c.spec, sets.join(" "));
+        if seen.contains_key(&key) {
+            continue;
+        }
+        let refs: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
+        // Cases the library rejects are rejected at compile time here, with no plan.
+        let Ok(p) = Pipeline::preset(&c.spec, &refs) else { continue };
+        let plan = p.optimized().schedule.as_ref().expect("the schedule pass ran").to_string();
+        seen.insert(key, plan);
+    }
+    assert!(seen.len() > 30, "only {} variants", seen.len());
+    let text: String = seen.iter().map(|(k, plan)| format!("== {k}\n{plan}")).collect();
+    insta::assert_snapshot!(text);
 }
 
 fn run(g: &Graph, x: &[f64], shape: &[usize]) -> Vec<f64> {

@@ -7,9 +7,11 @@ pub mod consts;
 pub mod diag;
 pub mod graph;
 pub mod interp;
+pub mod kernel;
 pub mod lower;
 pub mod passes;
 pub mod syntax;
+pub mod target;
 
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};
 use std::sync::Arc;

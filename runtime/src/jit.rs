@@ -1,5 +1,8 @@
-//! The JIT engine's driver: compiled [`Program`]s run over (signal, block of frames) tasks on a
-//! thread pool, the reduction between phases, and the output written in the spec's layout.
+//! The JIT engine's driver: runs a compiled [`Program`]'s kernel plan, phase by phase, as the
+//! plan lists them ([`ProgramInfo::plan`]): the phase over blocks as (signal, block of frames)
+//! tasks on a thread pool, each later phase's stages over the output (a clip kernel against the
+//! completed reduction, a cross-frame stage per signal), and the output written in the spec's
+//! layout.
 //!
 //! Per block of `lanes` frames of one signal:
 //! 1. interior blocks read straight from the caller's signal; blocks that touch the padding (or
@@ -20,8 +23,9 @@ use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::graph::{Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
+use specc_compiler::graph::{Clip, Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
 use specc_compiler::interp::symmetric_index;
+use specc_compiler::kernel::{CrossFrame, Over, Stage, StageKind};
 
 use crate::{Input, Output, Plan, RunError};
 
@@ -44,7 +48,7 @@ impl Programs {
         let slot = &self.slots[usize::from(precision == Precision::F64)];
         slot.get_or_init(|| match compile(g, precision, self.isa) {
             Ok(p) => Ok(Arc::new(p)),
-            Err(CodegenError::Unsupported(why)) => Err(why),
+            Err(CodegenError::Unsupported(why)) => Err(why.to_string()),
             Err(e) => Err(e.to_string()),
         })
         .clone()
@@ -307,8 +311,8 @@ fn typed<T: Float>(words: &mut Vec<u128>, len: usize) -> &mut [T] {
 /// Frames per task: a few blocks, so tasks balance over threads but each amortizes its setup.
 const TASK_FRAMES: usize = 64;
 
-/// Runs phase 1 and 2 of `prog` on `rows` (each `n` samples) into `out` (the planned output,
-/// row-major).
+/// Runs the plan's phase over blocks of frames on `rows` (each `n` samples) into `out` (the
+/// planned output, row-major); returns each row's running maximum (the reduce stage's).
 #[allow(clippy::too_many_arguments)]
 fn run_rows<T: Float>(
     prog: &Program,
@@ -564,17 +568,19 @@ impl ScopeMax {
     }
 }
 
-/// Phase 2: the clip's maximum per scope, then the clip kernel over each scope's elements.
-fn clip_phase<T: Float>(
+/// The clip stage: the reduce stage's maximum per scope, then the clip kernel over each
+/// scope's elements.
+#[allow(clippy::too_many_arguments)]
+fn run_clip<T: Float>(
     prog: &Program,
+    clip: &Clip,
     out: &mut [T],
     lead_sizes: &[usize],
     map: &OutMap,
     row_max: &[ScopeMax],
     threads: usize,
-    clip_fn: impl Fn(&Program, &mut [T], T, T) + Sync,
+    clip_fn: &(impl Fn(&Program, &mut [T], T, T) + Sync),
 ) -> Result<(), RunError> {
-    let Some(clip) = prog.info().clip else { return Ok(()) };
     let nlead = lead_sizes.len();
     // The epilogue's tensor is [lead..., frames, band]: a scope over its trailing k axes is
     // indexed by the first `nlead + 2 - k` lead axes.
@@ -614,7 +620,7 @@ fn clip_phase<T: Float>(
     Ok(())
 }
 
-/// Elements per parallel piece of the clip phase: big enough that a piece outweighs the
+/// Elements per parallel piece of the clip stage: big enough that a piece outweighs the
 /// pool's scheduling, small enough to split a spectrogram batch between cores.
 const CLIP_PIECE: usize = 1 << 16;
 
@@ -639,12 +645,45 @@ fn run_typed<T: Float>(
             out.len()
         )));
     }
-    let row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?;
-    clip_phase(prog, out, &lead_sizes, &map, &row_max, threads, clip_fn)?;
-    if info.subtract_mean {
-        subtract_mean(out, &row_bases(&lead_sizes, &map), &map, plan.frames, info.out_bands());
+    // The phases in the plan's order; the verifier admits exactly one over blocks, first.
+    let mut row_max: Vec<ScopeMax> = Vec::new();
+    for ph in &info.plan.phases {
+        match ph.over {
+            Over::Blocks => row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?,
+            Over::Output | Over::Signals => {
+                for st in &ph.stages {
+                    run_stage(prog, st, out, &lead_sizes, &map, plan.frames, &row_max, threads, &clip_fn)?;
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Runs one stage of a phase after the blocks: over the output in place.
+#[allow(clippy::too_many_arguments)]
+fn run_stage<T: Float>(
+    prog: &Program,
+    st: &Stage,
+    out: &mut [T],
+    lead_sizes: &[usize],
+    map: &OutMap,
+    frames: usize,
+    row_max: &[ScopeMax],
+    threads: usize,
+    clip_fn: &(impl Fn(&Program, &mut [T], T, T) + Sync),
+) -> Result<(), RunError> {
+    match &st.kind {
+        StageKind::Clip(c) => run_clip(prog, &c.clip, out, lead_sizes, map, row_max, threads, clip_fn),
+        StageKind::CrossFrame(CrossFrame::SubtractMean) => {
+            subtract_mean(out, &row_bases(lead_sizes, map), map, frames, prog.info().out_bands());
+            Ok(())
+        }
+        other => Err(RunError::Engine(format!(
+            "internal error: the runtime has no runner for a `{}` stage after the blocks",
+            other.name()
+        ))),
+    }
 }
 
 /// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), the

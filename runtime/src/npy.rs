@@ -102,6 +102,63 @@ fn header_error(e: ReadHeaderError, p: &str) -> NpyError {
     }
 }
 
+/// The longest header read: numpy writes headers of a few hundred bytes.
+const MAX_HEADER: u64 = 1 << 20;
+
+/// The deepest bracket nesting a header may have. numpy's own headers nest 2 deep (the dict and
+/// its shape tuple), a structured dtype's 4; the reader specc uses (ndarray-npy's Python-literal
+/// parser) backtracks exponentially in the depth of unclosed brackets, so deeper or unbalanced
+/// text is refused before it is parsed: a 128-byte file with 14 `{` took it minutes (a fuzz
+/// finding).
+const MAX_HEADER_DEPTH: usize = 4;
+
+/// Checks that a header's text has balanced brackets, at most [`MAX_HEADER_DEPTH`] deep,
+/// outside its quoted strings.
+fn check_literal(text: &[u8]) -> Result<(), String> {
+    let mut open = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for &b in text {
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'\'' | b'"' => quote = Some(b),
+            b'{' | b'[' | b'(' => {
+                open.push(b);
+                if open.len() > MAX_HEADER_DEPTH {
+                    return Err(format!(
+                        "the header nests brackets more than {MAX_HEADER_DEPTH} deep (not a header numpy writes)"
+                    ));
+                }
+            }
+            b'}' | b']' | b')' => {
+                let want = match b {
+                    b'}' => b'{',
+                    b']' => b'[',
+                    _ => b'(',
+                };
+                if open.pop() != Some(want) {
+                    return Err(String::from(
+                        "the header's brackets do not match (not a header numpy writes)",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    match (open.is_empty(), quote) {
+        (true, None) => Ok(()),
+        _ => Err(String::from("the header has an unclosed bracket or string (not a header numpy writes)")),
+    }
+}
+
 /// Parses the header at the reader's start and checks it against the `len` bytes the source holds:
 /// a supported dtype, an element count that fits in memory, and exactly as many data bytes as the
 /// shape needs. Nothing is allocated for the data, so a header that declares a huge shape over a
@@ -126,6 +183,22 @@ fn header<R: Read + Seek>(r: &mut R, len: u64, p: &str) -> Result<Info, NpyError
                 "the header declares {end} bytes but the file holds {len} (truncated, or not a .npy file)"
             ),
         });
+    }
+    if let Some(end) = declared.filter(|_| pre.starts_with(b"\x93NUMPY")) {
+        let malformed = |why: String| NpyError::Malformed { path: p.to_string(), why };
+        if end > MAX_HEADER {
+            return Err(malformed(format!(
+                "the header declares {end} bytes, more than any .npy header needs"
+            )));
+        }
+        // The 12 bytes read hold a version-1 header's first 2.
+        let prelude = if pre[6] == 1 { 10 } else { 12 };
+        let mut text = pre[prelude..].to_vec();
+        r.by_ref()
+            .take(end - pre.len() as u64)
+            .read_to_end(&mut text)
+            .map_err(|source| NpyError::Io { path: p.to_string(), source })?;
+        check_literal(&text).map_err(malformed)?;
     }
     r.rewind().map_err(|source| NpyError::Io { path: p.to_string(), source })?;
     let h = Header::from_reader(r).map_err(|e| header_error(e, p))?;
@@ -226,8 +299,7 @@ pub fn stream_bytes(name: &str, mut r: impl Read, max_bytes: u64) -> Result<Vec<
             )))
         }
     };
-    // numpy writes headers of a few hundred bytes.
-    if end > 1 << 20 {
+    if end > MAX_HEADER {
         return Err(malformed(format!("the header declares {end} bytes, more than any .npy header needs")));
     }
     r.by_ref().take(end - bytes.len() as u64).read_to_end(&mut bytes).map_err(io)?;
@@ -237,6 +309,8 @@ pub fn stream_bytes(name: &str, mut r: impl Read, max_bytes: u64) -> Result<Vec<
             bytes.len()
         )));
     }
+    let prelude = if bytes[6] == 1 { 10 } else { 12 };
+    check_literal(&bytes[prelude..]).map_err(malformed)?;
     let h = Header::from_reader(&mut io::Cursor::new(&bytes)).map_err(|e| header_error(e, name))?;
     let size: u64 = match h.type_descriptor.as_string().map_or("", String::as_str) {
         "<f4" | ">f4" => 4,

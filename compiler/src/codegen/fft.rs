@@ -6,8 +6,11 @@
 //! `j * stride` of the re and im base pointers (stride 16 for contiguous points; the real-input
 //! trick reads `x[2j]` and `x[2j+1]` of a natural-order frame with stride 32).
 //!
-//! [`ComplexFft`] emits a codelet or mixed-radix plan (codelets of [`CODELET_LENGTHS`]), out of
-//! place. For factors `r₀ … r_{L-1}` (outermost first, the plan's decimation-in-time order):
+//! The plan is chosen by the `plan` pass from [`Target::CRANELIFT`] (radix order included) and
+//! emitted exactly as printed: this module only checks it against that target description
+//! ([`FftTarget::check`](crate::target::FftTarget::check)) and never re-plans.
+//!
+//! [`ComplexFft`] emits a codelet or mixed-radix plan, out of place. For factors `r₀ … r_{L-1}` (outermost first, the plan's decimation-in-time order):
 //! 1. The innermost pass reads each `r_{L-1}`-point block straight from the input at stride
 //!    `n / r_{L-1}` (the digit-reversed start of each block comes from a small `u32` table),
 //!    runs the codelet and writes the block contiguously into `out`: the permutation costs no
@@ -20,31 +23,35 @@
 //!    sizes), not O(n). A radix-4 butterfly finishes its three complex multiplies before a
 //!    [`Emit::barrier`]: Cranelift would otherwise sink that arithmetic below all the loads and
 //!    spill.
-//! 3. In plans of more than one factor, each 16 runs as two radix-4 passes (fewer spills,
-//!    faster and 4× quicker to compile at n=1024); a lone `Codelet(16)` stays one codelet.
 //!
 //! [`RealFft`] is the whole real-input transform of a [`RealPlan`]: the half-length complex FFT
 //! plus a vectorized post-twiddle pass for even n (bins k and h-k per iteration, the ½ folded
 //! into vector twiddles `½W^k` and one fma per output), the full complex FFT of the real input
 //! for odd n, and Bluestein (chirp, two inline FFTs of the convolution length, chirp) wherever
 //! the plan says so. With a [`PowerSink`] the post-twiddle pass writes a function of each bin
-//! (the power a filterbank reads) and the sum of those values instead of the complex bins. Its tables (gather offsets, twiddles, chirps, the convolution kernel's spectrum) are
+//! (the power a filterbank reads) and the sum of those values instead of the complex bins. Its
+//! tables (gather offsets, twiddles, chirps, the convolution kernel's spectrum) are
 //! read-only data objects of the JIT module.
 //!
-//! Codelets are straight line, generated at compile time: even lengths by a radix-2 split with
-//! the trivial twiddles (`1`, `-i`, `(±1-i)/√2`) specialised, odd lengths by the symmetric
-//! pair formula (`(r-1)/2` cosine and sine chains). Constants are f64 rounded once to the lane
-//! type; `mul_add` emits `fma` only on ISAs with native FMA.
+//! The codelets themselves are in [`codelets`]; `mul_add` emits `fma` only on ISAs with native
+//! FMA. The stand-alone kernels and tests are in `tests` (test builds only).
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, BlockArg, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{BlockArg, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
-use cranelift_module::{DataId, FuncId};
+use cranelift_module::DataId;
 use num_complex::Complex64;
 
-use super::jit::{JitError, JitFn, JitModule, TargetInfo};
+use super::jit::{JitError, JitModule, TargetInfo};
 use super::vec::Vk;
-use crate::graph::fft_plan::{execute_complex, ComplexPlan, RealPlan, CODELET_LENGTHS};
+use crate::graph::fft_plan::{execute_complex, ComplexPlan, RealPlan};
+use crate::target::Target;
+
+mod codelets;
+#[cfg(test)]
+mod tests;
+
+use codelets::{codelet, w};
 
 /// Bytes of one point (one vector).
 const POINT: i64 = Vk::BYTES;
@@ -312,123 +319,17 @@ impl Emit<'_, '_> {
     fn conj(&mut self, v: C) -> C {
         C { re: v.re, im: self.b.ins().fneg(v.im) }
     }
-
-    /// `v · W_r^k`, with the trivial factors specialised.
-    fn twiddle(&mut self, v: C, k: usize, r: usize) -> C {
-        let k = k % r;
-        if k == 0 {
-            v
-        } else if 4 * k == r {
-            // (x + iy)(-i) = y - ix
-            C { re: v.im, im: self.b.ins().fneg(v.re) }
-        } else if 8 * k == r || 8 * k == 3 * r {
-            let h = self.splat(std::f64::consts::FRAC_1_SQRT_2);
-            let sum = self.b.ins().fadd(v.re, v.im);
-            let diff = self.b.ins().fsub(v.im, v.re);
-            if 8 * k == r {
-                // (x + iy)(1 - i)/√2 = ((x + y) + i(y - x))/√2
-                C { re: self.b.ins().fmul(sum, h), im: self.b.ins().fmul(diff, h) }
-            } else {
-                // (x + iy)(-1 - i)/√2 = ((y - x) - i(x + y))/√2
-                let nh = self.splat(-std::f64::consts::FRAC_1_SQRT_2);
-                C { re: self.b.ins().fmul(diff, h), im: self.b.ins().fmul(sum, nh) }
-            }
-        } else {
-            let (c, s) = w(k, r);
-            let c = self.splat(c);
-            let s = self.splat(s);
-            self.cmul(v, c, s)
-        }
-    }
-
-    /// The forward DFT of `x`, straight line.
-    fn dft(&mut self, x: &[C]) -> Vec<C> {
-        let r = x.len();
-        if r == 1 {
-            return x.to_vec();
-        }
-        if r.is_multiple_of(2) {
-            let h = r / 2;
-            let even: Vec<C> = x.iter().step_by(2).copied().collect();
-            let odd: Vec<C> = x.iter().skip(1).step_by(2).copied().collect();
-            let ev = self.dft(&even);
-            let od = self.dft(&odd);
-            let mut out = x.to_vec();
-            for k in 0..h {
-                if 4 * k == r {
-                    // e ± (-i)·o without materialising the negation.
-                    let (e, o) = (ev[k], od[k]);
-                    out[k] = C { re: self.b.ins().fadd(e.re, o.im), im: self.b.ins().fsub(e.im, o.re) };
-                    out[k + h] = C { re: self.b.ins().fsub(e.re, o.im), im: self.b.ins().fadd(e.im, o.re) };
-                } else {
-                    let tw = self.twiddle(od[k], k, r);
-                    out[k] = self.add(ev[k], tw);
-                    out[k + h] = self.sub(ev[k], tw);
-                }
-            }
-            return out;
-        }
-        // Odd r: pairs a_j = x_j + x_{r-j}, b_j = x_j - x_{r-j}.
-        let h = (r - 1) / 2;
-        let a: Vec<C> = (1..=h).map(|j| self.add(x[j], x[r - j])).collect();
-        let bd: Vec<C> = (1..=h).map(|j| self.sub(x[j], x[r - j])).collect();
-        self.odd_from_pairs(x[0], &a, &bd)
-    }
-
-    /// The DFT of odd length `r = 2·a.len() + 1` from `x_0` and the pairs
-    /// `a_j = x_j + x_{r-j}`, `b_j = x_j - x_{r-j}`: `X_k = T_k + (U_k.im, -U_k.re)`,
-    /// `X_{r-k} = T_k - (U_k.im, -U_k.re)` with `T_k = x_0 + Σ a_j cos(2πjk/r)`,
-    /// `U_k = Σ b_j sin(2πjk/r)`.
-    fn odd_from_pairs(&mut self, x0: C, a: &[C], bd: &[C]) -> Vec<C> {
-        let h = a.len();
-        let r = 2 * h + 1;
-        let mut out = vec![x0; r];
-        let mut sum = x0;
-        for &aj in a {
-            sum = self.add(sum, aj);
-        }
-        out[0] = sum;
-        for k in 1..=h {
-            let mut tre = x0.re;
-            let mut tim = x0.im;
-            let mut ure: Option<Value> = None;
-            let mut uim: Option<Value> = None;
-            for j in 1..=h {
-                let ang = 2.0 * std::f64::consts::PI * ((j * k) % r) as f64 / r as f64;
-                let c = self.splat(ang.cos());
-                let s = self.splat(ang.sin());
-                tre = self.mul_add(a[j - 1].re, c, tre);
-                tim = self.mul_add(a[j - 1].im, c, tim);
-                ure = Some(match ure {
-                    None => self.b.ins().fmul(bd[j - 1].re, s),
-                    Some(acc) => self.mul_add(bd[j - 1].re, s, acc),
-                });
-                uim = Some(match uim {
-                    None => self.b.ins().fmul(bd[j - 1].im, s),
-                    Some(acc) => self.mul_add(bd[j - 1].im, s, acc),
-                });
-            }
-            let (ure, uim) = (ure.expect("h >= 1"), uim.expect("h >= 1"));
-            out[k] = C { re: self.b.ins().fadd(tre, uim), im: self.b.ins().fsub(tim, ure) };
-            out[r - k] = C { re: self.b.ins().fsub(tre, uim), im: self.b.ins().fadd(tim, ure) };
-        }
-        out
-    }
 }
 
-/// The codelet radices of `plan`, outermost first, or why it is not a codelet chain.
-fn flatten(plan: &ComplexPlan, out: &mut Vec<usize>) -> Result<(), FftError> {
+/// The codelet radices of `plan`, outermost first, after checking it against the JIT's target
+/// description (the plan pass chose it from the same description, so a failure here means a
+/// plan from elsewhere).
+fn radices_of(plan: &ComplexPlan) -> Result<Vec<usize>, FftError> {
+    Target::CRANELIFT.fft.check(plan).map_err(FftError::Unsupported)?;
     match plan {
-        ComplexPlan::Codelet(r) if CODELET_LENGTHS.contains(r) => {
-            out.push(*r);
-            Ok(())
-        }
-        ComplexPlan::Codelet(r) => Err(FftError::Unsupported(format!("codelet of length {r}"))),
-        ComplexPlan::MixedRadix { factors } => factors.iter().try_for_each(|f| flatten(f, out)),
-        ComplexPlan::Rader { n, .. } => Err(FftError::Unsupported(format!("Rader({n}) is not emitted"))),
-        ComplexPlan::Bluestein { n, .. } => {
-            Err(FftError::Unsupported(format!("Bluestein({n}) nested inside a chain is not emitted")))
-        }
+        ComplexPlan::Codelet(r) => Ok(vec![*r]),
+        ComplexPlan::MixedRadix { factors } => Ok(factors.iter().map(ComplexPlan::size).collect()),
+        other => Err(FftError::Unsupported(format!("{other} is not a codelet chain"))),
     }
 }
 
@@ -440,12 +341,6 @@ fn input_order(radices: &[usize]) -> Vec<usize> {
     };
     let inner = input_order(rest);
     (0..r).flat_map(|s| inner.iter().map(move |&q| r * q + s)).collect()
-}
-
-/// `W_n^e = e^{-2πi e/n}` in f64, with the exponent reduced exactly.
-fn w(e: usize, n: usize) -> (f64, f64) {
-    let a = -2.0 * std::f64::consts::PI * (e % n) as f64 / n as f64;
-    (a.cos(), a.sin())
 }
 
 /// Largest transform the emitter accepts: byte offsets of points must fit the `i32`
@@ -481,20 +376,8 @@ pub struct ComplexFft {
 impl ComplexFft {
     /// Plans the tables of `plan` into `data`; fails for plans that are not codelet chains.
     pub fn new(plan: &ComplexPlan, vk: Vk, data: &mut DataSet) -> Result<Self, FftError> {
-        let mut planned = Vec::new();
-        flatten(plan, &mut planned)?;
-        // Inside a multi-pass plan a radix-16 pass runs as two radix-4 passes: the 32 live
-        // vectors of a 16-point butterfly plus twiddles spill on 16 xmm registers.
-        let split = planned.len() > 1;
-        let mut radices: Vec<usize> =
-            planned.iter().flat_map(|&r| if r == 16 && split { vec![4, 4] } else { vec![r] }).collect();
-        // Measured orders (`specc bench`, alternating processes): a 1024-point chain (n_fft 2048,
-        // the Keras and librosa default) as 8·4·4·8 — radix 8 innermost, where it has no
-        // twiddles, and outermost — runs keras_mel ~5% faster than 4·4·4·4·4; 8·4·8 for 256
-        // points is even, and 8·4·4·4·8 for 4096 points is 1.5× slower (so no general rule).
-        if split && radices.iter().all(|&r| r == 4) && radices.len() == 5 {
-            radices = vec![8, 4, 4, 8];
-        }
+        // Exactly the plan's factors: radix order and pass widths were chosen by the planner.
+        let radices = radices_of(plan)?;
         let n: usize = radices.iter().product();
         if n > MAX_POINTS {
             return Err(FftError::Unsupported(format!("length {n} too large")));
@@ -596,116 +479,6 @@ fn butterfly(e: &mut Emit<'_, '_>, r: usize, pre: Value, pim: Value, ta: Value, 
     };
     let store = |e: &mut Emit<'_, '_>, k: usize, v: C| e.store(pre, pim, k as i64 * step, v);
     codelet(e, r, ta, &point, &store);
-}
-
-/// One codelet of radix `r`: `point(e, s)` gives input `s` (loaded, twiddled), `store(e, k, v)`
-/// puts output `k`. `guard` is any integer that is never -1 at run time (see
-/// [`Emit::barrier`]). Radices 4 and 8 and odd radices are emitted in register-friendly order.
-fn codelet(
-    e: &mut Emit<'_, '_>,
-    r: usize,
-    guard: Value,
-    point: &dyn Fn(&mut Emit<'_, '_>, i64) -> C,
-    store: &dyn Fn(&mut Emit<'_, '_>, usize, C),
-) {
-    if r == 4 {
-        // Radix 4 in register-friendly order: each half-butterfly as soon as its two inputs
-        // are loaded, each output stored once computed. Block boundaries keep Cranelift from
-        // sinking the arithmetic below all the loads (the generic order spills).
-        let x0 = point(e, 0);
-        let x2 = point(e, 2);
-        let a = e.add(x0, x2);
-        let bb = e.sub(x0, x2);
-        let x1 = point(e, 1);
-        let x3 = point(e, 3);
-        let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], guard);
-        let (a, bb) = (C { re: v[0], im: v[1] }, C { re: v[2], im: v[3] });
-        let (x1, x3) = (C { re: v[4], im: v[5] }, C { re: v[6], im: v[7] });
-        let y = radix4_outputs(e, a, bb, x1, x3);
-        for k in [0, 2, 1, 3] {
-            store(e, k, y[k]);
-        }
-        return;
-    }
-    if r == 8 {
-        // Radix 8 as two radix-4 halves (evens, then odds) with barriers between the pairs, and
-        // the W8 combine last; the generic order loaded all 16 vectors first and spilled ~90
-        // times per butterfly.
-        let half = |e: &mut Emit<'_, '_>, s: [i64; 4], live: &mut Vec<Value>| -> [C; 4] {
-            let y0 = point(e, s[0]);
-            let y2 = point(e, s[2]);
-            let a = e.add(y0, y2);
-            let bb = e.sub(y0, y2);
-            live.extend([a.re, a.im, bb.re, bb.im]);
-            *live = e.barrier(live, guard);
-            let n = live.len();
-            let (a, bb) = (C { re: live[n - 4], im: live[n - 3] }, C { re: live[n - 2], im: live[n - 1] });
-            let y1 = point(e, s[1]);
-            let y3 = point(e, s[3]);
-            let [z0, z1, z2, z3] = radix4_outputs(e, a, bb, y1, y3);
-            live.truncate(n - 4);
-            live.extend([z0.re, z0.im, z1.re, z1.im, z2.re, z2.im, z3.re, z3.im]);
-            *live = e.barrier(live, guard);
-            let m = live.len();
-            let g = |i: usize| C { re: live[m - 8 + 2 * i], im: live[m - 7 + 2 * i] };
-            [g(0), g(1), g(2), g(3)]
-        };
-        let mut live = Vec::new();
-        half(e, [0, 2, 4, 6], &mut live);
-        let od = half(e, [1, 3, 5, 7], &mut live);
-        // The evens went through the odds' barriers: their current values are live[..8].
-        let ev: [C; 4] = std::array::from_fn(|i| C { re: live[2 * i], im: live[2 * i + 1] });
-        for k in 0..4 {
-            let t = e.twiddle(od[k], k, 8);
-            let x = e.add(ev[k], t);
-            store(e, k, x);
-            let y = e.sub(ev[k], t);
-            store(e, k + 4, y);
-        }
-        return;
-    }
-    if r % 2 == 1 && r > 1 {
-        // Odd radix in register-friendly order: each pair (x_j, x_{r-j}) loaded, twiddled and
-        // folded to a_j, b_j before the next pair is loaded, a barrier after each, so Cranelift
-        // cannot hoist every load to the top and spill (the generic order spilled ~40 times per
-        // radix-5 butterfly).
-        let h = (r - 1) / 2;
-        let x0 = point(e, 0);
-        let mut live = vec![x0.re, x0.im];
-        for j in 1..=h {
-            let xj = point(e, j as i64);
-            let xr = point(e, (r - j) as i64);
-            let a = e.add(xj, xr);
-            let b = e.sub(xj, xr);
-            live.extend([a.re, a.im, b.re, b.im]);
-            live = e.barrier(&live, guard);
-        }
-        let x0 = C { re: live[0], im: live[1] };
-        let a: Vec<C> = (0..h).map(|j| C { re: live[2 + 4 * j], im: live[3 + 4 * j] }).collect();
-        let bd: Vec<C> = (0..h).map(|j| C { re: live[4 + 4 * j], im: live[5 + 4 * j] }).collect();
-        let y = e.odd_from_pairs(x0, &a, &bd);
-        for (k1, v) in y.iter().enumerate() {
-            store(e, k1, *v);
-        }
-        return;
-    }
-    let x: Vec<C> = (0..r as i64).map(|s| point(e, s)).collect();
-    let y = e.dft(&x);
-    for (k1, v) in y.iter().enumerate() {
-        store(e, k1, *v);
-    }
-}
-
-/// The 4-point DFT from `a = x0 + x2`, `bb = x0 - x2` and the (twiddled) `x1`, `x3`.
-fn radix4_outputs(e: &mut Emit<'_, '_>, a: C, bb: C, x1: C, x3: C) -> [C; 4] {
-    let c = e.add(x1, x3);
-    let d = e.sub(x1, x3);
-    let y0 = e.add(a, c);
-    let y2 = e.sub(a, c);
-    // X1 = b - i·d, X3 = b + i·d.
-    let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
-    let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };
-    [y0, y1, y2, y3]
 }
 
 /// The complex transform inside a real one: a codelet chain, or Bluestein around one.
@@ -1109,428 +882,5 @@ impl RealFft {
         } else {
             self.n
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stand-alone complex kernels (tests, benches)
-// ---------------------------------------------------------------------------------------------
-
-/// A compiled stand-alone complex FFT in a [`JitModule`]; redeem it with [`FftKernelId::get`]
-/// after [`JitModule::finalize`].
-#[derive(Clone, Debug)]
-pub struct FftKernelId {
-    func: FuncId,
-    module: u64,
-    n: usize,
-    vk: Vk,
-    scratch_points: usize,
-}
-
-impl FftKernelId {
-    /// The transform length.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Always false (a plan has length ≥ 1); for clippy's `len_without_is_empty`.
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
-    /// The callable kernel, once `jit` has been finalized.
-    pub fn get<'m>(&self, jit: &'m JitModule) -> Result<FftKernel<'m>, JitError> {
-        if jit.uid() != self.module {
-            return Err(JitError::ForeignFunction);
-        }
-        Ok(FftKernel {
-            f: jit.function(self.func)?,
-            n: self.n,
-            vk: self.vk,
-            scratch_points: self.scratch_points,
-        })
-    }
-}
-
-/// A complex FFT of one vector of frames, safe to call from any thread while its module is
-/// borrowed.
-#[derive(Clone, Debug)]
-pub struct FftKernel<'m> {
-    f: JitFn<'m>,
-    n: usize,
-    vk: Vk,
-    scratch_points: usize,
-}
-
-impl FftKernel<'_> {
-    /// The transform length.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Always false (a plan has length ≥ 1).
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
-    /// Forward, unnormalised DFT of four `f32` frames: point j of frame `lane` is at index
-    /// `j*4 + lane` of each slice.
-    ///
-    /// # Panics
-    /// If the kernel was compiled for `f64`, or any slice's length is not `4·n`.
-    pub fn run(&self, input_re: &[f32], input_im: &[f32], out_re: &mut [f32], out_im: &mut [f32]) {
-        assert_eq!(self.vk, Vk::F32X4, "an f32 kernel");
-        let len = 4 * self.n;
-        assert!(
-            input_re.len() == len && input_im.len() == len && out_re.len() == len && out_im.len() == len,
-            "FFT kernel of length {}: every slice must hold 4·n = {len} floats",
-            self.n
-        );
-        let mut scratch = vec![0f32; 8 * self.scratch_points.max(1)];
-        // SAFETY: `FftKernel` is only built by `FftKernelId::get` from a function that
-        // `compile_complex` compiled with exactly this C signature, in the module `JitFn<'m>`
-        // borrows, so the code and its data objects are alive. The kernel reads `n` vectors
-        // (4·n floats) from each input, writes as many to each output (checked above; the
-        // outputs are `&mut`, so they do not alias the inputs) and uses `2·scratch_points`
-        // vectors of scratch, all with unaligned-safe accesses.
-        unsafe {
-            let f: extern "C" fn(*const f32, *const f32, *mut f32, *mut f32, *mut f32) =
-                std::mem::transmute(self.f.as_ptr());
-            f(
-                input_re.as_ptr(),
-                input_im.as_ptr(),
-                out_re.as_mut_ptr(),
-                out_im.as_mut_ptr(),
-                scratch.as_mut_ptr(),
-            );
-        }
-    }
-}
-
-/// Compiles a stand-alone forward complex FFT of one vector of frames for `plan` (codelet
-/// chains and Bluestein around one): `extern "C" fn(in_re, in_im, out_re, out_im, scratch)`.
-pub fn compile_complex(
-    jit: &mut JitModule,
-    name: &str,
-    plan: &ComplexPlan,
-    vk: Vk,
-) -> Result<FftKernelId, FftError> {
-    let mut data = DataSet::default();
-    let inner = Inner::new(plan, vk, &mut data)?;
-    let ids = data.register(jit, name)?;
-    let ptr = jit.target().pointer_type;
-    let mut sig = jit.make_signature();
-    sig.params.extend([AbiParam::new(ptr); 5]);
-    let n = inner.len();
-    let scratch_points = inner.scratch_points();
-    let func = jit.define_with_data(name, sig, &ids, |b, t, gvs| {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let p = b.block_params(entry).to_vec();
-        let addrs = Addrs::new(gvs);
-        let mut e = Emit { b, t, ptr, vk };
-        let io = Io { in_re: p[0], in_im: Some(p[1]), in_stride: POINT, out_re: p[2], out_im: p[3] };
-        inner.emit(&mut e, &addrs, io, p[4]);
-        e.b.ins().return_(&[]);
-    })?;
-    Ok(FftKernelId { func, module: jit.uid(), n, vk, scratch_points })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::codegen::jit::IsaChoice;
-    use crate::graph::fft_plan::{execute_complex, plan_complex};
-    use num_complex::{Complex32, Complex64};
-    use std::time::Instant;
-
-    const ISAS: [IsaChoice; 2] = [IsaChoice::Native, IsaChoice::Baseline];
-
-    /// A 64-bit LCG (Knuth's MMIX constants), top bits mapped to [-1, 1).
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> f32 {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            ((self.0 >> 40) as f64 / (1u64 << 23) as f64 - 1.0) as f32
-        }
-    }
-
-    /// Max abs error over the 4 frames vs the f64 reference, and max |x| of the input.
-    fn check(kernel: &FftKernel<'_>, n: usize, seed: u64) -> (f64, f64) {
-        let mut rng = Lcg(seed);
-        let re: Vec<f32> = (0..4 * n).map(|_| rng.next()).collect();
-        let im: Vec<f32> = (0..4 * n).map(|_| rng.next()).collect();
-        let (mut ore, mut oim) = (vec![0f32; 4 * n], vec![0f32; 4 * n]);
-        kernel.run(&re, &im, &mut ore, &mut oim);
-        let plan = plan_complex(n);
-        let mut max_err = 0f64;
-        let mut max_x = 0f64;
-        for lane in 0..4 {
-            let mut z: Vec<Complex64> = (0..n)
-                .map(|j| Complex64::new(f64::from(re[j * 4 + lane]), f64::from(im[j * 4 + lane])))
-                .collect();
-            max_x = z.iter().fold(max_x, |m, v| m.max(v.norm()));
-            execute_complex(&plan, &mut z);
-            for (j, want) in z.iter().enumerate() {
-                let got = Complex64::new(f64::from(ore[j * 4 + lane]), f64::from(oim[j * 4 + lane]));
-                max_err = max_err.max((got - want).norm());
-            }
-        }
-        (max_err, max_x)
-    }
-
-    fn test_lengths() -> Vec<usize> {
-        let mut v: Vec<usize> = (1..=64).collect();
-        v.extend([80, 97, 100, 128, 200, 256, 400, 509, 512, 1000, 1024]);
-        v
-    }
-
-    /// Bound: max abs error ≤ 1e-5 · √n · max|x| (f32 rounding grows like ε·log n·√n·rms).
-    #[test]
-    fn codegen_fft_matches_reference() {
-        for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
-            let lengths = test_lengths();
-            let ids: Vec<FftKernelId> = lengths
-                .iter()
-                .map(|&n| compile_complex(&mut jit, &format!("fft{n}"), &plan_complex(n), Vk::F32X4).unwrap())
-                .collect();
-            jit.finalize().unwrap();
-            let mut worst = 0f64;
-            for (&n, id) in lengths.iter().zip(&ids) {
-                let k = id.get(&jit).unwrap();
-                assert_eq!(k.len(), n);
-                let (err, max_x) = check(&k, n, 0x5eed + n as u64);
-                let rel = err / ((n as f64).sqrt() * max_x);
-                worst = worst.max(rel);
-                assert!(
-                    rel <= 1e-5,
-                    "{isa:?} n={n} ({}): err {err:e}, err/(√n·max|x|) = {rel:e}",
-                    plan_complex(n)
-                );
-            }
-            println!("{isa:?}: {} lengths, worst err/(√n·max|x|) = {worst:.3e}", lengths.len());
-        }
-    }
-
-    /// A stand-alone real FFT: `fn(x, y_re, y_im, scratch)`, x natural order (one vector per tap).
-    fn compile_real(jit: &mut JitModule, n: usize, vk: Vk) -> (FuncId, RealFft) {
-        let mut data = DataSet::default();
-        let plan = crate::graph::fft_plan::plan_real(n);
-        let fft = RealFft::new(&plan, vk, &mut data).unwrap();
-        let ids = data.register(jit, &format!("r{n}{vk:?}")).unwrap();
-        let ptr = jit.target().pointer_type;
-        let mut sig = jit.make_signature();
-        sig.params.extend([AbiParam::new(ptr); 4]);
-        let id = jit
-            .define_with_data(&format!("real{n}{:?}", vk.precision), sig, &ids, |b, t, gvs| {
-                let entry = b.create_block();
-                b.append_block_params_for_function_params(entry);
-                b.switch_to_block(entry);
-                let p = b.block_params(entry).to_vec();
-                let addrs = Addrs::new(gvs);
-                let mut e = Emit { b, t, ptr, vk };
-                fft.emit(&mut e, &addrs, p[0], p[1], p[2], p[3], None);
-                e.b.ins().return_(&[]);
-            })
-            .unwrap();
-        (id, fft)
-    }
-
-    /// Every real length 1..=512 and larger ones (2-smooth, 3/5/7-smooth, primes through
-    /// Bluestein), four f32 frames and two f64 frames at once, against a naive f64 DFT.
-    #[test]
-    fn codegen_real_fft_matches_naive_dft() {
-        let mut lengths: Vec<usize> = (1..=512).collect();
-        lengths.extend([600, 1000, 1021, 1024, 2039, 2048, 2205, 4096]);
-        for (vk, bound) in [(Vk::F32X4, 2e-6), (Vk::F64X2, 1e-14)] {
-            let lanes = vk.lanes();
-            let mut jit = JitModule::new(IsaChoice::Native).unwrap();
-            let kernels: Vec<(usize, FuncId, RealFft)> = lengths
-                .iter()
-                .filter(|&&n| vk == Vk::F32X4 || n <= 64 || n % 97 == 0 || n > 512)
-                .map(|&n| {
-                    let (id, f) = compile_real(&mut jit, n, vk);
-                    (n, id, f)
-                })
-                .collect();
-            jit.finalize().unwrap();
-            let mut worst = 0f64;
-            let mut rng = Lcg(0xdf7);
-            for (n, id, fft) in &kernels {
-                let n = *n;
-                let x: Vec<f64> = (0..n * lanes).map(|_| f64::from(rng.next())).collect();
-                let sp = fft.spectrum_points();
-                let f = jit.function(*id).unwrap();
-                let (re, im) = if vk == Vk::F32X4 {
-                    let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-                    let mut yr = vec![0f32; sp * 4];
-                    let mut yi = vec![0f32; sp * 4];
-                    let mut scratch = vec![0f32; 8 * fft.scratch_points().max(1)];
-                    // SAFETY: compiled above with this signature; buffers hold n, sp, sp and
-                    // 2·scratch_points vectors.
-                    unsafe {
-                        let k: extern "C" fn(*const f32, *mut f32, *mut f32, *mut f32) =
-                            std::mem::transmute(f.as_ptr());
-                        k(xs.as_ptr(), yr.as_mut_ptr(), yi.as_mut_ptr(), scratch.as_mut_ptr());
-                    }
-                    (
-                        yr.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-                        yi.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-                    )
-                } else {
-                    let mut yr = vec![0f64; sp * 2];
-                    let mut yi = vec![0f64; sp * 2];
-                    let mut scratch = vec![0f64; 4 * fft.scratch_points().max(1)];
-                    // SAFETY: as above, f64 lanes.
-                    unsafe {
-                        let k: extern "C" fn(*const f64, *mut f64, *mut f64, *mut f64) =
-                            std::mem::transmute(f.as_ptr());
-                        k(x.as_ptr(), yr.as_mut_ptr(), yi.as_mut_ptr(), scratch.as_mut_ptr());
-                    }
-                    (yr, yi)
-                };
-                for lane in 0..lanes {
-                    let max_x = (0..n).fold(0f64, |m, t| m.max(x[t * lanes + lane].abs()));
-                    for k in 0..=n / 2 {
-                        let mut want = Complex64::new(0.0, 0.0);
-                        for t in 0..n {
-                            let a = -2.0 * std::f64::consts::PI * ((t * k) % n) as f64 / n as f64;
-                            want += Complex64::from_polar(x[t * lanes + lane], a);
-                        }
-                        let got = Complex64::new(re[k * lanes + lane], im[k * lanes + lane]);
-                        let rel = (got - want).norm() / ((n as f64).sqrt() * max_x.max(1e-300));
-                        worst = worst.max(rel);
-                        assert!(rel <= bound, "{vk:?} n={n} bin {k} lane {lane}: {got} vs {want} ({rel:e})");
-                    }
-                }
-            }
-            println!("{vk:?}: {} lengths, worst err/(√n·max|x|) = {worst:.3e}", kernels.len());
-        }
-    }
-
-    #[test]
-    fn codegen_fft_unsupported_plans_are_errors() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
-        let rader = ComplexPlan::Rader { n: 11, inner: Box::new(plan_complex(10)) };
-        assert!(matches!(compile_complex(&mut jit, "r11", &rader, Vk::F32X4), Err(FftError::Unsupported(_))));
-        assert!(matches!(
-            compile_complex(&mut jit, "c9", &ComplexPlan::Codelet(9), Vk::F32X4),
-            Err(FftError::Unsupported(_))
-        ));
-    }
-
-    fn median_ns(mut f: impl FnMut(), iters: usize) -> f64 {
-        for _ in 0..iters / 10 + 1 {
-            f();
-        }
-        let mut t: Vec<f64> = (0..iters)
-            .map(|_| {
-                let s = Instant::now();
-                f();
-                s.elapsed().as_nanos() as f64
-            })
-            .collect();
-        t.sort_by(f64::total_cmp);
-        t[iters / 2]
-    }
-
-    /// Timing print, not an assertion (the machine is noisy). Under `cargo test`'s profile
-    /// rustfft runs ~2.2× slower than in `--release`, so compare with `--release`: there
-    /// (2 cores, 2026-11) n=1024 took 1.85 µs/frame JIT vs 1.19 µs rustfft, n=200 0.29 vs 0.28 µs.
-    #[test]
-    fn codegen_fft_timing() {
-        let c = |v: &[usize]| ComplexPlan::MixedRadix {
-            factors: v.iter().map(|&r| ComplexPlan::Codelet(r)).collect(),
-        };
-        let alt = std::env::var("FFT_ALT").ok();
-        for n in [1024usize, 200] {
-            for isa in ISAS {
-                let mut jit = JitModule::new(isa).unwrap();
-                let plan = match (n, alt.as_deref()) {
-                    (1024, Some("8844")) => c(&[8, 8, 4, 4]),
-                    (1024, Some("4888")) => c(&[4, 8, 8, 4]),
-                    (1024, Some("16164")) => c(&[16, 16, 4]),
-                    (1024, Some("888_2")) => c(&[8, 8, 8, 2]),
-                    _ => plan_complex(n),
-                };
-                let t0 = Instant::now();
-                let id = compile_complex(&mut jit, "fft", &plan, Vk::F32X4).unwrap();
-                jit.finalize().unwrap();
-                let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
-                let k = id.get(&jit).unwrap();
-                let mut rng = Lcg(7);
-                let re: Vec<f32> = (0..4 * n).map(|_| rng.next()).collect();
-                let im: Vec<f32> = (0..4 * n).map(|_| rng.next()).collect();
-                let (mut ore, mut oim) = (vec![0f32; 4 * n], vec![0f32; 4 * n]);
-                let jit_ns = median_ns(|| k.run(&re, &im, &mut ore, &mut oim), 2000) / 4.0;
-
-                let fft = rustfft::FftPlanner::<f32>::new().plan_fft_forward(n);
-                let mut input: Vec<Complex32> =
-                    re.iter().zip(&im).map(|(&a, &b)| Complex32::new(a, b)).collect();
-                let mut output = vec![Complex32::default(); 4 * n];
-                let mut scratch = vec![Complex32::default(); fft.get_outofplace_scratch_len()];
-                let rust_ns = median_ns(
-                    || fft.process_outofplace_with_scratch(&mut input, &mut output, &mut scratch),
-                    2000,
-                ) / 4.0;
-                let gflops = |ns: f64| 5.0 * n as f64 * (n as f64).log2() / ns;
-                println!(
-                    "fft n={n} {plan} {isa:?}: JIT {jit_ns:.0} ns/frame ({:.1} GF/s), rustfft {rust_ns:.0} ns/frame \
-                     ({:.1} GF/s), JIT/rustfft time {:.2}; compile {compile_ms:.2} ms",
-                    gflops(jit_ns),
-                    gflops(rust_ns),
-                    jit_ns / rust_ns
-                );
-            }
-        }
-    }
-}
-#[cfg(test)]
-mod vcode_dump {
-    use super::*;
-    use crate::codegen::jit::IsaChoice;
-    #[test]
-    #[ignore]
-    fn dump_fft_vcode() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
-        jit.set_capture_vcode(true);
-        let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-        compile_complex(&mut jit, "f", &crate::graph::fft_plan::plan_complex(n), Vk::F32X4).unwrap();
-        println!("{}", jit.last_vcode().unwrap());
-    }
-
-    /// The real FFT with a power sink (`FFT_N`, default 2048), as the fft stage emits it.
-    #[test]
-    #[ignore]
-    fn dump_real_fft_vcode() {
-        let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
-        jit.set_capture_vcode(true);
-        let vk = Vk::F32X4;
-        let mut data = DataSet::default();
-        let fft = RealFft::new(&crate::graph::fft_plan::plan_real(n), vk, &mut data).unwrap();
-        let ids = data.register(&mut jit, "r").unwrap();
-        let ptr = jit.target().pointer_type;
-        let mut sig = jit.make_signature();
-        sig.params.extend([AbiParam::new(ptr); 5]);
-        jit.define_with_data("real", sig, &ids, |b, t, gvs| {
-            let entry = b.create_block();
-            b.append_block_params_for_function_params(entry);
-            b.switch_to_block(entry);
-            let p = b.block_params(entry).to_vec();
-            let addrs = Addrs::new(gvs);
-            let mut e = Emit { b, t, ptr, vk };
-            let f = |e: &mut Emit<'_, '_>, re: Value, im: Value| {
-                let rr = e.b.ins().fmul(re, re);
-                e.mul_add(im, im, rr)
-            };
-            let sink = PowerSink { p: p[4], sum: p[1], f: &f };
-            fft.emit(&mut e, &addrs, p[0], p[1], p[2], p[3], Some(&sink));
-            e.b.ins().return_(&[]);
-        })
-        .unwrap();
-        println!("{}", jit.last_vcode().unwrap());
     }
 }

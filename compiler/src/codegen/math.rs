@@ -28,6 +28,11 @@ use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 
 use super::jit::{JitError, JitFn, JitModule, TargetInfo};
+use super::vec::Vk;
+
+/// The lane kind of every kernel here: `mul_add` and `max_nanprop` are [`Vk`]'s, shared with
+/// the f64 math of [`super::vmath`] and the stage emitters.
+const V: Vk = Vk::F32X4;
 
 /// cephes `logf` polynomial P (highest degree first): `ln(1+f) ≈ f - f²/2 + f³·P(f)` on
 /// `f ∈ [√½-1, √2-1]`.
@@ -113,31 +118,9 @@ impl Consts for Inline {
     }
 }
 
-/// `a·x + c`: one `fma` when the ISA has it, else `fmul` + `fadd` (never the per-lane `fmaf`
-/// libcalls Cranelift would emit for `fma` without FMA).
-pub fn mul_add(b: &mut FunctionBuilder<'_>, t: TargetInfo, a: Value, x: Value, c: Value) -> Value {
-    if t.has_fma {
-        b.ins().fma(a, x, c)
-    } else {
-        let p = b.ins().fmul(a, x);
-        b.ins().fadd(p, c)
-    }
-}
-
 /// Lane mask (from a vector `fcmp`, typed `I32X4`) as `F32X4`, for `bitselect` on floats.
 fn mask_f32(b: &mut FunctionBuilder<'_>, m: Value) -> Value {
     b.ins().bitcast(types::F32X4, mem(), m)
-}
-
-/// IEEE max of `x` and `y` on `F32X4` that returns `x` when `x` is NaN — what
-/// `np.maximum(x, amin)` does for a non-NaN `amin`. It is written as
-/// `bitselect(fcmp lt x y, y, x)`, which Cranelift lowers to a single `maxps y, x`
-/// (returns its second operand when unordered), where `fmax` costs 8 instructions.
-/// If `y` is NaN the result is `x`; `max(-0, +0)` may be either zero.
-pub fn emit_max_nanprop(b: &mut FunctionBuilder<'_>, x: Value, y: Value) -> Value {
-    let lt = b.ins().fcmp(FloatCC::LessThan, x, y);
-    let lt = mask_f32(b, lt);
-    b.ins().bitselect(lt, y, x)
 }
 
 /// Steps 2-3 of the method for a normal positive `x` (or garbage lanes the caller replaces):
@@ -167,23 +150,23 @@ fn split_and_poly(
     let mut pair = |b: &mut FunctionBuilder<'_>, lo: usize| {
         let c0 = k.f32(b, a(lo));
         let c1 = k.f32(b, a(lo + 1));
-        mul_add(b, t, c1, f, c0)
+        V.mul_add(b, t, c1, f, c0)
     };
     let b0 = pair(b, 0);
     let b1 = pair(b, 2);
     let b2 = pair(b, 4);
     let b3 = pair(b, 6);
-    let c0 = mul_add(b, t, b1, z, b0);
-    let c1 = mul_add(b, t, b3, z, b2);
+    let c0 = V.mul_add(b, t, b1, z, b0);
+    let c1 = V.mul_add(b, t, b3, z, b2);
     let z2 = b.ins().fmul(z, z);
-    let d0 = mul_add(b, t, c1, z2, c0);
+    let d0 = V.mul_add(b, t, c1, z2, c0);
     let z4 = b.ins().fmul(z2, z2);
     let a8 = k.f32(b, a(8));
-    let p = mul_add(b, t, a8, z4, d0);
+    let p = V.mul_add(b, t, a8, z4, d0);
     let pf = b.ins().fmul(p, f);
     let y = b.ins().fmul(pf, z);
     let minus_half = k.f32(b, -0.5);
-    let c = mul_add(b, t, z, minus_half, y);
+    let c = V.mul_add(b, t, z, minus_half, y);
     (e, f, c)
 }
 
@@ -210,10 +193,10 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
     let r = if base == LogBase::E {
         // cephes: ln x = ((c + e·ln2_lo) + f) + e·ln2_hi.
         let k_lo = splat_f32(b, k_lo);
-        let s = mul_add(b, t, fe, k_lo, c);
+        let s = V.mul_add(b, t, fe, k_lo, c);
         let s = b.ins().fadd(f, s);
         let k_hi = splat_f32(b, k_hi);
-        mul_add(b, t, fe, k_hi, s)
+        V.mul_add(b, t, fe, k_hi, s)
     } else {
         let (m_hi, m_lo) = split12(m_factor);
         let head_mask = splat_i32(b, 0xffff_f000_u32 as i32);
@@ -225,20 +208,20 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
         let m_lo = splat_f32(b, m_lo);
         let m_hi = splat_f32(b, m_hi);
         let s = b.ins().fmul(c, m_full);
-        let s = mul_add(b, t, f, m_lo, s);
-        let s = mul_add(b, t, f_lo, m_hi, s);
+        let s = V.mul_add(b, t, f, m_lo, s);
+        let s = V.mul_add(b, t, f_lo, m_hi, s);
         let s = if k_lo != 0.0 {
             let k_lo = splat_f32(b, k_lo);
-            mul_add(b, t, fe, k_lo, s)
+            V.mul_add(b, t, fe, k_lo, s)
         } else {
             s
         };
-        let s = mul_add(b, t, f_hi, m_hi, s);
+        let s = V.mul_add(b, t, f_hi, m_hi, s);
         if k_hi == 1.0 {
             b.ins().fadd(fe, s)
         } else {
             let k_hi = splat_f32(b, k_hi);
-            mul_add(b, t, fe, k_hi, s)
+            V.mul_add(b, t, fe, k_hi, s)
         }
     };
 
@@ -268,10 +251,10 @@ pub fn emit_ln_normal(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, k: &
     let fe = b.ins().fcvt_from_sint(types::F32X4, e);
     let (k_hi, k_lo) = split12(std::f64::consts::LN_2);
     let k_lo = k.f32(b, k_lo);
-    let s = mul_add(b, t, fe, k_lo, c);
+    let s = V.mul_add(b, t, fe, k_lo, c);
     let s = b.ins().fadd(f, s);
     let k_hi = k.f32(b, k_hi);
-    let r = mul_add(b, t, fe, k_hi, s);
+    let r = V.mul_add(b, t, fe, k_hi, s);
     // +inf -> +inf; NaN -> NaN (the bit arithmetic above leaves garbage for both).
     let inf = k.f32(b, f32::INFINITY);
     let is_inf = b.ins().fcmp(FloatCC::Equal, x, inf);
@@ -311,11 +294,11 @@ pub struct DbParams {
 /// `mult·log10(max(x, amin)) - offset` on `F32X4`; NaN inputs stay NaN.
 pub fn emit_db(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, p: DbParams) -> Value {
     let amin = splat_f32(b, p.amin);
-    let clamped = emit_max_nanprop(b, x, amin);
+    let clamped = V.max_nanprop(b, x, amin);
     let l = emit_log10(b, t, clamped);
     let mult = splat_f32(b, p.mult);
     let neg_offset = splat_f32(b, -p.offset);
-    mul_add(b, t, l, mult, neg_offset)
+    V.mul_add(b, t, l, mult, neg_offset)
 }
 
 /// A compiled `extern "C" fn(src: *const f32, dst: *mut f32, len: usize)`, tied to the module
@@ -686,7 +669,7 @@ mod tests {
             jit.set_capture_vcode(true);
             let id = define_map_f32(&mut jit, "max", |b, _, x| {
                 let a = splat_f32(b, 0.25);
-                emit_max_nanprop(b, x, a)
+                V.max_nanprop(b, x, a)
             })
             .unwrap();
             let vcode = jit.last_vcode().unwrap().to_string();

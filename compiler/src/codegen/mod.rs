@@ -8,15 +8,20 @@
 //!   emitter serves both precisions.
 //! - [`math`] and [`vmath`]: vector logarithms, exp, pow and atan2 as inline polynomials (no
 //!   per-lane libcalls), special values exact, accuracy stated and tested against f64.
-//! - [`fft`]: inline FFT emitters for any planned length (codelet chains, Bluestein, the
-//!   real-input half-length trick) over frames-in-lanes vectors.
-//! - [`program`]: a whole graph as stage kernels (`load`, `fft`, `dft`, `tail`, `clip`) behind
-//!   one `#[repr(C)]` argument block, which the runtime drives and validates.
+//! - [`fft`]: inline FFT emitters that execute the plan pass's plan exactly as given (codelet
+//!   chains, Bluestein, the real-input half-length trick) over frames-in-lanes vectors; the
+//!   codelets are in `fft::codelets`.
+//! - [`program`]: a graph's kernel plan checked against the target description and lowered
+//!   into kernels (`load`, `fft`, `dft`, `tail`, `clip`) behind one `#[repr(C)]` argument
+//!   block, which the runtime drives and validates.
+//! - [`stage`]: one emitter per stage kind of the kernel plan (load, per_frame and column,
+//!   transform, per_band, store and reduce, clip) and the elementwise steps they share.
 
 pub mod fft;
 pub mod jit;
 pub mod math;
 pub mod program;
+pub mod stage;
 pub mod vec;
 pub mod vmath;
 

@@ -9,18 +9,27 @@
 //! structure (factor order, twiddle indices, Rader's generator, Bluestein's chirp length) is
 //! right, independently of how codegen later schedules it.
 //!
-//! The decisions follow RustFFT 6.4's planner, simplified to the codelets we emit
-//! (see `reference-and-ecosystem.md` §5.5):
+//! This is the only place an FFT's decomposition is chosen: the `plan` pass calls
+//! [`plan_real_for`] with the back end's [`FftTarget`] (crate::target), the plan is printed in
+//! the graph, the interpreter runs it with [`execute_real`], and the JIT emits exactly its
+//! factors (it only checks them against the same target, [`FftTarget::check`]). The decisions
+//! follow RustFFT 6.4's planner, simplified to the codelets a target offers
+//! (see `reference-and-ecosystem.md` §5.5), plus the target's measured cost rules:
 //!
-//! * a length with a codelet ([`CODELET_LENGTHS`]) is that codelet;
-//! * a length with a prime factor above 7 is one Bluestein convolution of the whole length, of
-//!   length `2^k` or `3·2^k` (what the JIT emits; RustFFT would use Rader for primes with smooth
-//!   `p - 1` and nest them in mixed-radix chains, which our kernels do not do — the executor
-//!   still runs [`ComplexPlan::Rader`] plans, and the tests keep it right);
-//! * any other (7-smooth) length is a flat mixed-radix (Cooley–Tukey) chain: its power-of-two
-//!   part as radices 16, then one 8, 4 or 2 for the leftover (a leftover 2 after at least one 16
-//!   becomes 8·4, so no radix-2 pass appears unless the whole power of two is 2), followed by its
-//!   odd prime factors in ascending order.
+//! * a length with a codelet ([`FftTarget::codelets`]) is that codelet;
+//! * a length with a prime factor without a codelet (above 7 on the JIT) is one Bluestein
+//!   convolution of the whole length, of length `2^k` or `3·2^k` (what the JIT emits; RustFFT
+//!   would use Rader for primes with smooth `p - 1` and nest them in mixed-radix chains, which
+//!   our kernels do not do — the executor still runs [`ComplexPlan::Rader`] plans, and the
+//!   tests keep it right);
+//! * a length with a measured radix order ([`FftTarget::chain_orders`]: 1024 as 8·4·4·8 on the
+//!   JIT) is that chain;
+//! * any other (smooth) length is a flat mixed-radix (Cooley–Tukey) chain: its power-of-two part
+//!   as digits of the widest power-of-two codelet (16), then one 8, 4 or 2 for the leftover (a
+//!   leftover 2 after at least one 16 becomes 8·4, so no radix-2 pass appears unless the whole
+//!   power of two is 2), followed by its odd prime factors in ascending order; then every digit
+//!   wider than [`FftTarget::max_pass_radix`] (8 on the JIT, where a radix-16 butterfly
+//!   spills) is split into radix-4 passes. A lone codelet of 16 stays one codelet.
 //!
 //! Real input of even length uses the half-length complex FFT plus a post-twiddle pass
 //! (realfft's trick, about twice as fast); odd lengths transform the real input as complex.
@@ -29,13 +38,12 @@ use num_complex::Complex64;
 use std::f64::consts::FRAC_PI_2;
 use std::fmt;
 
-/// Lengths for which code generation emits a straight-line codelet.
-pub const CODELET_LENGTHS: [usize; 8] = [1, 2, 3, 4, 5, 7, 8, 16];
+use crate::target::{FftTarget, Target};
 
 /// A plan for a complex DFT of length n (forward, `e^{-2πi jk/n}`, unnormalised).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ComplexPlan {
-    /// A straight-line codelet of this length (one of [`CODELET_LENGTHS`]).
+    /// A straight-line codelet of this length (one the target offers, [`FftTarget::codelets`]).
     Codelet(usize),
     /// Cooley–Tukey decimation in time over `n = r₀·r₁·…`, factors outermost first. The first
     /// factor splits the input into `r₀` interleaved subsequences, each transformed by the rest
@@ -179,64 +187,111 @@ impl fmt::Display for RealPlan {
 // Planning
 // ---------------------------------------------------------------------------------------------
 
-/// Plans a complex DFT of length `n` (see the module docs for the rules).
+/// Plans a complex DFT of length `n` for the crate's back end ([`Target::CRANELIFT`]).
 ///
 /// # Panics
 /// If `n == 0`.
 pub fn plan_complex(n: usize) -> ComplexPlan {
-    assert!(n >= 1, "an FFT needs a length of at least 1");
-    if CODELET_LENGTHS.contains(&n) {
-        return ComplexPlan::Codelet(n);
-    }
-    let primes = factorize(n);
-    if primes.iter().any(|&(p, _)| p > 7) {
-        // One Bluestein convolution over the whole length: the JIT emits it as two inline
-        // power-of-two (or 3·2^k) FFTs, where a Rader or Bluestein factor nested inside a
-        // mixed-radix chain would need a strided sub-transform per butterfly.
-        let m = bluestein_length(n);
-        return ComplexPlan::Bluestein { n, m, inner: Box::new(plan_complex(m)) };
-    }
-    let mut factors: Vec<ComplexPlan> = Vec::new();
-    for (p, e) in primes {
-        if p == 2 {
-            factors.extend(power_of_two_radices(e).into_iter().map(ComplexPlan::Codelet));
-        } else {
-            factors.extend((0..e).map(|_| ComplexPlan::Codelet(p)));
-        }
-    }
-    // Only a codelet length yields a single factor, and it returned above.
-    debug_assert!(factors.len() >= 2);
-    ComplexPlan::MixedRadix { factors }
+    plan_complex_for(n, &Target::CRANELIFT.fft)
 }
 
-/// Plans the real-input DFT of length `n`.
+/// Plans the real-input DFT of length `n` for the crate's back end ([`Target::CRANELIFT`]).
 ///
 /// # Panics
 /// If `n == 0`.
 pub fn plan_real(n: usize) -> RealPlan {
+    plan_real_for(n, &Target::CRANELIFT.fft)
+}
+
+/// Plans a complex DFT of length `n` from what `target` offers (see the module docs for the
+/// rules).
+///
+/// # Panics
+/// If `n == 0`, or the target lacks the codelets every plan needs (2, 3, 4 and 8).
+pub fn plan_complex_for(n: usize, target: &FftTarget) -> ComplexPlan {
+    assert!(n >= 1, "an FFT needs a length of at least 1");
+    assert!(
+        [2, 3, 4, 8].iter().all(|r| target.codelets.contains(r)),
+        "an FFT target needs codelets 2, 3, 4 and 8"
+    );
+    if target.codelets.contains(&n) {
+        return ComplexPlan::Codelet(n);
+    }
+    let primes = factorize(n);
+    if primes.iter().any(|&(p, _)| !target.codelets.contains(&p)) {
+        // One Bluestein convolution over the whole length: the JIT emits it as two inline
+        // power-of-two (or 3·2^k) FFTs, where a Rader or Bluestein factor nested inside a
+        // mixed-radix chain would need a strided sub-transform per butterfly.
+        let m = bluestein_length(n);
+        return ComplexPlan::Bluestein { n, m, inner: Box::new(plan_complex_for(m, target)) };
+    }
+    let radices = match target.chain_orders.iter().find(|(len, _)| *len == n) {
+        Some((_, order)) => {
+            debug_assert_eq!(order.iter().product::<usize>(), n, "a measured order multiplies to its length");
+            order.to_vec()
+        }
+        None => {
+            let mut digits: Vec<usize> = Vec::new();
+            for (p, e) in primes {
+                if p == 2 {
+                    digits.extend(power_of_two_digits(e, target.max_codelet()));
+                } else {
+                    digits.extend((0..e).map(|_| p));
+                }
+            }
+            // Only a codelet length yields a single digit, and it returned above, so this is a
+            // chain: digits wider than a pass split into radix-4 passes.
+            debug_assert!(digits.len() >= 2);
+            digits.into_iter().flat_map(|r| split_pass(r, target.max_pass_radix)).collect()
+        }
+    };
+    ComplexPlan::MixedRadix { factors: radices.into_iter().map(ComplexPlan::Codelet).collect() }
+}
+
+/// Plans the real-input DFT of length `n` from what `target` offers: the half-length complex
+/// plan for even `n` (realfft's trick: about half the work of the full transform, and every
+/// back end emits its post-twiddle), the full complex plan for odd `n`.
+///
+/// # Panics
+/// As [`plan_complex_for`].
+pub fn plan_real_for(n: usize, target: &FftTarget) -> RealPlan {
     assert!(n >= 1, "an FFT needs a length of at least 1");
     if n.is_multiple_of(2) {
-        RealPlan::HalfComplex { n, half: plan_complex(n / 2) }
+        RealPlan::HalfComplex { n, half: plan_complex_for(n / 2, target) }
     } else {
-        RealPlan::Full { n, plan: plan_complex(n) }
+        RealPlan::Full { n, plan: plan_complex_for(n, target) }
     }
 }
 
-/// Radices for `2^e`: as many 16s as fit (fewest passes), then 8 or 4 for the leftover; a leftover
-/// single 2 turns the last 16 into 8·4 so no radix-2 pass is emitted unless `2^e == 2`.
-fn power_of_two_radices(e: u32) -> Vec<usize> {
-    let mut radices = vec![16; (e / 4) as usize];
-    match (e % 4, radices.is_empty()) {
+/// Power-of-two digits of `2^e` with the widest power-of-two codelet `2^b <= max_codelet`: as
+/// many `2^b` as fit (fewest passes), then the leftover; a leftover single 2 after at least one
+/// digit turns that digit into `2^(b-1)·4`, so no radix-2 pass appears unless `2^e == 2`.
+fn power_of_two_digits(e: u32, max_codelet: usize) -> Vec<usize> {
+    let b = max_codelet.max(2).ilog2();
+    let mut digits = vec![1usize << b; (e / b) as usize];
+    match (e % b, digits.is_empty()) {
         (0, _) => {}
-        (1, true) => radices.push(2),
-        (1, false) => {
-            radices.pop();
-            radices.extend([8, 4]);
+        (1, false) if b >= 3 => {
+            digits.pop();
+            digits.extend([1 << (b - 1), 4]);
         }
-        (2, _) => radices.push(4),
-        _ => radices.push(8),
+        (rest, _) => digits.push(1 << rest),
     }
-    radices
+    digits
+}
+
+/// A chain pass of power-of-two radix `r` wider than `max_pass` as radix-4 passes (and one
+/// radix 2 for an odd exponent); other radices unchanged.
+fn split_pass(r: usize, max_pass: usize) -> Vec<usize> {
+    if r <= max_pass || !r.is_power_of_two() {
+        return vec![r];
+    }
+    let k = r.ilog2();
+    let mut passes = vec![4; (k / 2) as usize];
+    if k % 2 == 1 {
+        passes.push(2);
+    }
+    passes
 }
 
 /// The smallest `2^k` or `3·2^k` that is at least `2n - 1` (RustFFT's choice): both are made of
@@ -622,20 +677,28 @@ mod tests {
     #[test]
     fn fft_plan_display_is_stable() {
         let cases = [
-            (2048, "complex 2048 [16 x 16 x 8]", "real 2048 = half 1024 [16 x 16 x 4] + post-twiddle"),
-            (400, "complex 400 [16 x 5 x 5]", "real 400 = half 200 [8 x 5 x 5] + post-twiddle"),
+            (
+                2048,
+                "complex 2048 [4 x 4 x 4 x 4 x 8]",
+                "real 2048 = half 1024 [8 x 4 x 4 x 8] + post-twiddle",
+            ),
+            (400, "complex 400 [4 x 4 x 5 x 5]", "real 400 = half 200 [8 x 5 x 5] + post-twiddle"),
             (1000, "complex 1000 [8 x 5 x 5 x 5]", "real 1000 = half 500 [4 x 5 x 5 x 5] + post-twiddle"),
-            (1536, "complex 1536 [16 x 8 x 4 x 3]", "real 1536 = half 768 [16 x 16 x 3] + post-twiddle"),
+            (
+                1536,
+                "complex 1536 [4 x 4 x 8 x 4 x 3]",
+                "real 1536 = half 768 [4 x 4 x 4 x 4 x 3] + post-twiddle",
+            ),
             (2205, "complex 2205 [3 x 3 x 5 x 7 x 7]", "real 2205 = complex 2205 [3 x 3 x 5 x 7 x 7]"),
             (
                 2039,
-                "complex 2039 Bluestein(2039, 4096 = [16 x 16 x 16])",
-                "real 2039 = complex 2039 Bluestein(2039, 4096 = [16 x 16 x 16])",
+                "complex 2039 Bluestein(2039, 4096 = [4 x 4 x 4 x 4 x 4 x 4])",
+                "real 2039 = complex 2039 Bluestein(2039, 4096 = [4 x 4 x 4 x 4 x 4 x 4])",
             ),
             (
                 511,
-                "complex 511 Bluestein(511, 1024 = [16 x 16 x 4])",
-                "real 511 = complex 511 Bluestein(511, 1024 = [16 x 16 x 4])",
+                "complex 511 Bluestein(511, 1024 = [8 x 4 x 4 x 8])",
+                "real 511 = complex 511 Bluestein(511, 1024 = [8 x 4 x 4 x 8])",
             ),
         ];
         for (n, complex, real) in cases {
@@ -644,16 +707,44 @@ mod tests {
         }
         assert_eq!(plan_real(1).to_string(), "real 1 = complex 1 [1]");
         assert_eq!(plan_real(2).to_string(), "real 2 = half 1 [1] + post-twiddle");
+        assert_eq!(plan_complex(16).to_string(), "complex 16 [16]");
         assert_eq!(plan_complex(32).to_string(), "complex 32 [8 x 4]");
-        assert_eq!(plan_complex(2038).to_string(), "complex 2038 Bluestein(2038, 4096 = [16 x 16 x 16])");
-        assert_eq!(plan_complex(23).to_string(), "complex 23 Bluestein(23, 48 = [16 x 3])");
+        assert_eq!(plan_complex(512).to_string(), "complex 512 [4 x 4 x 8 x 4]");
+        assert_eq!(
+            plan_complex(2038).to_string(),
+            "complex 2038 Bluestein(2038, 4096 = [4 x 4 x 4 x 4 x 4 x 4])"
+        );
+        assert_eq!(plan_complex(23).to_string(), "complex 23 Bluestein(23, 48 = [4 x 4 x 3])");
+    }
+
+    /// The target drives the plan: with radix-16 passes allowed and no measured orders, the
+    /// rule-based chains keep their 16s; with only codelets up to 8, 16 is never a digit.
+    #[test]
+    fn fft_plan_follows_the_target() {
+        let wide = FftTarget { max_pass_radix: 16, chain_orders: &[], ..Target::CRANELIFT.fft };
+        assert_eq!(
+            plan_real_for(2048, &wide).to_string(),
+            "real 2048 = half 1024 [16 x 16 x 4] + post-twiddle"
+        );
+        assert_eq!(plan_complex_for(400, &wide).to_string(), "complex 400 [16 x 5 x 5]");
+        let small = FftTarget { codelets: &[1, 2, 3, 4, 5, 8], max_pass_radix: 8, chain_orders: &[] };
+        assert_eq!(plan_complex_for(1024, &small).to_string(), "complex 1024 [8 x 8 x 4 x 4]");
+        assert_eq!(plan_complex_for(7, &small).to_string(), "complex 7 Bluestein(7, 16 = [4 x 4])");
+        assert_eq!(plan_complex_for(16, &small).to_string(), "complex 16 [4 x 4]");
+        for n in 1..=300 {
+            for t in [&wide, &small] {
+                let plan = plan_complex_for(n, t);
+                assert_eq!(plan.size(), n);
+                t.check(&plan).unwrap_or_else(|e| panic!("{plan}: {e}"));
+            }
+        }
     }
 
     /// Checks the planner's invariants: sizes multiply out, inner lengths are right, codelets are
     /// from the emitted set, mixed-radix chains are flat.
     fn check_structure(plan: &ComplexPlan) {
         match plan {
-            ComplexPlan::Codelet(r) => assert!(CODELET_LENGTHS.contains(r), "codelet {r}"),
+            ComplexPlan::Codelet(r) => assert!(Target::CRANELIFT.fft.codelets.contains(r), "codelet {r}"),
             ComplexPlan::MixedRadix { factors } => {
                 assert!(factors.len() >= 2, "{plan}");
                 for f in factors {
@@ -691,6 +782,7 @@ mod tests {
             let plan = plan_complex(n);
             assert_eq!(plan.size(), n);
             check_structure(&plan);
+            Target::CRANELIFT.fft.check(&plan).unwrap_or_else(|e| panic!("{plan}: {e}"));
             deepest = deepest.max((plan.depth(), n));
             let real = plan_real(n);
             assert_eq!(real.size(), n);

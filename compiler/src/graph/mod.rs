@@ -794,36 +794,8 @@ pub struct Graph {
     pub finite_only: bool,
     /// Declared sample rate, Hz, when the spec names one.
     pub rate: Option<f64>,
-    /// Kernels and phases, once the schedule pass has run.
-    pub schedule: Option<Schedule>,
-}
-
-/// How nodes group into kernels and phases.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Schedule {
-    /// Phases in order; a phase ends where a whole-scope reduction must complete.
-    pub phases: Vec<Phase>,
-}
-
-/// One phase: a kernel run per block of frames, and the reduction it feeds.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Phase {
-    /// Nodes the kernel computes, in order. A node split across phases appears in both, with
-    /// `part` saying which half.
-    pub nodes: Vec<(NodeId, Part)>,
-    /// A maximum reduction over this scope that the next phase needs.
-    pub reduce: Option<Scope>,
-}
-
-/// Which part of a node a phase computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// All of it.
-    Whole,
-    /// An epilogue's steps up to its clip, feeding the reduction.
-    BeforeClip,
-    /// The clip and the steps after it.
-    AfterClip,
+    /// The kernel plan (or why there is none), once the schedule pass has run.
+    pub schedule: Option<crate::kernel::Schedule>,
 }
 
 impl Graph {

@@ -272,28 +272,6 @@ fn clip_text(c: &Option<Clip>) -> String {
     }
 }
 
-fn write_schedule(s: &Schedule, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "  schedule:")?;
-    for (i, p) in s.phases.iter().enumerate() {
-        let nodes: Vec<String> = p
-            .nodes
-            .iter()
-            .map(|(n, part)| match part {
-                Part::Whole => format!("%{n}"),
-                Part::BeforeClip => format!("%{n}.pre"),
-                Part::AfterClip => format!("%{n}.clip+post"),
-            })
-            .collect();
-        write!(f, "    phase {}: kernel per block of frames [{}]", i + 1, nodes.join(", "))?;
-        match p.reduce {
-            None => writeln!(f)?,
-            Some(Scope::Tensor) => writeln!(f, " -> max over the whole tensor")?,
-            Some(Scope::Trailing(k)) => writeln!(f, " -> max per slice of the last {k} axes")?,
-        }
-    }
-    Ok(())
-}
-
 pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let dtype = match g.dtype {
         DTypeRule::Fixed(p) => p.as_str().to_string(),
@@ -318,7 +296,7 @@ pub(super) fn write_graph(g: &Graph, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     }
     writeln!(f, "  return %{}", g.output)?;
     if let Some(s) = &g.schedule {
-        write_schedule(s, f)?;
+        write!(f, "{s}")?;
     }
     Ok(())
 }

@@ -20,11 +20,9 @@ pub fn verify(g: &Graph) -> Result<(), String> {
             Op::Concat { .. } => 2,
             _ => 1,
         };
-        if let (Some(s), true) = (&g.schedule, i == 0) {
-            for p in &s.phases {
-                if let Some(&(bad, _)) = p.nodes.iter().find(|(x, _)| *x >= g.nodes.len()) {
-                    return Err(format!("the schedule names %{bad}, which does not exist"));
-                }
+        if let (Some(crate::kernel::Schedule::Plan(p)), true) = (&g.schedule, i == 0) {
+            if let Some(bad) = p.stages().find(|s| s.node >= g.nodes.len()) {
+                return Err(format!("the kernel plan names %{}, which does not exist", bad.node));
             }
         }
         if n.inputs.len() != want {

@@ -1,5 +1,5 @@
 //! dce / cse: nodes the output does not need are removed; identical nodes (same op, same
-//! inputs) are merged. The schedule, if any, is carried over to the new node ids.
+//! inputs) are merged. It runs before `schedule`, so there is no kernel plan to renumber.
 
 use super::Rewriter;
 use crate::graph::*;
@@ -34,17 +34,5 @@ pub fn run(g: Graph) -> Graph {
         rw.emit(id, n.clone());
         new_id[id] = Some(rw.nodes.len() - 1);
     }
-    let schedule = g.schedule.clone().map(|s| Schedule {
-        phases: s
-            .phases
-            .into_iter()
-            .map(|p| Phase {
-                nodes: p.nodes.into_iter().filter_map(|(n, part)| new_id[n].map(|m| (m, part))).collect(),
-                reduce: p.reduce,
-            })
-            .collect(),
-    });
-    let mut out = rw.finish(g);
-    out.schedule = schedule;
-    out
+    rw.finish(g)
 }

@@ -36,12 +36,12 @@ pub const PASSES: &[Pass] = &[
         doc: "each FFT gets an explicit plan (radices, half-length real trick, Rader, Bluestein)",
         run: plan::run,
     },
+    Pass { name: "dce", doc: "dead nodes removed, identical nodes merged", run: dce_cse::run },
     Pass {
         name: "schedule",
-        doc: "kernels per block of frames, phases split where a whole-scope maximum is needed",
+        doc: "the kernel plan: typed stages (load, per_frame, transform, per_band, reduce, store, clip, ...) in phases",
         run: schedule::run,
     },
-    Pass { name: "dce", doc: "dead nodes removed, identical nodes merged", run: dce_cse::run },
 ];
 
 /// Runs the passes up to and including `last` (all when `None`), verifying after each.
