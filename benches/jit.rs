@@ -1,7 +1,9 @@
 //! criterion benches: the JIT against the interpreter for every shipped spec, each stage of
 //! keras_mel and whisper on its own, and compile time of each shipped spec.
 //!
-//! `cargo bench --bench jit` (all), `cargo bench --bench jit -- stage` (stages only). The
+//! `cargo bench --bench jit` (all), `cargo bench --bench jit -- stage` (stages only),
+//! `cargo bench --bench jit -- fft_per_frame` (the JIT FFT stage, the wide AVX2 kernel and
+//! realfft per frame). The
 //! workloads: one 10 s clip at 16 kHz for JIT-vs-interpreter (the interpreter takes ~0.1 s per
 //! clip), and a block of 4 frames for stages (per-frame costs are its time / 4).
 
@@ -9,7 +11,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use specc::{Engine, Input, Pipeline, PRESETS};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::{compile, BlockArgs};
+use specc_compiler::graph::fft_plan::plan_real;
 use specc_compiler::graph::Precision;
+use specc_compiler::wide::{Avx2, WideFft, LANES};
 use std::hint::black_box;
 
 fn signal(len: usize, seed: u64) -> Vec<f32> {
@@ -142,6 +146,27 @@ fn fft_vs_realfft(c: &mut Criterion) {
                 t.elapsed() / info.lanes as u32
             })
         });
+        // The wide AVX2+FMA kernel (issue 17, not wired into the runtime yet) on the same
+        // plan: 8 frames per call, power and sum out like the JIT stage's power sink.
+        if let Some(cpu) = Avx2::detect() {
+            let fft = WideFft::new(&plan_real(n)).expect("the planner's plan runs on the wide kernels");
+            let x = signal(n * LANES, 11);
+            let mut p = vec![0f32; fft.bins() * LANES];
+            let mut sum = [0f32; LANES];
+            let mut scratch = vec![0f32; fft.scratch_len()];
+            g.bench_function("wide avx2 (8 frames / 8)", |b| {
+                b.iter_custom(|iters| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..iters {
+                        fft.power(cpu, black_box(&x), &mut p, &mut sum, &mut scratch);
+                        black_box(&sum);
+                    }
+                    t.elapsed() / LANES as u32
+                })
+            });
+        } else {
+            println!("note: this CPU lacks AVX2+FMA; fft_per_frame/{n}/wide not run");
+        }
         let mut planner = realfft::RealFftPlanner::<f32>::new();
         let r2c = planner.plan_fft_forward(n);
         let mut input = signal(n, 5);

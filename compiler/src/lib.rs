@@ -12,6 +12,7 @@ pub mod lower;
 pub mod passes;
 pub mod syntax;
 pub mod target;
+pub mod wide;
 
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};
 use std::sync::Arc;

@@ -528,7 +528,7 @@ fn table(n: usize) -> std::rc::Rc<Vec<Complex64>> {
 
 /// `W_n^e = e^{-2πi e/n}`, from the exponent reduced mod `n` and folded into the first half
 /// quadrant, so the angle passed to `sin_cos` is at most π/4 and quarter turns are exact.
-fn twiddle(e: usize, n: usize) -> Complex64 {
+pub(crate) fn twiddle(e: usize, n: usize) -> Complex64 {
     let e = e % n;
     // 4e/n = quadrant + rem/n, rem in [0, n): the angle is quadrant·π/2 + (π/2)·rem/n.
     let four_e = 4 * e as u128;
