@@ -695,14 +695,14 @@ fn read_spec_file(path: &Path) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| Error::Io(format!("{spec} is not UTF-8 text: not a spec file")))
 }
 
-/// The preset nearest to a misspelled name, if one is near enough to be what was meant:
-/// an edit distance of at most a third of the name (`librosa_mle`, `whipser`), or a preset that
-/// starts with the name (`kaldi` -> `kaldi_fbank`).
-pub fn closest_preset(name: &str) -> Option<&'static str> {
+/// The presets a misspelled name may have meant: the nearest one within an edit distance of a
+/// third of the name (`librosa_mle`, `whipser`), else every preset that starts with the name
+/// (`kaldi` -> `kaldi_fbank`, `kaldi_mfcc`); empty when nothing is close.
+pub fn closest_presets(name: &str) -> Vec<&'static str> {
     let name = name.rsplit('/').next().unwrap_or(name);
     let name = name.strip_suffix(".spec").unwrap_or(name).to_ascii_lowercase();
     if name.is_empty() {
-        return None;
+        return Vec::new();
     }
     let by_distance = PRESETS
         .iter()
@@ -710,13 +710,11 @@ pub fn closest_preset(name: &str) -> Option<&'static str> {
         .filter(|(d, n)| *d <= (n.len().max(name.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n);
-    by_distance.or_else(|| {
-        let mut prefixed = PRESETS.iter().map(|(n, _)| *n).filter(|n| n.starts_with(&name));
-        match (prefixed.next(), prefixed.next()) {
-            (Some(n), None) => Some(n),
-            _ => None,
-        }
-    })
+    match by_distance {
+        Some(n) => vec![n],
+        // A library's name alone (`kaldi`, `librosa`) may start several presets: name them all.
+        None => PRESETS.iter().map(|(n, _)| *n).filter(|n| n.starts_with(&name)).collect(),
+    }
 }
 
 fn unknown_spec(spec: &str, file_too: bool) -> Error {
@@ -726,7 +724,14 @@ fn unknown_spec(spec: &str, file_too: bool) -> Error {
     } else {
         format!("no preset named `{spec}`")
     };
-    let hint = closest_preset(spec).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+    let hint = match closest_presets(spec).as_slice() {
+        [] => String::new(),
+        [one] => format!("did you mean `{one}`? "),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(|n| format!("`{n}`")).collect();
+            format!("did you mean {} or `{last}`? ", rest.join(", "))
+        }
+    };
     Error::Io(format!("{what}; {hint}presets: {}", names.join(", ")))
 }
 

@@ -636,6 +636,13 @@ fn presets_list_and_signature() {
     assert!(text.lines().any(|l| l == "input: [channels, samples] at sample_frequency"), "{text}");
     let o = specc(&["presets", "kaldi_fbnk"]);
     assert!(flat(&o).contains("no preset named `kaldi_fbnk`; did you mean `kaldi_fbank`?"), "{}", stderr(&o));
+    // A library's name alone starts several presets: all of them are offered.
+    let o = specc(&["presets", "kaldi"]);
+    assert!(
+        flat(&o).contains("no preset named `kaldi`; did you mean `kaldi_fbank` or `kaldi_mfcc`?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A misspelled preset gets a "did you mean" in every command that takes a spec.
