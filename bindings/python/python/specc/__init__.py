@@ -104,7 +104,9 @@ def _is_torch(x: Any) -> bool:
 
 def _as_numpy(x: Any) -> np.ndarray:
     """``x`` as a numpy array without a copy where it can be: numpy arrays (any strides) as
-    they are, CPU torch tensors through ``.numpy()``, JAX and others through ``np.asarray``."""
+    they are, CPU torch tensors through ``.numpy()``, JAX and other DLPack producers on the CPU
+    through ``np.from_dlpack``; anything else (a list, a GPU array) through ``np.asarray``,
+    which copies."""
     if isinstance(x, np.ndarray):
         return x
     if _is_torch(x):
@@ -112,6 +114,12 @@ def _as_numpy(x: Any) -> np.ndarray:
         if t.device.type != "cpu":
             t = t.cpu()
         return t.numpy()
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, RuntimeError, TypeError, ValueError):
+            # Not on the CPU, or a dtype numpy cannot view: np.asarray copies it over.
+            pass
     return np.asarray(x)
 
 
