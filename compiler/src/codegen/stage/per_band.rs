@@ -285,49 +285,41 @@ fn mel_band(
 }
 
 /// One band of the sparse filterbank on the fast path: `Σ_{i < len} w[i] · p[i]` from the
-/// band's first power vector `pa` and weight `wa`, straight line over four accumulators
-/// (`len` is the padded length: the padding weights are zero and the powers finite here).
+/// band's first power vector `pa` and weight `wa` (`len` is the padded length: the padding
+/// weights are zero and the powers finite here). The powers were written by an earlier stage.
 fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value {
-    let mut acc: Vec<Value> = Vec::with_capacity(4);
-    for i in 0..len {
-        let pv = e.vload_ro(pa, i as i64 * Vk::BYTES);
-        let wv = e.vload_ro(wa, i as i64 * Vk::BYTES);
-        if i < 4 {
-            acc.push(e.b.ins().fmul(wv, pv));
-        } else {
-            acc[i % 4] = e.mul_add(wv, pv, acc[i % 4]);
-        }
-    }
-    match acc.len() {
-        0 => e.splat(0.0),
-        1 => acc[0],
-        2 | 3 => {
-            let s = e.b.ins().fadd(acc[0], acc[1]);
-            if acc.len() == 3 {
-                e.b.ins().fadd(s, acc[2])
-            } else {
-                s
-            }
-        }
-        _ => {
-            let s0 = e.b.ins().fadd(acc[0], acc[2]);
-            let s1 = e.b.ins().fadd(acc[1], acc[3]);
-            e.b.ins().fadd(s0, s1)
-        }
-    }
+    dot(e, pa, Loads::ReadOnly, wa, len)
 }
 
-/// `Σ_j w[j]·m[j]` over `cols` vectors, four accumulators; `m` was written by this kernel
-/// (plain loads), `w` is a read-only table.
+/// `Σ_j w[j]·m[j]` over `cols` vectors; `m` was written by this kernel, so its loads stay
+/// ordered with those stores.
 fn dense_row(e: &mut Emit<'_, '_>, m: Value, wa: Value, cols: usize) -> Value {
+    dot(e, m, Loads::Written, wa, cols)
+}
+
+/// How a dot product reads its data vectors: as read-only memory (free to reorder), or as
+/// memory the same kernel stores to.
+#[derive(Clone, Copy)]
+enum Loads {
+    ReadOnly,
+    Written,
+}
+
+/// `Σ_{i < len} w[i]·x[i]` straight line over four accumulators (a single chain would be
+/// bound by the FMA latency), `w` a read-only table.
+fn dot(e: &mut Emit<'_, '_>, x: Value, loads: Loads, wa: Value, len: usize) -> Value {
     let mut acc: Vec<Value> = Vec::with_capacity(4);
-    for j in 0..cols {
-        let x = e.vload(m, j as i64 * Vk::BYTES);
-        let w = e.vload_ro(wa, j as i64 * Vk::BYTES);
-        if j < 4 {
-            acc.push(e.b.ins().fmul(w, x));
+    for i in 0..len {
+        let at = i as i64 * Vk::BYTES;
+        let xv = match loads {
+            Loads::ReadOnly => e.vload_ro(x, at),
+            Loads::Written => e.vload(x, at),
+        };
+        let wv = e.vload_ro(wa, at);
+        if i < 4 {
+            acc.push(e.b.ins().fmul(wv, xv));
         } else {
-            acc[j % 4] = e.mul_add(w, x, acc[j % 4]);
+            acc[i % 4] = e.mul_add(wv, xv, acc[i % 4]);
         }
     }
     match acc.len() {
