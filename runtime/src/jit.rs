@@ -56,7 +56,7 @@ impl Programs {
 }
 
 /// A float the engine computes in.
-trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
+pub(crate) trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
 }
@@ -83,7 +83,7 @@ impl Float for f64 {
 /// borrowed when the caller's array already is (standard layout, samples last, same dtype), else
 /// one cast copy.
 #[allow(clippy::type_complexity)]
-fn rows_of<'a, T: Float>(
+pub(crate) fn rows_of<'a, T: Float>(
     g: &Graph,
     input: &'a Input<'_>,
     info: &ProgramInfo,
@@ -161,14 +161,14 @@ fn rows_of<'a, T: Float>(
 
 /// Output strides (in elements) of the tail's axes, and whether reductions over trailing axes
 /// are contiguous.
-struct OutMap {
+pub(crate) struct OutMap {
     /// Per lead axis of the (selected) input rows: stride.
     lead: Vec<usize>,
     frames: usize,
     band: usize,
 }
 
-fn out_map(
+pub(crate) fn out_map(
     g: &Graph,
     lead_names: &[String],
     lead_sizes: &[usize],
@@ -232,7 +232,7 @@ fn out_map(
     })
 }
 
-fn reflect_index(j: i64, n: i64) -> i64 {
+pub(crate) fn reflect_index(j: i64, n: i64) -> i64 {
     if n == 1 {
         return 0;
     }
@@ -313,11 +313,14 @@ const TASK_FRAMES: usize = 64;
 
 /// Runs the plan's phase over blocks of frames on `rows` (each `n` samples) into `out` (the
 /// planned output, row-major); returns each row's running maximum (the reduce stage's).
+/// `pads` are the pad steps applied to each row before framing: the program's own for a
+/// whole signal, none for the stream (`crate::stream`), whose rows are already padded frames.
 #[allow(clippy::too_many_arguments)]
-fn run_rows<T: Float>(
+pub(crate) fn run_rows<T: Float>(
     prog: &Program,
     rows: &[T],
     n: usize,
+    pads: &[PadStep],
     lead_sizes: &[usize],
     frames: usize,
     map: &OutMap,
@@ -337,7 +340,7 @@ fn run_rows<T: Float>(
     // Position 0 of the padded signal is sample -pad_left of the original (for the interior
     // test): the sum of left pads (a negative one trims).
     let mut pad_left: i64 = 0;
-    for p in &info.pads {
+    for p in pads {
         let last = *lens.last().expect("non-empty");
         let (l, r) = p.amount.amounts(last);
         pad_left += l;
@@ -387,7 +390,7 @@ fn run_rows<T: Float>(
                 } else {
                     let stage = typed::<T>(stage_words, span);
                     for (i, v) in stage.iter_mut().enumerate() {
-                        *v = padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
+                        *v = padded(row, pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
                     }
                     stage.as_ptr().cast()
                 };
@@ -537,7 +540,7 @@ fn run_rows<T: Float>(
 /// A clip scope's running maximum: the largest non-NaN value seen (`-inf` if none) and
 /// whether a NaN was seen.
 #[derive(Clone, Copy, Debug)]
-struct ScopeMax {
+pub(crate) struct ScopeMax {
     max: f64,
     nan: bool,
 }
@@ -649,7 +652,9 @@ fn run_typed<T: Float>(
     let mut row_max: Vec<ScopeMax> = Vec::new();
     for ph in &info.plan.phases {
         match ph.over {
-            Over::Blocks => row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?,
+            Over::Blocks => {
+                row_max = run_rows(prog, &rows, n, &info.pads, &lead_sizes, plan.frames, &map, out, threads)?
+            }
             Over::Output | Over::Signals => {
                 for st in &ph.stages {
                     run_stage(prog, st, out, &lead_sizes, &map, plan.frames, &row_max, threads, &clip_fn)?;

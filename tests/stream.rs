@@ -1,0 +1,348 @@
+//! Streaming: for every streamable preset (and variants of its params), the frames pushed out
+//! chunk by chunk plus `finish` equal the offline JIT run of the whole signal bit for bit, for
+//! random chunkings (0, 1, primes, a chunk larger than the signal); and every op that needs
+//! the whole signal is refused by name.
+
+use std::sync::OnceLock;
+
+use ndarray::{concatenate, ArrayD, Axis, IxDyn, Slice};
+use proptest::prelude::*;
+use specc::{Input, Output, Pipeline};
+
+/// Whisper without its clip at the tensor's maximum (the part that streams).
+fn whisper_unclipped() -> String {
+    let text = specc::preset_text("whisper").unwrap();
+    let clipped = "db(amin: 1e-10, mult: 1, top_db: 8, over: tensor)";
+    assert!(text.contains(clipped), "the whisper preset changed; update this test");
+    text.replace(clipped, "db(amin: 1e-10, mult: 1)")
+}
+
+/// (name, preset or spec text, sets, input dtype is f64): the streamable variants tried.
+fn variants() -> &'static [(String, Pipeline, bool)] {
+    static V: OnceLock<Vec<(String, Pipeline, bool)>> = OnceLock::new();
+    V.get_or_init(|| {
+        let presets: &[(&str, &[&str], bool)] = &[
+            ("kaldi_fbank", &[], false),
+            ("kaldi_fbank", &["snip_edges=false"], false),
+            (
+                "kaldi_fbank",
+                &["use_energy=true", "htk_compat=true", "snip_edges=false", "frame_shift=7.5"],
+                true,
+            ),
+            (
+                "kaldi_fbank",
+                &["use_energy=true", "raw_energy=false", "round_to_power_of_two=false", "frame_length=20"],
+                false,
+            ),
+            (
+                "kaldi_fbank",
+                &[
+                    "window_type=hamming",
+                    "preemphasis_coefficient=0",
+                    "remove_dc_offset=false",
+                    "frame_shift=30",
+                    "frame_length=12.5",
+                    "snip_edges=false",
+                ],
+                false,
+            ),
+            ("kaldi_mfcc", &[], false),
+            ("kaldi_mfcc", &["use_energy=true", "snip_edges=false"], false),
+            ("torchaudio_mel", &[], false),
+            ("torchaudio_mel", &["pad_mode=constant", "pad=37", "hop_length=97", "n_mels=40"], false),
+            ("torchaudio_mel", &["center=false", "n_fft=512", "power=1.0", "normalized=true"], false),
+            (
+                "torchaudio_mel",
+                &["pad_mode=replicate", "amplitude_to_db=false", "win_length=300", "hop_length=1"],
+                false,
+            ),
+            ("torchaudio_mfcc", &["log_mels=true"], false),
+            ("librosa_mel", &["top_db=none", "sr=16000", "n_fft=512", "hop_length=128"], false),
+            (
+                "librosa_mel",
+                &["power_to_db=false", "pad_mode=reflect", "sr=16000", "n_fft=256", "hop_length=100"],
+                true,
+            ),
+            (
+                "librosa_mel",
+                &["top_db=none", "center=false", "sr=8000", "n_fft=400", "hop_length=160"],
+                false,
+            ),
+            (
+                "librosa_mel",
+                &["top_db=none", "pad_mode=edge", "sr=16000", "n_fft=512", "hop_length=50"],
+                true,
+            ),
+            ("librosa_stft", &["top_db=none", "n_fft=256"], false),
+            (
+                "librosa_stft",
+                &["to_db=false", "power=2.0", "n_fft=400", "hop_length=160", "pad_mode=reflect"],
+                false,
+            ),
+            (
+                "keras_mel",
+                &["power_to_db=false", "fft_length=512", "sequence_stride=160", "num_mel_bins=40"],
+                false,
+            ),
+            (
+                "keras_mel",
+                &["power_to_db=false", "fft_length=256", "sequence_stride=64", "dtype=float64"],
+                true,
+            ),
+            ("keras_stft", &[], false),
+            ("keras_stft", &["mode=stft", "frame_length=200", "frame_step=80"], false),
+            ("keras_stft", &["mode=psd", "data_format=channels_first", "expand_dims=true"], true),
+        ];
+        let mut v: Vec<(String, Pipeline, bool)> = presets
+            .iter()
+            .map(|(name, sets, f64)| {
+                let p = Pipeline::preset(name, sets).unwrap_or_else(|e| panic!("{name} {sets:?}: {e}"));
+                (format!("{name} {sets:?}"), p, *f64)
+            })
+            .collect();
+        let w = Pipeline::compile("whisper_unclipped.spec", &whisper_unclipped(), &[]).unwrap();
+        v.push((String::from("whisper without clip"), w, false));
+        let w =
+            Pipeline::compile("whisper_unclipped.spec", &whisper_unclipped(), &["padding=123", "n_mels=128"])
+                .unwrap();
+        v.push((String::from("whisper without clip, padding=123"), w, false));
+        v
+    })
+}
+
+/// A deterministic pseudo-random sequence (splitmix64).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+/// The input shape for `n` samples with `lead` signals, in the spec's user layout.
+fn shape_of(p: &Pipeline, lead: usize, n: usize) -> (Vec<usize>, usize) {
+    let user = p.graph().user_axes();
+    let mut shape = Vec::new();
+    let mut axis = 0;
+    for a in user {
+        match a.as_str() {
+            "samples" => {
+                axis = shape.len();
+                shape.push(n)
+            }
+            "..." => {
+                if lead > 1 {
+                    shape.push(lead)
+                }
+            }
+            // Kaldi selects channel 0 of 2; Keras's batch and channels.
+            _ => shape.push(lead),
+        }
+    }
+    (shape, axis)
+}
+
+fn bits(o: &Output) -> Vec<u64> {
+    match o {
+        Output::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
+        Output::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
+    }
+}
+
+fn concat(parts: &[Output], axis: usize) -> Output {
+    match &parts[0] {
+        Output::F32(_) => {
+            let v: Vec<_> = parts
+                .iter()
+                .map(|o| if let Output::F32(a) = o { a.view() } else { unreachable!() })
+                .collect();
+            Output::F32(concatenate(Axis(axis), &v).unwrap())
+        }
+        Output::F64(_) => {
+            let v: Vec<_> = parts
+                .iter()
+                .map(|o| if let Output::F64(a) = o { a.view() } else { unreachable!() })
+                .collect();
+            Output::F64(concatenate(Axis(axis), &v).unwrap())
+        }
+    }
+}
+
+/// Streams a random signal of `n` samples through variant `vi` in random chunks and compares
+/// with the offline run.
+fn check(vi: usize, n: usize, lead: usize, seed: u64, nan: bool) -> Result<(), TestCaseError> {
+    let (name, p, f64in) = &variants()[vi];
+    let mut rng = Rng(seed);
+    let (shape, axis) = shape_of(p, lead, n);
+    let scale = if name.starts_with("kaldi") { 32768.0 } else { 1.0 };
+    let mut x = ArrayD::<f64>::from_shape_fn(IxDyn(&shape), |_| rng.unit() * scale);
+    let nan = nan && n > 0 && !p.graph().finite_only;
+    if nan {
+        let at = rng.below(x.len());
+        x.as_slice_mut().unwrap()[at] = if rng.below(2) == 0 { f64::NAN } else { f64::INFINITY };
+    }
+    let x32 = x.mapv(|v| v as f32);
+    let input = |a: usize, b: usize| -> Input<'_> {
+        if *f64in {
+            Input::F64(x.slice_axis(Axis(axis), Slice::from(a..b)))
+        } else {
+            Input::F32(x32.slice_axis(Axis(axis), Slice::from(a..b)))
+        }
+    };
+    let offline = p.run(&input(0, n));
+    let mut st = p.stream().map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+    let mut parts = Vec::new();
+    let mut at = 0;
+    let sizes = [0usize, 1, 2, 3, 5, 7, 13, 97, 160, 401, 997, n + 1];
+    while at < n {
+        let want = sizes[rng.below(sizes.len())];
+        let b = (at + want).min(n);
+        let out = st.push(&input(at, b)).map_err(|e| TestCaseError::fail(format!("{name}: push: {e}")))?;
+        parts.push(out);
+        at = b;
+    }
+    let pushed: usize = parts.iter().map(|o| o.shape()[st.time_axis().unwrap_or(0)]).sum();
+    // Memory stays bounded: the buffer holds about a frame window, the right pad's reach and
+    // the last chunk.
+    prop_assert!(st.buffered() <= 2 * 2048 + 2 * 997 + 2, "{name}: {} samples buffered", st.buffered());
+    let axis_t = st.time_axis();
+    let tail = st.finish();
+    match (offline, tail) {
+        (Ok(off), Ok(tail)) => {
+            parts.push(tail);
+            let got = concat(&parts, axis_t.expect("pushed at least once"));
+            prop_assert_eq!(got.shape(), off.shape(), "{}: shape", name);
+            if nan {
+                // The kernels take their exact NaN path for a whole block of frames when one
+                // frame holds NaN or inf, which can move a finite block-mate by an ulp; the
+                // stream's blocks hold other frames. NaN and inf land where they do offline.
+                let (a, b) = (got.to_f64(), off.to_f64());
+                for (x, y) in a.iter().zip(&b) {
+                    prop_assert!(
+                        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{name}: {x} vs {y} (n={n}, lead={lead}, seed={seed})"
+                    );
+                }
+            } else {
+                prop_assert!(
+                    bits(&got) == bits(&off),
+                    "{name}: values differ (n={n}, lead={lead}, seed={seed})"
+                );
+            }
+        }
+        (Err(a), Err(b)) => {
+            prop_assert_eq!(a.to_string(), b.to_string(), "{}: different errors", name);
+            prop_assert_eq!(pushed, 0, "{}: frames emitted for a signal the library refuses", name);
+        }
+        (a, b) => prop_assert!(
+            false,
+            "{name} n={n}: offline {:?}, stream {:?}",
+            a.map(|o| o.shape().to_vec()),
+            b.map(|o| o.shape().to_vec())
+        ),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn streaming_equals_the_offline_run_bit_for_bit(
+        vi in 0..variants().len(),
+        n in prop_oneof![0usize..700, 700usize..6000],
+        lead in 1usize..3,
+        seed in any::<u64>(),
+        nan in proptest::bool::weighted(0.15),
+    ) {
+        check(vi, n, lead, seed, nan)?;
+    }
+}
+
+#[test]
+fn every_variant_streams_a_long_signal_in_10ms_chunks() {
+    for vi in 0..variants().len() {
+        check(vi, 48_000, 2, vi as u64, false).unwrap();
+    }
+}
+
+/// Each op that needs the whole signal is refused by name, pointing at the op in the spec, with
+/// the `--set` values that remove it when the spec has them.
+#[test]
+fn what_needs_the_whole_signal_is_refused_by_name() {
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        (
+            "whisper",
+            &[],
+            "db(amin: 1e-10, mult: 1, top_db: 8, over: tensor)",
+            "maximum over the whole tensor",
+        ),
+        ("librosa_mel", &[], "db(amin: amin", "--set power_to_db=false or --set top_db=none"),
+        ("librosa_mel", &["top_db=none", "ref=max"], "db(amin: amin", "ref=max"),
+        ("keras_mel", &[], "db(amin: min_power", "--set power_to_db=false"),
+        (
+            "torchaudio_mfcc",
+            &[],
+            "db(amin: 1e-10, ref: 1.0, mult: 10, top_db: 80.0, over: 3)",
+            "each item's last 3 axes",
+        ),
+        ("kaldi_fbank", &["subtract_mean=true"], "subtract_mean()", "--set subtract_mean=false"),
+        ("kaldi_mfcc", &["subtract_mean=true"], "subtract_mean()", "mean over all"),
+        (
+            "torchaudio_mfcc",
+            &["log_mels=true", "deltas=1"],
+            "deltas(width: delta_win_length",
+            "`deltas` read frames ahead",
+        ),
+        ("keras_stft", &["padding=same"], "pad_same(length: frame_length, hop: hop)", "length"),
+    ];
+    for (preset, sets, at, says) in cases {
+        let p = Pipeline::preset(preset, sets).unwrap();
+        let err = p.stream().expect_err(preset);
+        let specc::Error::Spec(e) = &err else { panic!("{preset} {sets:?}: not a spec error: {err}") };
+        let text = specc::preset_text(preset).unwrap();
+        let start = e.span.offset();
+        assert!(text[start..].starts_with(at), "{preset} {sets:?}: points at {:?}", &text[start..start + 20]);
+        let shown = format!("{} {}", e.message, e.help.clone().unwrap_or_default());
+        assert!(shown.contains("cannot stream exactly"), "{shown}");
+        assert!(shown.contains(says), "{preset} {sets:?}: {shown}");
+    }
+    // A pipeline set to the interpreter does not stream (the stream runs the JIT's kernels).
+    let p = Pipeline::preset("kaldi_fbank", &[]).unwrap().with_engine(specc::Engine::Interp);
+    assert!(p.stream().unwrap_err().to_string().contains("interpreter"));
+}
+
+/// Chunks must keep the first chunk's leading axes and dtype; finish with nothing pushed, or
+/// too little for a frame, fails as the offline run does; reset starts over.
+#[test]
+fn bad_chunks_are_errors_and_reset_starts_over() {
+    let p = Pipeline::preset("torchaudio_mel", &["n_mels=16"]).unwrap();
+    let mut st = p.stream().unwrap();
+    assert!(matches!(st.finish(), Err(specc::Error::Run(specc::RunError::Empty(_)))));
+    let two = ndarray::Array2::<f32>::zeros((2, 100));
+    st.push(&Input::F32(two.view().into_dyn())).unwrap();
+    let three = ndarray::Array2::<f32>::zeros((3, 100));
+    let e = st.push(&Input::F32(three.view().into_dyn())).unwrap_err();
+    assert!(e.to_string().contains("fixed by its first chunk"), "{e}");
+    let f64s = ndarray::Array2::<f64>::zeros((2, 100));
+    assert!(st.push(&Input::F64(f64s.view().into_dyn())).is_err());
+    // 100 samples: too short for torch's reflect pad of 200, as offline.
+    let off = p.run(&Input::F32(two.view().into_dyn())).unwrap_err();
+    assert_eq!(st.finish().unwrap_err().to_string(), off.to_string());
+    // After finish (or reset) any leading axes start a new signal.
+    let one = ndarray::Array1::<f32>::zeros(16000);
+    let a = st.push(&Input::F32(one.view().into_dyn())).unwrap();
+    st.reset();
+    let b = st.push(&Input::F32(one.view().into_dyn())).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(st.time_axis(), Some(1));
+    assert!(st.latency() == 200 && st.warmup() == 201);
+}
