@@ -266,7 +266,7 @@ impl Pipeline {
             "a stream emits each frame once its samples have arrived and cannot wait for the end; run the whole signal with `specc run`",
         );
         if !fixes.is_empty() {
-            help = format!("{} streams without it; or {help}", fixes.join(" or "));
+            help = format!("it streams with {}. Otherwise {help}", fixes.join(" or "));
         }
         let span = found.map_or(Span { start: 0, end: 0 }, |f| f.span);
         let diag =
