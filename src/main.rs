@@ -101,6 +101,10 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also stream the input in chunks of this many samples (or `10ms`): per-push latency
+        /// (median, p99) and throughput against the offline run.
+        #[arg(long, value_name = "CHUNK")]
+        stream: Option<bench::StreamChunk>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -325,23 +329,35 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             };
             streamcmd::run(&p, &opts).map(|_| ())
         }
-        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, audio, json, limits } => {
-            bench::run(
-                &spec,
-                &sets,
-                engine,
-                &bench::BenchOptions {
-                    batch,
-                    seconds,
-                    runs,
-                    threads,
-                    input,
-                    audio: audio.options(),
-                    json,
-                    max_bytes: limits.max_memory,
-                },
-            )
-        }
+        Cmd::Bench {
+            spec,
+            sets,
+            batch,
+            seconds,
+            runs,
+            threads,
+            engine,
+            input,
+            audio,
+            json,
+            stream,
+            limits,
+        } => bench::run(
+            &spec,
+            &sets,
+            engine,
+            &bench::BenchOptions {
+                batch,
+                seconds,
+                runs,
+                threads,
+                input,
+                audio: audio.options(),
+                json,
+                max_bytes: limits.max_memory,
+                stream,
+            },
+        ),
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             outln!("spec {}: ok", p.graph().name);

@@ -465,3 +465,66 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's table of which presets stream (with their defaults, and with the `--set`
+/// values it names), with each one's latency and warm-up in samples.
+#[test]
+fn which_presets_stream_as_the_readme_says() {
+    // (preset, sets, Some((latency, warm-up)) when it streams)
+    type Row<'a> = (&'a str, &'a [&'a str], Option<(usize, usize)>);
+    let table: &[Row] = &[
+        ("kaldi_fbank", &[], Some((400, 0))),
+        ("kaldi_fbank", &["snip_edges=false"], Some((280, 121))),
+        ("kaldi_fbank", &["subtract_mean=true"], None),
+        ("kaldi_mfcc", &[], Some((400, 0))),
+        ("torchaudio_mel", &[], Some((200, 201))),
+        ("torchaudio_mfcc", &[], None),
+        ("torchaudio_mfcc", &["log_mels=true"], Some((200, 201))),
+        ("librosa_mel", &[], None),
+        ("librosa_mel", &["top_db=none"], Some((1024, 0))),
+        ("librosa_mel", &["power_to_db=false"], Some((1024, 0))),
+        ("librosa_stft", &[], None),
+        ("librosa_stft", &["top_db=none"], Some((1024, 0))),
+        ("librosa_mfcc", &[], None),
+        ("keras_mel", &[], None),
+        ("keras_mel", &["power_to_db=false"], Some((1024, 1025))),
+        ("keras_stft", &[], Some((256, 0))),
+        ("keras_stft", &["padding=same"], None),
+        ("whisper", &[], None),
+    ];
+    for (preset, sets, expect) in table {
+        let p = Pipeline::preset(preset, sets).unwrap();
+        let got = p.stream().ok().map(|s| (s.latency(), s.warmup()));
+        assert_eq!(got, *expect, "{preset} {sets:?}");
+    }
+}
+
+/// `specc bench --stream` reports per-push latency and throughput (timing itself is not
+/// checked here: tests do not time).
+#[test]
+fn bench_streams_in_chunks() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args([
+            "bench",
+            "torchaudio_mel",
+            "--batch",
+            "1",
+            "--seconds",
+            "0.5",
+            "--runs",
+            "1",
+            "--stream",
+            "10ms",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("\"stream_chunk\": 160, \"pushes\": 50,") && out.contains("push_p99_us"), "{out}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["bench", "kaldi_fbank", "--stream", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
