@@ -135,6 +135,10 @@ enum Cmd {
         /// Write every frame to this .npy at the end (atomically) instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// For specs that clip at a maximum (top_db, Whisper): compute frames as they arrive and
+        /// clip them against the signal's maximum when it ends (needs -o); equal to `run`.
+        #[arg(long)]
+        defer_clip: bool,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -317,7 +321,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
-        Cmd::Stream { spec, sets, rate, format, channels, channel_mode, audio_scale, output } => {
+        Cmd::Stream { spec, sets, rate, format, channels, channel_mode, audio_scale, output, defer_clip } => {
             let p = open(&spec, &sets)?;
             let opts = streamcmd::StreamOptions {
                 rate,
@@ -326,6 +330,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 mode: channel_mode,
                 scale: audio_scale,
                 output,
+                defer_clip,
             };
             streamcmd::run(&p, &opts).map(|_| ())
         }

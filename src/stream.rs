@@ -50,6 +50,13 @@ impl Stream {
         Ok(self.inner.finish()?)
     }
 
+    /// Deferred clip mode ([`Pipeline::stream_deferred`]), after [`Stream::finish`]: clips
+    /// `out`, every frame of the signal concatenated along the time axis, in place, giving
+    /// the offline run's result.
+    pub fn apply_clip(&self, out: &mut Output) -> Result<(), Error> {
+        Ok(self.inner.apply_clip(out)?)
+    }
+
     /// Forgets all samples: the next push starts a new signal.
     pub fn reset(&mut self) {
         self.inner.reset();
@@ -97,14 +104,16 @@ struct Refusal {
     why: String,
 }
 
-/// The first op of `g` that cannot stream exactly.
-fn refusal(g: &Graph) -> Option<Refusal> {
+/// The first op of `g` that cannot stream exactly; with `defer_clip`, a `db` clip is allowed
+/// (the deferred clip mode applies it after the signal ends).
+fn refusal(g: &Graph, defer_clip: bool) -> Option<Refusal> {
     let over = |s: Scope| match s {
         Scope::Tensor => String::from("the whole tensor"),
         Scope::Trailing(k) => format!("each item's last {k} axes"),
     };
     g.nodes.iter().enumerate().find_map(|(node, n)| {
         let why = match &n.op {
+            Op::Db { .. } if defer_clip => return None,
             Op::Db { top_db: Some(t), scope, .. } => format!(
                 "`db` clips every value at the maximum over {} minus {t}: that maximum is known only when the signal has ended",
                 over(*scope)
@@ -212,8 +221,38 @@ impl Pipeline {
     /// when the spec has them. Streaming runs on the JIT; a graph the JIT cannot compile, or a
     /// pipeline set to the interpreter, fails too.
     pub fn stream(&self) -> Result<Stream, Error> {
+        self.make_stream(false)
+    }
+
+    /// A stream in deferred clip mode, for specs whose `db` clips at a maximum (`top_db`,
+    /// `ref=max`: Whisper, librosa, Keras): frames come out as they arrive with the values
+    /// before the clip; after [`Stream::finish`], [`Stream::apply_clip`] clips all of them
+    /// (concatenated) against the signal's maximum, giving [`Pipeline::run`]'s result bit for
+    /// bit. Other ops that need the whole signal are refused as by [`Pipeline::stream`].
+    ///
+    /// ```
+    /// use specc::{Input, Output, Pipeline};
+    /// let p = Pipeline::preset("whisper", &[])?;
+    /// let x = ndarray::Array1::<f32>::from_shape_fn(8000, |i| (i as f32 * 0.05).sin());
+    /// let mut st = p.stream_deferred()?;
+    /// let mut parts = Vec::new();
+    /// for chunk in x.axis_chunks_iter(ndarray::Axis(0), 1600) {
+    ///     if let Output::F32(a) = st.push(&Input::F32(chunk.into_dyn()))? { parts.push(a) }
+    /// }
+    /// if let Output::F32(a) = st.finish()? { parts.push(a) }
+    /// let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    /// let mut all = Output::F32(ndarray::concatenate(ndarray::Axis(1), &views).unwrap());
+    /// st.apply_clip(&mut all)?;
+    /// assert_eq!(all, p.run(&Input::F32(x.view().into_dyn()))?);
+    /// # Ok::<(), specc::Error>(())
+    /// ```
+    pub fn stream_deferred(&self) -> Result<Stream, Error> {
+        self.make_stream(true)
+    }
+
+    fn make_stream(&self, deferred: bool) -> Result<Stream, Error> {
         let g = self.graph();
-        if let Some(r) = refusal(g) {
+        if let Some(r) = refusal(g, deferred) {
             return Err(self.refusal_error(&r));
         }
         if self.engine == Engine::Interp {
@@ -221,7 +260,12 @@ impl Pipeline {
                 "streaming runs on the JIT, and this pipeline is set to the interpreter",
             ))));
         }
-        let inner = specc_runtime::stream::Stream::new(self.optimized.clone(), self.programs.clone())?;
+        let (g, programs) = (self.optimized.clone(), self.programs.clone());
+        let inner = if deferred {
+            specc_runtime::stream::Stream::deferred(g, programs)?
+        } else {
+            specc_runtime::stream::Stream::new(g, programs)?
+        };
         Ok(Stream { inner })
     }
 
@@ -256,7 +300,7 @@ impl Pipeline {
                 sets.push(c.clone());
                 let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
                 if Pipeline::compile(&self.source.name, &self.source.text, &sets)
-                    .is_ok_and(|p| refusal(p.graph()).is_none())
+                    .is_ok_and(|p| refusal(p.graph(), false).is_none())
                 {
                     fixes.push(format!("--set {c}"));
                 }

@@ -180,7 +180,18 @@ fn concat(parts: &[Output], axis: usize) -> Output {
 /// Streams a random signal of `n` samples through variant `vi` in random chunks and compares
 /// with the offline run.
 fn check(vi: usize, n: usize, lead: usize, seed: u64, nan: bool) -> Result<(), TestCaseError> {
-    let (name, p, f64in) = &variants()[vi];
+    check_variant(&variants()[vi], n, lead, seed, nan, false)
+}
+
+/// [`check`] for one variant; `deferred`: in deferred clip mode, clipping the concatenation.
+fn check_variant(
+    (name, p, f64in): &(String, Pipeline, bool),
+    n: usize,
+    lead: usize,
+    seed: u64,
+    nan: bool,
+    deferred: bool,
+) -> Result<(), TestCaseError> {
     let mut rng = Rng(seed);
     let (shape, axis) = shape_of(p, lead, n);
     let scale = if name.starts_with("kaldi") { 32768.0 } else { 1.0 };
@@ -199,7 +210,8 @@ fn check(vi: usize, n: usize, lead: usize, seed: u64, nan: bool) -> Result<(), T
         }
     };
     let offline = p.run(&input(0, n));
-    let mut st = p.stream().map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+    let st = if deferred { p.stream_deferred() } else { p.stream() };
+    let mut st = st.map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
     let mut parts = Vec::new();
     let mut at = 0;
     let sizes = [0usize, 1, 2, 3, 5, 7, 13, 97, 160, 401, 997, n + 1];
@@ -220,7 +232,10 @@ fn check(vi: usize, n: usize, lead: usize, seed: u64, nan: bool) -> Result<(), T
     match (offline, tail) {
         (Ok(off), Ok(tail)) => {
             parts.push(tail);
-            let got = concat(&parts, axis_t.expect("pushed at least once"));
+            let mut got = concat(&parts, axis_t.expect("pushed at least once"));
+            if deferred {
+                st.apply_clip(&mut got).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+            }
             prop_assert_eq!(got.shape(), off.shape(), "{}: shape", name);
             if nan {
                 // The kernels take their exact NaN path for a whole block of frames when one
@@ -266,6 +281,62 @@ proptest! {
     ) {
         check(vi, n, lead, seed, nan)?;
     }
+}
+
+/// Specs whose `db` clips at a maximum, for the deferred clip mode.
+fn deferred_variants() -> &'static [(String, Pipeline, bool)] {
+    static V: OnceLock<Vec<(String, Pipeline, bool)>> = OnceLock::new();
+    V.get_or_init(|| {
+        let presets: &[(&str, &[&str], bool)] = &[
+            ("whisper", &[], false),
+            ("whisper", &["n_mels=128", "padding=77"], false),
+            ("librosa_mel", &["sr=16000", "n_fft=512", "hop_length=128"], false),
+            ("librosa_mel", &["ref=max", "top_db=none", "n_fft=256", "hop_length=100"], true),
+            ("librosa_mel", &["ref=max", "pad_mode=reflect", "n_fft=256", "hop_length=64"], false),
+            ("librosa_stft", &["n_fft=256"], false),
+            ("keras_mel", &["fft_length=512", "sequence_stride=160", "num_mel_bins=40"], false),
+            ("torchaudio_mel", &["top_db=80"], false),
+        ];
+        presets
+            .iter()
+            .map(|(name, sets, f64)| {
+                let p = Pipeline::preset(name, sets).unwrap_or_else(|e| panic!("{name} {sets:?}: {e}"));
+                (format!("{name} {sets:?} deferred"), p, *f64)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+    /// The deferred clip mode: frames before the clip as they come, then `apply_clip` on their
+    /// concatenation gives the offline run's result bit for bit.
+    #[test]
+    fn the_deferred_clip_gives_the_offline_result(
+        vi in 0..deferred_variants().len(),
+        n in prop_oneof![0usize..700, 700usize..6000],
+        lead in 1usize..3,
+        seed in any::<u64>(),
+        nan in proptest::bool::weighted(0.1),
+    ) {
+        check_variant(&deferred_variants()[vi], n, lead, seed, nan, true)?;
+    }
+}
+
+#[test]
+fn apply_clip_needs_a_finished_deferred_stream() {
+    let p = Pipeline::preset("whisper", &[]).unwrap();
+    let x = ndarray::Array1::<f32>::zeros(4000);
+    let mut st = p.stream_deferred().unwrap();
+    let mut part = st.push(&Input::F32(x.view().into_dyn())).unwrap();
+    assert!(st.apply_clip(&mut part).unwrap_err().to_string().contains("after finish"));
+    st.finish().unwrap();
+    // Not every frame: refused, not clipped against a wrong shape.
+    assert!(st.apply_clip(&mut part).unwrap_err().to_string().contains("every frame"));
+    // A spec without a clip has no deferred mode; nor does one whose other ops need the end.
+    assert!(Pipeline::preset("kaldi_fbank", &[]).unwrap().stream_deferred().is_err());
+    let e = Pipeline::preset("torchaudio_mfcc", &["deltas=1"]).unwrap().stream_deferred().unwrap_err();
+    assert!(e.to_string().contains("cannot stream exactly"), "{e}");
 }
 
 #[test]
@@ -440,6 +511,26 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&ran).unwrap(), "{args:?}");
     }
+
+    // Whisper's clip deferred to the end: the same file as run.
+    let (streamed, whole) = (dir.join("whisper_stream.npy"), dir.join("whisper_run.npy"));
+    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["run", "whisper", wav, "-o"])
+        .arg(&whole)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["stream", "whisper", "--defer-clip", "-o"])
+        .arg(&streamed)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&whole).unwrap());
 
     // A spec that cannot stream says so, pointing at the op; raw PCM needs a rate.
     let o = Command::new(env!("CARGO_BIN_EXE_specc"))

@@ -546,7 +546,7 @@ pub(crate) struct ScopeMax {
 }
 
 impl ScopeMax {
-    const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
+    pub(crate) const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
 
     fn add(&mut self, v: f64) {
         if v.is_nan() {
@@ -557,12 +557,12 @@ impl ScopeMax {
     }
 
     /// The maximum of several parts (maxima combine exactly, in any order).
-    fn of(parts: &[ScopeMax]) -> ScopeMax {
+    pub(crate) fn of(parts: &[ScopeMax]) -> ScopeMax {
         parts.iter().fold(ScopeMax::EMPTY, |a, b| ScopeMax { max: a.max.max(b.max), nan: a.nan || b.nan })
     }
 
     /// The maximum under the clip's NaN rule.
-    fn value(self, rule: NanMax) -> f64 {
+    pub(crate) fn value(self, rule: NanMax) -> f64 {
         if self.nan && rule == NanMax::Propagate {
             f64::NAN
         } else {
@@ -574,7 +574,7 @@ impl ScopeMax {
 /// The clip stage: the reduce stage's maximum per scope, then the clip kernel over each
 /// scope's elements.
 #[allow(clippy::too_many_arguments)]
-fn run_clip<T: Float>(
+pub(crate) fn run_clip<T: Float>(
     prog: &Program,
     clip: &Clip,
     out: &mut [T],

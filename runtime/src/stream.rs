@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use specc_compiler::codegen::program::Program;
-use specc_compiler::graph::{DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision};
+use specc_compiler::graph::{Clip, DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision};
 use specc_compiler::interp::symmetric_index;
-use specc_compiler::kernel::Over;
+use specc_compiler::kernel::{Over, StageKind};
 
-use crate::jit::{out_map, reflect_index, rows_of, run_rows, Float, Programs};
+use crate::jit::{out_map, reflect_index, rows_of, run_clip, run_rows, Float, Programs, ScopeMax};
 use crate::{Input, Limits, Output, RunError};
 
 /// A streaming run of one graph: [`Stream::push`] chunks, [`Stream::finish`] at the end.
@@ -35,6 +35,20 @@ pub struct Stream {
     programs: Arc<Programs>,
     geo: Geometry,
     state: Option<State>,
+    /// Deferred clip mode ([`Stream::deferred`]): the clip the frames are emitted without.
+    clip: Option<Clip>,
+    /// In deferred clip mode, after `finish`: what [`Stream::apply_clip`] needs.
+    ended: Option<Ended>,
+}
+
+/// A finished signal's maxima, for the deferred clip.
+struct Ended {
+    prog: Arc<Program>,
+    lead_names: Vec<String>,
+    lead_sizes: Vec<usize>,
+    frames: usize,
+    maxima: Vec<ScopeMax>,
+    shape: Vec<usize>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -91,6 +105,8 @@ struct Core1<T> {
     emitted: usize,
     /// The padded samples of the frames run in one call, reused.
     seg: Vec<T>,
+    /// Per row: the maximum of the values emitted (the deferred clip's).
+    maxima: Vec<ScopeMax>,
 }
 
 /// Frame counts are planned without a memory limit: the stream never holds the whole signal.
@@ -106,6 +122,19 @@ impl Stream {
     /// signal's length, its output merges frames with another axis, or its kernel plan has a
     /// phase after the blocks (a clip against a maximum, a mean over frames).
     pub fn new(g: Graph, programs: Arc<Programs>) -> Result<Stream, RunError> {
+        Stream::make(g, programs, false)
+    }
+
+    /// A stream in deferred clip mode: a graph whose only step after the blocks is a clip
+    /// against a maximum (`db` with `top_db` or `ref=max`: Whisper, librosa, Keras) streams its
+    /// values before the clip, keeping the running maximum; after [`Stream::finish`],
+    /// [`Stream::apply_clip`] clips the concatenated frames exactly as the offline run does
+    /// (the same clip kernel, the same maximum), giving its result bit for bit.
+    pub fn deferred(g: Graph, programs: Arc<Programs>) -> Result<Stream, RunError> {
+        Stream::make(g, programs, true)
+    }
+
+    fn make(g: Graph, programs: Arc<Programs>, deferred: bool) -> Result<Stream, RunError> {
         let geo = geometry(&g)?;
         // Check the JIT plan now for the first accepted dtype's precision (the others compile
         // the same plan), so a graph that cannot stream fails here, not at the first push.
@@ -114,8 +143,77 @@ impl Stream {
         let prog = programs.get(&g, precision).map_err(|why| {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
-        check_phases(&prog)?;
-        Ok(Stream { g, programs, geo, state: None })
+        let clip = check_phases(&prog, deferred)?;
+        Ok(Stream { g, programs, geo, state: None, clip, ended: None })
+    }
+
+    /// Whether this stream defers a clip ([`Stream::deferred`]).
+    pub fn is_deferred(&self) -> bool {
+        self.clip.is_some()
+    }
+
+    /// In deferred clip mode, after [`Stream::finish`]: clips `out`, the concatenation of every
+    /// frame the signal gave (pushes and finish, in order, along [`Stream::time_axis`]), in
+    /// place (in any memory layout; it comes back in the standard one), as the offline run
+    /// clips its output: the result is the offline run's.
+    pub fn apply_clip(&self, out: &mut Output) -> Result<(), RunError> {
+        let (Some(clip), Some(e)) = (&self.clip, &self.ended) else {
+            return Err(RunError::Stream(String::from(
+                "apply_clip needs a deferred-clip stream after finish() (and before the next push)",
+            )));
+        };
+        if out.shape() != e.shape.as_slice() {
+            return Err(RunError::Shape {
+                shape: out.shape().to_vec(),
+                expected: format!("{:?}", e.shape),
+                why: String::from(
+                    "apply_clip takes every frame of the signal, concatenated along the time axis",
+                ),
+            });
+        }
+        let map = out_map(&self.g, &e.lead_names, &e.lead_sizes, e.frames, e.prog.info().out_bands())
+            .map_err(RunError::Engine)?;
+        let bad = || RunError::Engine(String::from("the frames are not of the program's precision"));
+        // `ndarray::concatenate` may lay its result out axis-first: the clip runs over the
+        // standard layout, as offline.
+        match out {
+            Output::F32(a) if !a.is_standard_layout() => *a = a.as_standard_layout().into_owned(),
+            Output::F64(a) if !a.is_standard_layout() => *a = a.as_standard_layout().into_owned(),
+            _ => {}
+        }
+        match out {
+            Output::F32(a) if e.prog.info().precision == Precision::F32 => {
+                let d = a.as_slice_mut().ok_or_else(bad)?;
+                run_clip(
+                    &e.prog,
+                    clip,
+                    d,
+                    &e.lead_sizes,
+                    &map,
+                    &e.maxima,
+                    1,
+                    &|p: &Program, d: &mut [f32], t, sh| {
+                        p.clip_f32(d, t, sh);
+                    },
+                )
+            }
+            Output::F64(a) if e.prog.info().precision == Precision::F64 => {
+                let d = a.as_slice_mut().ok_or_else(bad)?;
+                run_clip(
+                    &e.prog,
+                    clip,
+                    d,
+                    &e.lead_sizes,
+                    &map,
+                    &e.maxima,
+                    1,
+                    &|p: &Program, d: &mut [f64], t, sh| {
+                        p.clip_f64(d, t, sh);
+                    },
+                )
+            }
+            _ => Err(bad()),
+        }
     }
 
     /// The look-ahead in samples: frame `t` is emitted once the input reaches sample
@@ -171,6 +269,7 @@ impl Stream {
     /// and dtype.
     pub fn reset(&mut self) {
         self.state = None;
+        self.ended = None;
     }
 
     /// Appends `chunk` (the spec's input layout, any number of samples, 0 included) and returns
@@ -178,6 +277,7 @@ impl Stream {
     /// them (possibly none). The first push fixes the dtype and the leading axes; later pushes
     /// must have the same.
     pub fn push(&mut self, chunk: &Input<'_>) -> Result<Output, RunError> {
+        self.ended = None;
         if self.state.is_none() {
             self.state = Some(self.start(chunk)?);
         }
@@ -224,10 +324,18 @@ impl Stream {
             return Err(RunError::Empty(vec![0]));
         };
         let (dtype, lead_shape, axis) = (st.dtype, &st.lead_shape, st.samples_axis);
-        match &mut st.core {
+        let out = match &mut st.core {
             Core::F32(c) => c.finish(&self.g, &self.geo, dtype, lead_shape, axis).map(Output::F32),
             Core::F64(c) => c.finish(&self.g, &self.geo, dtype, lead_shape, axis).map(Output::F64),
+        }?;
+        if self.clip.is_some() {
+            let ended = match &st.core {
+                Core::F32(c) => c.ended(&self.g, lead_shape, axis)?,
+                Core::F64(c) => c.ended(&self.g, lead_shape, axis)?,
+            };
+            self.ended = Some(ended);
         }
+        Ok(out)
     }
 
     /// The state for a first chunk: dtype, precision, program, leading axes.
@@ -254,7 +362,7 @@ impl Stream {
         let prog = self.programs.get(g, precision).map_err(|why| {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
-        check_phases(&prog)?;
+        check_phases(&prog, self.clip.is_some())?;
         if let Some((axis, index)) = &prog.info().select {
             let have = axes.iter().find(|(a, _)| a == axis).map_or(0, |(_, s)| *s);
             if *index >= have {
@@ -302,9 +410,17 @@ fn precision_of(g: &Graph, dtype: &str) -> Result<Precision, RunError> {
     }
 }
 
-/// Only the phase over blocks streams: any later phase reads the whole output.
-fn check_phases(prog: &Program) -> Result<(), RunError> {
+/// Only the phase over blocks streams: any later phase reads the whole output. With
+/// `deferred`, one clip stage after the blocks is allowed (and returned): the caller applies it.
+fn check_phases(prog: &Program, deferred: bool) -> Result<Option<Clip>, RunError> {
+    let mut clip = None;
     for ph in &prog.info().plan.phases {
+        if let (true, None, [st]) = (deferred && ph.over == Over::Output, &clip, ph.stages.as_slice()) {
+            if let StageKind::Clip(c) = &st.kind {
+                clip = Some(c.clip);
+                continue;
+            }
+        }
         if ph.over != Over::Blocks {
             let names: Vec<&str> = ph.stages.iter().map(|s| s.kind.name()).collect();
             return Err(refuse(format!(
@@ -313,7 +429,10 @@ fn check_phases(prog: &Program) -> Result<(), RunError> {
             )));
         }
     }
-    Ok(())
+    if deferred && clip.is_none() {
+        return Err(refuse("the deferred clip mode needs a clip after the blocks, and this graph has none"));
+    }
+    Ok(clip)
 }
 
 /// Reads the framed load's geometry and checks what streaming needs of the graph.
@@ -421,6 +540,7 @@ impl<T: Float> Core1<T> {
             received: 0,
             emitted: 0,
             seg: Vec::new(),
+            maxima: vec![ScopeMax::EMPTY; nrows],
         })
     }
 
@@ -558,9 +678,24 @@ impl<T: Float> Core1<T> {
         let slice = out
             .as_slice_mut()
             .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
-        run_rows(&self.prog, &self.seg, span, &[], &self.lead_sizes, k, &map, slice, 1)?;
+        let maxima = run_rows(&self.prog, &self.seg, span, &[], &self.lead_sizes, k, &map, slice, 1)?;
+        for (m, new) in self.maxima.iter_mut().zip(maxima) {
+            *m = ScopeMax::of(&[*m, new]);
+        }
         self.emitted = end;
         Ok(out)
+    }
+
+    /// What the deferred clip needs once the signal has ended.
+    fn ended(&self, g: &Graph, lead_shape: &[usize], axis: usize) -> Result<Ended, RunError> {
+        Ok(Ended {
+            prog: self.prog.clone(),
+            lead_names: self.lead_names.clone(),
+            lead_sizes: self.lead_sizes.clone(),
+            frames: self.emitted,
+            maxima: self.maxima.clone(),
+            shape: self.shape(g, lead_shape, axis, self.emitted)?,
+        })
     }
 
     /// Drops the samples no frame still to come can read: before the next frame's first
