@@ -76,7 +76,7 @@ impl Stream {
     }
 
     /// The output axis the frames grow along; known after the first push (a `...` in the
-    /// layout expands to the chunk's leading axes).
+    /// layout expands to the chunk's leading axes) and still after `finish`, until `reset`.
     pub fn time_axis(&self) -> Option<usize> {
         self.inner.time_axis()
     }

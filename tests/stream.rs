@@ -416,6 +416,10 @@ fn bad_chunks_are_errors_and_reset_starts_over() {
     let b = st.push(&Input::F32(one.view().into_dyn())).unwrap();
     assert_eq!(a, b);
     assert_eq!(st.time_axis(), Some(1));
+    st.finish().unwrap();
+    assert_eq!(st.time_axis(), Some(1), "kept after finish, for concatenating");
+    st.reset();
+    assert_eq!(st.time_axis(), None);
     assert!(st.latency() == 200 && st.warmup() == 201);
 }
 

@@ -39,6 +39,8 @@ pub struct Stream {
     clip: Option<Clip>,
     /// In deferred clip mode, after `finish`: what [`Stream::apply_clip`] needs.
     ended: Option<Ended>,
+    /// The time axis of the last signal's output, kept after `finish` for concatenating.
+    time_axis: Option<usize>,
 }
 
 /// A finished signal's maxima, for the deferred clip.
@@ -149,7 +151,7 @@ impl Stream {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
         let clip = check_phases(&prog, deferred)?;
-        Ok(Stream { g, programs, geo, state: None, clip, ended: None })
+        Ok(Stream { g, programs, geo, state: None, clip, ended: None, time_axis: None })
     }
 
     /// Whether this stream defers a clip ([`Stream::deferred`]).
@@ -237,12 +239,10 @@ impl Stream {
     }
 
     /// The output axis that grows with time, along which results concatenate; known once the
-    /// first push fixed the leading axes (a `...` in the layout takes one axis per lead axis).
+    /// first push fixed the leading axes (a `...` in the layout takes one axis per lead axis),
+    /// and still after [`Stream::finish`], until a reset or the next signal's first push.
     pub fn time_axis(&self) -> Option<usize> {
-        let st = self.state.as_ref()?;
-        let ell = st.lead_shape.len() + 1 - self.g.user_axes().len();
-        let before = &self.g.output_type().axes[..self.geo.time_axis];
-        Some(before.iter().map(|a| if a.is_ellipsis() { ell } else { 1 }).sum())
+        self.time_axis
     }
 
     /// Samples pushed since the start (or the last [`Stream::reset`] or [`Stream::finish`]).
@@ -275,6 +275,7 @@ impl Stream {
     pub fn reset(&mut self) {
         self.state = None;
         self.ended = None;
+        self.time_axis = None;
     }
 
     /// Appends `chunk` (the spec's input layout, any number of samples, 0 included) and returns
@@ -284,7 +285,11 @@ impl Stream {
     pub fn push(&mut self, chunk: &Input<'_>) -> Result<Output, RunError> {
         self.ended = None;
         if self.state.is_none() {
-            self.state = Some(self.start(chunk)?);
+            let st = self.start(chunk)?;
+            let ell = st.lead_shape.len() + 1 - self.g.user_axes().len();
+            let before = &self.g.output_type().axes[..self.geo.time_axis];
+            self.time_axis = Some(before.iter().map(|a| if a.is_ellipsis() { ell } else { 1 }).sum());
+            self.state = Some(st);
         }
         let Stream { g, geo, state, .. } = self;
         let st = state.as_mut().expect("set above");
