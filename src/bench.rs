@@ -24,6 +24,80 @@ pub struct BenchOptions {
     pub json: bool,
     /// The memory limit (`--max-memory`), when not the default.
     pub max_bytes: Option<u64>,
+    /// Also stream the input in chunks of this many samples (`--stream`), timing each push.
+    pub stream: Option<StreamChunk>,
+}
+
+/// A chunk size for `bench --stream`: samples, or milliseconds at the spec's rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StreamChunk {
+    /// This many samples per push.
+    Samples(usize),
+    /// This many milliseconds of audio per push.
+    Millis(f64),
+}
+
+impl std::str::FromStr for StreamChunk {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a chunk size; give samples (160) or milliseconds (10ms)");
+        match s.trim().strip_suffix("ms") {
+            Some(ms) => ms
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v > 0.0 && v.is_finite())
+                .map(StreamChunk::Millis)
+                .ok_or_else(bad),
+            None => {
+                s.trim().parse().ok().filter(|v: &usize| *v > 0).map(StreamChunk::Samples).ok_or_else(bad)
+            }
+        }
+    }
+}
+
+/// The samples `a..b` of `x` along `axis`, as a pipeline input.
+fn slice(x: &npy::Array, axis: usize, a: usize, b: usize) -> specc::Input<'_> {
+    use ndarray::{Axis, Slice};
+    let s = Slice::from(a..b);
+    match x {
+        npy::Array::F32(v) => specc::Input::F32(v.slice_axis(Axis(axis), s)),
+        npy::Array::F64(v) => specc::Input::F64(v.slice_axis(Axis(axis), s)),
+        npy::Array::I16(v) => specc::Input::I16(v.slice_axis(Axis(axis), s)),
+    }
+}
+
+/// Per-push latencies and whole-stream times of streaming `x` in chunks of `chunk` samples,
+/// over `runs` streams (after one warm-up): (push times, stream times), in seconds.
+fn time_stream(
+    p: &Pipeline,
+    x: &npy::Array,
+    axis: usize,
+    chunk: usize,
+    runs: usize,
+) -> Result<(Vec<f64>, Vec<f64>), Error> {
+    let n = x.view().shape()[axis];
+    let mut pushes = Vec::new();
+    let mut totals = Vec::new();
+    for run in 0..=runs {
+        let mut st = p.stream()?;
+        let start = Instant::now();
+        let mut at = 0;
+        while at < n {
+            let b = (at + chunk).min(n);
+            let t = Instant::now();
+            st.push(&slice(x, axis, at, b))?;
+            if run > 0 {
+                pushes.push(t.elapsed().as_secs_f64());
+            }
+            at = b;
+        }
+        st.finish()?;
+        if run > 0 {
+            totals.push(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok((pushes, totals))
 }
 
 /// The most timed runs `--runs` takes: far beyond any useful median, and a bound on the list of
@@ -170,6 +244,42 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
         );
         outln!("  frames/s     {:12.0}   ({frames} frames)", frames as f64 / med);
         outln!("  real time    {:9.1}x   ({audio_seconds:.2} s of audio)", audio_seconds / med);
+    }
+    if let Some(chunk) = opts.stream {
+        let chunk = match chunk {
+            StreamChunk::Samples(s) => s,
+            StreamChunk::Millis(ms) => ((ms * rate / 1000.0).round() as usize).max(1),
+        };
+        let (pushes, totals) = time_stream(&p, &x, s_axis, chunk, opts.runs.max(1))?;
+        let mut sorted = pushes.clone();
+        sorted.sort_by(f64::total_cmp);
+        let pct = |q: f64| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let total = median(totals);
+        let (p50, p99, max) = (median(pushes), pct(0.99), pct(1.0));
+        if opts.json {
+            outln!(
+                "{{\"stream_chunk\": {chunk}, \"pushes\": {}, \"push_median_us\": {:.2}, \"push_p99_us\": {:.2}, \
+                 \"push_max_us\": {:.2}, \"stream_median_ms\": {:.3}, \"stream_frames_per_s\": {:.1}, \"vs_offline\": {:.3}}}",
+                sorted.len(),
+                p50 * 1e6,
+                p99 * 1e6,
+                max * 1e6,
+                total * 1e3,
+                frames as f64 / total,
+                med / total
+            );
+        } else {
+            outln!("stream in chunks of {chunk} samples ({:.2} ms), one thread", chunk as f64 / rate * 1e3);
+            outln!(
+                "  per push     {:9.2} us median, {:.2} us p99, {:.2} us max over {} pushes",
+                p50 * 1e6,
+                p99 * 1e6,
+                max * 1e6,
+                sorted.len()
+            );
+            outln!("  whole stream {:9.3} ms median", total * 1e3);
+            outln!("  frames/s     {:12.0}   ({:.2}x the offline run's)", frames as f64 / total, med / total);
+        }
     }
     Ok(())
 }

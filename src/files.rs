@@ -465,7 +465,7 @@ pub fn load(p: &Pipeline, path: &Path, opts: &AudioOptions) -> Result<(npy::Arra
 /// `(samples)` or `(channels, samples)`; `[batch, samples, channels]` and `[batch, channels,
 /// samples]` get a batch of one. The flag says whether the samples are interleaved (the
 /// channel axis last).
-fn audio_layout(
+pub(crate) fn audio_layout(
     user_axes: &[String],
     c: usize,
     t: usize,

@@ -29,6 +29,9 @@ pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError
 use specc_runtime::{Programs, RunOptions};
 use std::sync::Arc;
 
+mod stream;
+pub use stream::Stream;
+
 /// The shipped specs, embedded so they work from any directory: (name, text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("keras_mel", include_str!("../specs/keras_mel.spec")),
@@ -88,6 +91,9 @@ pub struct Pipeline {
     threads: usize,
     /// Machine code per precision, compiled on first use and shared by clones.
     programs: Arc<Programs>,
+    /// The spec text and `--set` values, for diagnostics that point into them after
+    /// compilation (a spec that cannot stream).
+    source: Arc<specc_compiler::diag::Source>,
 }
 
 impl Pipeline {
@@ -95,6 +101,11 @@ impl Pipeline {
     pub fn compile(name: &str, text: &str, sets: &[&str]) -> Result<Pipeline, Error> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         let compiled = specc_compiler::compile(name, text, &sets)?;
+        let source = Arc::new(specc_compiler::diag::Source {
+            name: name.to_string(),
+            text: Arc::from(text),
+            sets: sets.iter().map(|s| Arc::from(s.as_str())).collect(),
+        });
         let optimized = specc_compiler::passes::optimize(compiled.graph.clone()).map_err(Error::Internal)?;
         Ok(Pipeline {
             compiled,
@@ -103,6 +114,7 @@ impl Pipeline {
             limits: Limits::default(),
             threads: 0,
             programs: Arc::new(Programs::new(IsaChoice::Native)),
+            source,
         })
     }
 

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod files;
 mod out;
+mod streamcmd;
 
 use out::{errln, out, outln};
 
@@ -100,8 +101,44 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also stream the input in chunks of this many samples (or `10ms`): per-push latency
+        /// (median, p99) and throughput against the offline run.
+        #[arg(long, value_name = "CHUNK")]
+        stream: Option<bench::StreamChunk>,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+    /// Stream raw PCM (or a WAV) from stdin: each frame to stdout as little-endian f32 as soon
+    /// as its samples have arrived (or all to a .npy at the end), equal to `specc run` on the
+    /// whole recording. Specs that need the whole signal (a top_db clip) are refused.
+    Stream {
+        /// Spec file or preset name.
+        spec: String,
+        /// Override a param.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Sample rate of the raw PCM in Hz (a WAV on stdin gives its own).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Sample encoding of the raw PCM (a WAV on stdin gives its own).
+        #[arg(long, value_enum)]
+        format: Option<streamcmd::PcmFormat>,
+        /// Interleaved channels in the raw PCM (default 1; a WAV on stdin gives its own).
+        #[arg(long)]
+        channels: Option<usize>,
+        /// Several channels: mix (mean, as `specc run`), first, or all (keeps a channel axis).
+        #[arg(long, default_value = "mix")]
+        channel_mode: ChannelMode,
+        /// Sample scale, as `specc run --audio-scale`: float or int16 (times 32768, for Kaldi).
+        #[arg(long, value_enum, default_value = "float")]
+        audio_scale: files::AudioScale,
+        /// Write every frame to this .npy at the end (atomically) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// For specs that clip at a maximum (top_db, Whisper): compute frames as they arrive and
+        /// clip them against the signal's maximum when it ends (needs -o); equal to `run`.
+        #[arg(long)]
+        defer_clip: bool,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -284,23 +321,48 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
-        Cmd::Bench { spec, sets, batch, seconds, runs, threads, engine, input, audio, json, limits } => {
-            bench::run(
-                &spec,
-                &sets,
-                engine,
-                &bench::BenchOptions {
-                    batch,
-                    seconds,
-                    runs,
-                    threads,
-                    input,
-                    audio: audio.options(),
-                    json,
-                    max_bytes: limits.max_memory,
-                },
-            )
+        Cmd::Stream { spec, sets, rate, format, channels, channel_mode, audio_scale, output, defer_clip } => {
+            let p = open(&spec, &sets)?;
+            let opts = streamcmd::StreamOptions {
+                rate,
+                format,
+                channels,
+                mode: channel_mode,
+                scale: audio_scale,
+                output,
+                defer_clip,
+            };
+            streamcmd::run(&p, &opts).map(|_| ())
         }
+        Cmd::Bench {
+            spec,
+            sets,
+            batch,
+            seconds,
+            runs,
+            threads,
+            engine,
+            input,
+            audio,
+            json,
+            stream,
+            limits,
+        } => bench::run(
+            &spec,
+            &sets,
+            engine,
+            &bench::BenchOptions {
+                batch,
+                seconds,
+                runs,
+                threads,
+                input,
+                audio: audio.options(),
+                json,
+                max_bytes: limits.max_memory,
+                stream,
+            },
+        ),
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             outln!("spec {}: ok", p.graph().name);

@@ -58,7 +58,7 @@ impl Programs {
 }
 
 /// A float the engine computes in.
-trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
+pub(crate) trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
 }
@@ -85,7 +85,7 @@ impl Float for f64 {
 /// borrowed when the caller's array already is (standard layout, samples last, same dtype), else
 /// one cast copy.
 #[allow(clippy::type_complexity)]
-fn rows_of<'a, T: Float>(
+pub(crate) fn rows_of<'a, T: Float>(
     g: &Graph,
     input: &'a Input<'_>,
     info: &ProgramInfo,
@@ -163,14 +163,14 @@ fn rows_of<'a, T: Float>(
 
 /// Output strides (in elements) of the tail's axes, and whether reductions over trailing axes
 /// are contiguous.
-struct OutMap {
+pub(crate) struct OutMap {
     /// Per lead axis of the (selected) input rows: stride.
     lead: Vec<usize>,
     frames: usize,
     band: usize,
 }
 
-fn out_map(
+pub(crate) fn out_map(
     g: &Graph,
     lead_names: &[String],
     lead_sizes: &[usize],
@@ -234,7 +234,7 @@ fn out_map(
     })
 }
 
-fn reflect_index(j: i64, n: i64) -> i64 {
+pub(crate) fn reflect_index(j: i64, n: i64) -> i64 {
     if n == 1 {
         return 0;
     }
@@ -315,11 +315,14 @@ const TASK_FRAMES: usize = 64;
 
 /// Runs the plan's phase over blocks of frames on `rows` (each `n` samples) into `out` (the
 /// planned output, row-major); returns each row's running maximum (the reduce stage's).
+/// `pads` are the pad steps applied to each row before framing: the program's own for a
+/// whole signal, none for the stream (`crate::stream`), whose rows are already padded frames.
 #[allow(clippy::too_many_arguments)]
-fn run_rows<T: Float>(
+pub(crate) fn run_rows<T: Float>(
     prog: &Program,
     rows: &[T],
     n: usize,
+    pads: &[PadStep],
     lead_sizes: &[usize],
     frames: usize,
     map: &OutMap,
@@ -339,7 +342,7 @@ fn run_rows<T: Float>(
     // Position 0 of the padded signal is sample -pad_left of the original (for the interior
     // test): the sum of left pads (a negative one trims).
     let mut pad_left: i64 = 0;
-    for p in &info.pads {
+    for p in pads {
         let last = *lens.last().expect("non-empty");
         let (l, r) = p.amount.amounts(last);
         pad_left += l;
@@ -389,7 +392,7 @@ fn run_rows<T: Float>(
                 } else {
                     let stage = typed::<T>(stage_words, span);
                     for (i, v) in stage.iter_mut().enumerate() {
-                        *v = padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
+                        *v = padded(row, pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
                     }
                     stage.as_ptr().cast()
                 };
@@ -539,13 +542,13 @@ fn run_rows<T: Float>(
 /// A clip scope's running maximum: the largest non-NaN value seen (`-inf` if none) and
 /// whether a NaN was seen.
 #[derive(Clone, Copy, Debug)]
-struct ScopeMax {
+pub(crate) struct ScopeMax {
     max: f64,
     nan: bool,
 }
 
 impl ScopeMax {
-    const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
+    pub(crate) const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
 
     fn add(&mut self, v: f64) {
         if v.is_nan() {
@@ -556,12 +559,12 @@ impl ScopeMax {
     }
 
     /// The maximum of several parts (maxima combine exactly, in any order).
-    fn of(parts: &[ScopeMax]) -> ScopeMax {
+    pub(crate) fn of(parts: &[ScopeMax]) -> ScopeMax {
         parts.iter().fold(ScopeMax::EMPTY, |a, b| ScopeMax { max: a.max.max(b.max), nan: a.nan || b.nan })
     }
 
     /// The maximum under the clip's NaN rule.
-    fn value(self, rule: NanMax) -> f64 {
+    pub(crate) fn value(self, rule: NanMax) -> f64 {
         if self.nan && rule == NanMax::Propagate {
             f64::NAN
         } else {
@@ -573,7 +576,7 @@ impl ScopeMax {
 /// The clip stage: the reduce stage's maximum per scope, then the clip kernel over each
 /// scope's elements.
 #[allow(clippy::too_many_arguments)]
-fn run_clip<T: Float>(
+pub(crate) fn run_clip<T: Float>(
     prog: &Program,
     clip: &Clip,
     out: &mut [T],
@@ -678,7 +681,7 @@ fn run_typed<T: Float>(
                     Some(m) => (&mut staged[..], m),
                     None => (&mut out[..], &map),
                 };
-                row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, m, dst, threads)?;
+                row_max = run_rows(prog, &rows, n, &info.pads, &lead_sizes, plan.frames, m, dst, threads)?;
                 values = info.out_bands();
             }
             Over::Output | Over::Frames | Over::Signals => {

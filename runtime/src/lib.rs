@@ -17,6 +17,7 @@ pub mod image;
 pub mod jit;
 pub mod npy;
 pub mod pool;
+pub mod stream;
 
 pub use atomic::remove_temporaries;
 pub use jit::Programs;
@@ -159,6 +160,10 @@ pub enum RunError {
     /// The engine failed.
     #[error("engine error: {0}")]
     Engine(String),
+    /// The graph cannot be streamed exactly (see [`stream::Stream`]): what needs the whole
+    /// signal.
+    #[error("cannot stream: {0}")]
+    Stream(String),
 }
 
 /// What the runtime derived from an input shape before running.

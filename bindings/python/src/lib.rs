@@ -312,6 +312,91 @@ impl PyPipeline {
         })
         .map_err(py_err)
     }
+
+    /// A stream of this pipeline (see `specc::Pipeline::stream`); `deferred`: the deferred
+    /// clip mode (`specc::Pipeline::stream_deferred`). Raises `SpecError` at the op when the
+    /// spec needs the whole signal.
+    #[pyo3(signature = (deferred=false))]
+    fn stream(slf: &Bound<'_, Self>, deferred: bool) -> PyResult<PyStream> {
+        let me = slf.get();
+        let st = if deferred { me.core.stream_deferred() } else { me.core.stream() }.map_err(py_err)?;
+        Ok(PyStream { st: std::sync::Mutex::new(st), pipeline: slf.clone().unbind() })
+    }
+}
+
+/// A pipeline's stream over numpy chunks (the Python class `specc.Stream` wraps it): push
+/// chunks of any length, get the frames they complete; equal to the offline run bit for bit.
+#[pyclass(module = "specc._specc", name = "Stream", frozen)]
+struct PyStream {
+    /// One push at a time; pushes release the GIL.
+    st: std::sync::Mutex<specc::Stream>,
+    /// For reading chunks as the pipeline reads arrays.
+    pipeline: Py<PyPipeline>,
+}
+
+impl PyStream {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, specc::Stream>> {
+        self.st.lock().map_err(|_| PyRuntimeError::new_err("a push on this stream panicked"))
+    }
+}
+
+#[pymethods]
+impl PyStream {
+    /// Appends chunk `x` (the spec's input layout, any number of samples) and returns the
+    /// frames it completed (the time axis may be 0 long).
+    fn push<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let b = self.pipeline.get().borrow(x)?;
+        let input = b.input();
+        let mut guard = self.lock()?;
+        // The guard stays on this thread; the stream itself is Send.
+        let st: &mut specc::Stream = &mut guard;
+        let y = py.detach(|| st.push(&input)).map_err(py_err)?;
+        Ok(to_py(py, y))
+    }
+
+    /// Ends the signal: the remaining frames; the stream then starts over.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut guard = self.lock()?;
+        let st: &mut specc::Stream = &mut guard;
+        let y = py.detach(|| st.finish()).map_err(py_err)?;
+        Ok(to_py(py, y))
+    }
+
+    /// Forgets every sample pushed.
+    fn reset(&self) -> PyResult<()> {
+        self.lock()?.reset();
+        Ok(())
+    }
+
+    /// Deferred clip mode, after finish: `frames` (every frame of the signal, concatenated
+    /// along the time axis) clipped as the offline run clips, as a new array.
+    fn apply_clip<'py>(&self, py: Python<'py>, frames: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let mut out = match self.pipeline.get().borrow(frames)? {
+            Borrowed::F32(a) => Output::F32(a.as_array().to_owned()),
+            Borrowed::F64(a) => Output::F64(a.as_array().to_owned()),
+            Borrowed::I16(_) => return Err(PyTypeError::new_err("frames are float32 or float64")),
+        };
+        self.lock()?.apply_clip(&mut out).map_err(py_err)?;
+        Ok(to_py(py, out))
+    }
+
+    /// Look-ahead in samples: frame t comes out once sample t*hop + latency has arrived.
+    #[getter]
+    fn latency(&self) -> PyResult<usize> {
+        Ok(self.lock()?.latency())
+    }
+
+    /// Samples the first frames wait for, to mirror the signal's start.
+    #[getter]
+    fn warmup(&self) -> PyResult<usize> {
+        Ok(self.lock()?.warmup())
+    }
+
+    /// The output axis frames grow along (None before the first push).
+    #[getter]
+    fn time_axis(&self) -> PyResult<Option<usize>> {
+        Ok(self.lock()?.time_axis())
+    }
 }
 
 /// The text of a shipped spec, or None.
@@ -407,6 +492,7 @@ fn threads(requested: usize) -> usize {
 #[pymodule]
 fn _specc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPipeline>()?;
+    m.add_class::<PyStream>()?;
     m.add("SpecError", m.py().get_type::<SpecError>())?;
     m.add_function(wrap_pyfunction!(preset_text, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;

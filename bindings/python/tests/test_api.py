@@ -193,3 +193,34 @@ def test_presets_and_load():
     np.testing.assert_array_equal(p(clip()), specc.preset("whisper")(clip()))
     with pytest.raises(OSError, match="whipser"):
         specc.preset("whipser")
+
+
+def test_stream_in_chunks_equals_the_offline_run():
+    """mel.stream(): chunks of any size (0, 1, primes, more than the signal), frames out as
+    they complete; concatenated, the offline result bit for bit."""
+    mel = specc.preset("torchaudio_mel", n_mels=40)
+    x = clip(9000, seed=3, lead=(2,))
+    st = mel.stream()
+    parts, at, sizes = [], 0, [0, 1, 7, 160, 997, 20000]
+    i = 0
+    while at < x.shape[-1] or not parts:
+        b = min(at + sizes[i % len(sizes)], x.shape[-1])
+        parts.append(st.push(x[:, at:b]))
+        at, i = b, i + 1
+    parts.append(st.finish())
+    got = np.concatenate(parts, axis=st.time_axis)
+    want = mel(x)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert (st.latency, st.warmup) == (200, 201)
+
+
+def test_stream_refuses_a_clip_and_defers_it():
+    whisper = specc.preset("whisper")
+    with pytest.raises(specc.SpecError, match="cannot stream exactly"):
+        whisper.stream()
+    x = clip(16000, seed=4)
+    st = whisper.stream(deferred=True)
+    parts = [st.push(c) for c in np.array_split(x, 7)] + [st.finish()]
+    got = st.apply_clip(np.concatenate(parts, axis=st.time_axis))
+    assert np.array_equal(got, whisper(x))

@@ -27,6 +27,7 @@ __all__ = [
     "Featurizer",
     "Pipeline",
     "SpecError",
+    "Stream",
     "compile",
     "decode_audio",
     "load",
@@ -177,6 +178,13 @@ class Pipeline:
             return [torch.from_numpy(y) if _is_torch(x) else y for x, y in zip(xs, ys)]
         return ys
 
+    def stream(self, deferred: bool = False) -> "Stream":
+        """A stream: ``st.push(chunk)`` returns the frames each chunk completes, ``st.finish()``
+        the rest; concatenated along ``st.time_axis`` they equal ``self(x)`` bit for bit. Raises
+        :class:`SpecError` at the op when the spec needs the whole signal (a ``top_db`` clip);
+        ``deferred=True`` streams such a clip's values and clips them in ``st.apply_clip``."""
+        return Stream(self._core.stream(deferred))
+
     def plan(self, shape: Sequence[int], dtype: Any = "float32") -> Dict[str, Any]:
         """Output ``shape``, ``frames`` per signal, output ``dtype`` and working ``memory``
         (bytes) for an input of ``shape`` and ``dtype``, without running."""
@@ -227,6 +235,47 @@ class Pipeline:
 
     def __reduce__(self):
         return (_rebuild, (self._core.name, self._core.text, self._given, self._threads_arg, self._engine))
+
+
+class Stream:
+    """Audio in chunks of any size, frames out as soon as their samples have arrived (made by
+    :meth:`Pipeline.stream`). Chunks are arrays in the spec's input layout (numpy, torch or
+    anything ``np.asarray`` takes); the first fixes the leading axes and dtype."""
+
+    def __init__(self, core: Any) -> None:
+        self._core = core
+
+    def push(self, chunk: Any) -> np.ndarray:
+        """Appends ``chunk`` and returns the frames it completed (possibly none)."""
+        return self._core.push(_as_numpy(chunk))
+
+    def finish(self) -> np.ndarray:
+        """Ends the signal: the remaining frames. The stream then starts over."""
+        return self._core.finish()
+
+    def reset(self) -> None:
+        """Forgets every sample pushed."""
+        self._core.reset()
+
+    def apply_clip(self, frames: np.ndarray) -> np.ndarray:
+        """Deferred clip mode, after :meth:`finish`: every frame of the signal (concatenated
+        along :attr:`time_axis`) clipped as the offline run clips them."""
+        return self._core.apply_clip(_as_numpy(frames))
+
+    @property
+    def latency(self) -> int:
+        """Look-ahead in samples: frame ``t`` comes out once sample ``t * hop + latency`` arrived."""
+        return self._core.latency
+
+    @property
+    def warmup(self) -> int:
+        """Samples the first frames wait for, to mirror the signal's start."""
+        return self._core.warmup
+
+    @property
+    def time_axis(self) -> Optional[int]:
+        """The output axis frames grow along (``None`` before the first push)."""
+        return self._core.time_axis
 
 
 def _rebuild(name: str, text: str, params: Dict[str, Any], threads: Optional[int], engine: str) -> Pipeline:

@@ -11,6 +11,27 @@ class SpecError(ValueError):
     """A spec or parameter value is wrong. The message is the diagnostic ``specc run`` prints:
     line and column with a caret under the culprit, and a hint."""
 
+class Stream:
+    """A pipeline's stream over numpy chunks (see ``specc.Stream``)."""
+
+    def push(self, x: Any) -> Any:
+        """Appends chunk ``x``; the frames it completed."""
+    def finish(self) -> Any:
+        """Ends the signal: the remaining frames."""
+    def reset(self) -> None:
+        """Forgets every sample pushed."""
+    def apply_clip(self, frames: Any) -> Any:
+        """Deferred clip mode, after finish: ``frames`` clipped as offline."""
+    @property
+    def latency(self) -> int:
+        """Look-ahead in samples."""
+    @property
+    def warmup(self) -> int:
+        """Samples the first frames wait for."""
+    @property
+    def time_axis(self) -> Optional[int]:
+        """The output axis frames grow along."""
+
 class Pipeline:
     """A compiled pipeline over numpy arrays. Runs release the GIL; one pipeline may run in
     many threads at once."""
@@ -39,6 +60,8 @@ class Pipeline:
         """The input dtypes the spec accepts, as numpy names."""
     def params(self) -> List[Dict[str, Any]]:
         """One dict per param: name, type, optional, default, value, overridden."""
+    def stream(self, deferred: bool = False) -> Stream:
+        """A stream of this pipeline; raises SpecError when the spec needs the whole signal."""
     def graph(self, after: Optional[str] = None) -> str:
         """The op graph as text: as lowered (None), after every pass ("all"), or after the
         passes up to and including the one named."""
