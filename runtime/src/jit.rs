@@ -8,7 +8,10 @@
 //! 1. interior blocks read straight from the caller's signal; blocks that touch the padding (or
 //!    run past the last frame) read a small staged copy of just the samples they need, with the
 //!    pad applied: the whole signal is never copied;
-//! 2. `load`, then `fft`, or `dft` when the block's flag says a frame holds NaN or inf;
+//! 2. `load`, then `fft`, or `dft` when the block's flag says a frame holds NaN or inf (in a
+//!    wide program, `ProgramInfo::halves` = 2, a block is 8 frames: `load`, `dft` and `tail`
+//!    run once per 4-frame half, `fft` once on the wide kernels; `dft` only for a half holding
+//!    such a frame, whose lanes then keep its result, as in a 4-lane block);
 //! 3. `tail` stores straight into the output; the last, partial block of a signal goes through
 //!    a one-block tile so no kernel writes past the output.
 //!
@@ -326,6 +329,9 @@ fn run_rows<T: Float>(
 ) -> Result<Vec<ScopeMax>, RunError> {
     let info = prog.info();
     let lanes = info.lanes;
+    // A wide program's block is two halves for the load, dft and tail kernels.
+    let halves = info.halves;
+    let half_lanes = lanes / halves;
     let esz = std::mem::size_of::<T>();
     let nrows = rows.len().checked_div(n).unwrap_or(0);
     let bands = info.out_bands();
@@ -364,11 +370,16 @@ fn run_rows<T: Float>(
         BUFFERS.with(|b| {
             let mut b = b.borrow_mut();
             let Buffers { scratch: s, stage: stage_words, tile: tile_words, spare: spare_words } = &mut *b;
-            let words = info.scratch_bytes.div_ceil(16);
+            // One word more than the program needs, so the scratch can start 32-byte aligned
+            // (the wide FFT kernels' 256-bit loads and stores then never split a cache line).
+            let words = info.scratch_bytes.div_ceil(16) + 1;
             if s.len() < words {
                 s.resize(words, 0);
             }
-            let scratch = s.as_mut_ptr().cast::<u8>();
+            let base = s.as_mut_ptr().cast::<u8>();
+            // `base` is 16-byte aligned (u128 words), so the offset is 0 or 16, inside the
+            // extra word: `scratch_bytes` bytes from `scratch` stay inside the buffer.
+            let scratch = base.wrapping_add(base.align_offset(32));
             // The clip's running maximum (see `ProgramInfo::max_offset`): reset per task.
             let mut task_max = ScopeMax::EMPTY;
             if let Some(o) = info.max_offset {
@@ -406,25 +417,33 @@ fn run_rows<T: Float>(
                         (tile.as_mut_ptr().cast::<u8>(), esz, bands * esz)
                     }
                 };
-                // SAFETY: band `tail_shift` (0 or 1) of the block lies inside `out` or the tile
-                // (the block holds `bands` = the tail's bands + the energy column).
-                let tail_dst = unsafe { dst.add(tail_shift * band_stride) };
-                let args = BlockArgs {
-                    src,
-                    scratch,
-                    out: tail_dst,
+                // Band `tail_shift` (0 or 1) of the block lies inside `out` or the tile (the block
+                // holds `bands` = the tail's bands + the energy column).
+                let tail_dst = dst.wrapping_add(tail_shift * band_stride);
+                // The arguments of the kernels' call for half `h` of the block (the whole
+                // block when `halves` is 1): its frames, its lanes of scratch, its outputs.
+                let half = |h: usize| BlockArgs {
+                    src: src.wrapping_add(h * half_lanes * hop * esz),
+                    scratch: scratch.wrapping_add(16 * h),
+                    out: tail_dst.wrapping_add(h * half_lanes * time_stride),
                     out_band: band_stride as isize,
                     out_time: time_stride as isize,
                 };
+                let args = half(0);
                 // SAFETY: `src` covers `span = (lanes-1)·hop + length` elements (a slice of the
-                // row or the staged copy); scratch holds `scratch_bytes`, 16-byte aligned, and
+                // row or the staged copy); scratch holds `scratch_bytes`, 32-byte aligned, and
                 // is this thread's; `dst` with the strides addresses `bands × lanes` elements
                 // inside `out` (full blocks: frames t0..t0+lanes of this signal, which no other
                 // task writes) or inside `tile`. The energy sums are `lanes` values the load
-                // stage wrote inside this scratch (at `EnergyColumn::offset`).
-                let mut energy = [0.0f64; 4];
+                // stage wrote inside this scratch (at `EnergyColumn::offset`). In a wide program
+                // half `h` reads samples from `h·half_lanes·hop` on (inside the span), writes
+                // frames `h·half_lanes ..` of the block (inside the same outputs) and its lanes
+                // of scratch from byte `16·h` (the program laid scratch out for that).
+                let mut energy = [0.0f64; 8];
                 unsafe {
-                    prog.load(&args);
+                    for h in 0..halves {
+                        prog.load(&half(h));
+                    }
                     if let Some(e) = &info.energy {
                         let sums = std::slice::from_raw_parts(scratch.add(e.offset).cast::<T>(), lanes);
                         for (v, s) in energy.iter_mut().zip(sums) {
@@ -432,7 +451,7 @@ fn run_rows<T: Float>(
                         }
                     }
                     let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
-                    let mut finite = [true; 4];
+                    let mut finite = [true; 8];
                     for (f, v) in finite.iter_mut().zip(flag) {
                         *f = v.to_f64().is_finite();
                     }
@@ -441,7 +460,11 @@ fn run_rows<T: Float>(
                     } else {
                         // Frames with NaN or inf take the sum-of-products DFT; the block's other
                         // frames keep the FFT's result, as they would in any other block.
-                        prog.dft(&args);
+                        for h in 0..halves {
+                            if finite[h * half_lanes..(h + 1) * half_lanes].iter().any(|f| !f) {
+                                prog.dft(&half(h));
+                            }
+                        }
                         let (re, im) = info.spectrum_offsets;
                         let words = info.bins * lanes;
                         let spare = typed::<T>(spare_words, 2 * words);
@@ -460,19 +483,23 @@ fn run_rows<T: Float>(
                         }
                     }
                     if full {
-                        prog.tail(&args);
+                        for h in 0..halves {
+                            prog.tail(&half(h));
+                        }
                     } else {
                         // The tile's lanes past the last frame are not output: keep them out of
                         // the running maximum (the valid ones are folded in below).
                         let saved = info.max_offset.map(|o| {
-                            let mut keep = [T::default(); 8];
+                            let mut keep = [T::default(); 16];
                             keep[..2 * lanes].copy_from_slice(std::slice::from_raw_parts(
                                 scratch.add(o).cast::<T>(),
                                 2 * lanes,
                             ));
                             keep
                         });
-                        prog.tail(&args);
+                        for h in 0..halves {
+                            prog.tail(&half(h));
+                        }
                         if let (Some(o), Some(keep)) = (info.max_offset, saved) {
                             std::slice::from_raw_parts_mut(scratch.add(o).cast::<T>(), 2 * lanes)
                                 .copy_from_slice(&keep[..2 * lanes]);
