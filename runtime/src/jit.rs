@@ -249,8 +249,9 @@ fn reflect_index(j: i64, n: i64) -> i64 {
 }
 
 /// The value at position `p` of the signal after `k` pad steps (`lens[i]` = length after `i`
-/// steps); positions outside the padded signal read 0 (only lanes past the last frame do).
-fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i64) -> T {
+/// steps, `lefts[i]` = the left amount of step `i`); positions outside the padded signal read 0
+/// (only lanes past the last frame do).
+fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], lefts: &[i64], k: usize, p: i64) -> T {
     if p < 0 || p >= lens[k] as i64 {
         return T::default();
     }
@@ -258,16 +259,16 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         return row[p as usize];
     }
     let n = lens[k - 1] as i64;
-    let (l, _) = pads[k - 1].amount.amounts(lens[k - 1]);
-    let j = p - l;
+    let j = p - lefts[k - 1];
     if (0..n).contains(&j) {
-        return padded(row, pads, lens, k - 1, j);
+        return padded(row, pads, lens, lefts, k - 1, j);
     }
+    let at = |j: i64| padded(row, pads, lens, lefts, k - 1, j);
     match pads[k - 1].mode {
         PadMode::Constant(c) => T::from_f64(c),
-        PadMode::Reflect | PadMode::ReflectStrict => padded(row, pads, lens, k - 1, reflect_index(j, n)),
-        PadMode::Edge => padded(row, pads, lens, k - 1, if j < 0 { 0 } else { n - 1 }),
-        PadMode::Symmetric => padded(row, pads, lens, k - 1, symmetric_index(j, n) as i64),
+        PadMode::Reflect | PadMode::ReflectStrict => at(reflect_index(j, n)),
+        PadMode::Edge => at(if j < 0 { 0 } else { n - 1 }),
+        PadMode::Symmetric => at(symmetric_index(j, n) as i64),
     }
 }
 
@@ -343,12 +344,25 @@ fn run_rows<T: Float>(
     // Position 0 of the padded signal is sample -pad_left of the original (for the interior
     // test): the sum of left pads (a negative one trims).
     let mut pad_left: i64 = 0;
+    let mut lefts = Vec::with_capacity(info.pads.len());
     for p in &info.pads {
         let last = *lens.last().expect("non-empty");
         let (l, r) = p.amount.amounts(last);
         pad_left += l;
+        lefts.push(l);
         lens.push((last as i64 + l + r).max(0) as usize);
     }
+    // Positions of the padded signal that read row sample `p - pad_left` unchanged through
+    // every pad step: `[direct.0, direct.1)` (staged edge blocks copy them in one piece).
+    let direct = {
+        let (mut s, mut lo, mut hi) = (0i64, 0i64, *lens.last().expect("non-empty") as i64);
+        for k in (1..lens.len()).rev() {
+            s += lefts[k - 1];
+            lo = lo.max(s);
+            hi = hi.min(s + lens[k - 1] as i64);
+        }
+        (lo, hi.max(lo))
+    };
     let row_base = row_bases(lead_sizes, map);
     let blocks_per_row = frames.div_ceil(lanes);
     let blocks_per_task = (TASK_FRAMES / lanes).max(1);
@@ -397,8 +411,15 @@ fn run_rows<T: Float>(
                     row[start as usize..start as usize + span].as_ptr().cast()
                 } else {
                     let stage = typed::<T>(stage_words, span);
-                    for (i, v) in stage.iter_mut().enumerate() {
-                        *v = padded(row, &info.pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
+                    let p0 = (t0 * hop) as i64;
+                    let a = (direct.0 - p0).clamp(0, span as i64) as usize;
+                    let b = ((direct.1 - p0).clamp(0, span as i64) as usize).max(a);
+                    for i in (0..a).chain(b..span) {
+                        stage[i] = padded(row, &info.pads, &lens, &lefts, lens.len() - 1, p0 + i as i64);
+                    }
+                    if a < b {
+                        let from = (p0 + a as i64 - pad_left) as usize;
+                        stage[a..b].copy_from_slice(&row[from..from + (b - a)]);
                     }
                     stage.as_ptr().cast()
                 };
