@@ -49,6 +49,10 @@ clippy=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver || t
 [ -n "$clippy" ] || { echo "test-python: clippy-driver not found (rustup component add clippy)" >&2; exit 1; }
 release=()
 [ "${SPECC_PY_RELEASE:-0}" = 1 ] && release=(--release)
+# The extension's build reuses what `cargo test --workspace` compiled only where both resolve
+# the shared crates with the same features; say so when they stop doing that (it still works,
+# minutes slower).
+bash scripts/check-features.sh || echo "test-python: the extension's build cannot reuse the root's artifacts (see above)" >&2
 (cd bindings/python && RUSTC_WORKSPACE_WRAPPER=$clippy maturin develop --quiet "${release[@]}" -- -D warnings)
 done_at "fmt, then maturin develop with clippy's lints"
 cd bindings/python

@@ -457,6 +457,9 @@ fn jit_results_do_not_depend_on_thread_count() {
         ("keras_mel", vec![4, 80000], false),
         ("keras_mel", vec![4, 80000], true),
         ("whisper", vec![3, 48000], false),
+        // A dense stage over staged values after a whole-batch clip, then deltas.
+        ("librosa_mfcc", vec![3, 60000], false),
+        ("torchaudio_mfcc", vec![2, 3, 20000], false),
     ] {
         let len: usize = shape.iter().product();
         let mut x: Vec<f32> =
@@ -468,7 +471,7 @@ fn jit_results_do_not_depend_on_thread_count() {
         let runs: Vec<Vec<f64>> = [1usize, 2, 3, 8]
             .iter()
             .map(|&t| {
-                Pipeline::preset(preset, &[])
+                Pipeline::preset(preset, if preset.ends_with("mfcc") { &["deltas=2"] } else { &[] })
                     .unwrap()
                     .with_threads(t)
                     .run(&Input::F32(a.view()))
@@ -522,8 +525,8 @@ x |> frames(length: 64, hop: 32) |> window(hann) |> rfft(64) |> power()
     assert!(worst < 2e-3, "JIT vs interpreter {worst} dB");
 }
 
-/// The cepstral ops (`dct`, `lifter`, `deltas`) run on the interpreter only (the JIT has no
-/// stage for them yet), so their differential check is against a second, independent
+/// The interpreter's cepstral ops (`dct`, `lifter`, `deltas`), the oracle of the JIT's
+/// stages (`jit_cepstral_stages_match_the_interpreter`), are checked against a second, independent
 /// implementation written here from the libraries' definitions: torchaudio's `create_dct`
 /// (`cos(pi / n_mels * (n + 0.5) * k)`, row 0 over sqrt(2), times sqrt(2 / n_mels); times 2
 /// without a norm), librosa's lifter `1 + L/2 sin(pi (k + 1) / L)` and torchaudio's
@@ -673,78 +676,107 @@ fn mfcc_interpreter_matches_an_independent_dct_lifter_and_deltas() {
         .expect("the interpreter's cepstral ops agree with the definitions");
 }
 
-/// The JIT's dense DCT stage (with the lifter folded in) against the interpreter, on both ISAs
-/// (float32 input): `kaldi_mfcc` (lifter, energy column first or
-/// last, mean subtraction) and `torchaudio_mfcc` with `log_mels` (ortho or unnormalised DCT),
-/// over random band and coefficient counts. Both engines see the same float32 mel bands up to
-/// float32 round-off, so they agree within 1e-4 of the largest coefficient plus 2e-3 absolute
+/// The JIT's cepstral stages against the interpreter, on both ISAs (float32 input): the dense
+/// DCT after the filterbank (`kaldi_mfcc`: lifter, energy column first or last, mean
+/// subtraction; `torchaudio_mfcc` with `log_mels`), the dense stage over staged values after a
+/// top_db clip (`torchaudio_mfcc`: per item; `librosa_mfcc`: over the whole batch, with a
+/// lifter), and deltas appended by the cross-frame stage (replicate and interp, orders 1 and
+/// 2), over random band and coefficient counts. Both engines see the same float32 mel bands up
+/// to float32 round-off, so they agree within 1e-4 of the largest coefficient plus 2e-3 absolute
 /// (a log of a quiet band, rounded differently, moves every coefficient a little).
 #[test]
-fn jit_dense_dct_matches_the_interpreter() {
+fn jit_cepstral_stages_match_the_interpreter() {
     let strategy = (
         4usize..48,
         1usize..48,
         any::<bool>(),
         prop_oneof![Just(0.0f64), Just(22.0), Just(7.5)],
-        0usize..4,
+        0usize..6,
+        0usize..3,
+        prop_oneof![Just(3usize), Just(5), Just(9)],
         1200usize..4000,
         any::<u64>(),
     );
     let mut runner = TestRunner::new_with_rng(
-        Config { cases: 16, failure_persistence: None, ..Config::default() },
+        Config { cases: 24, failure_persistence: None, ..Config::default() },
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
     );
-    let run = |preset: &str, sets: &[String], data: &[f32], n: usize, engine: Engine, isa: IsaChoice| {
+    let run = |preset: &str, sets: &[String], data: &[f32], rows: usize, engine: Engine, isa: IsaChoice| {
         let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
         let p = Pipeline::preset(preset, &refs).expect("compiles").with_engine(engine).with_isa(isa);
         if engine == Engine::Jit {
             let why = p.engine_for(specc_compiler::graph::Precision::F32).1;
             assert!(why.is_none(), "{preset} {sets:?} should run on the JIT: {why:?}");
         }
-        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, n]), data.to_vec()).expect("shape");
+        let shape = [rows, data.len() / rows];
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec()).expect("shape");
         p.run(&Input::F32(a.view())).expect("runs").to_f64()
     };
     runner
-        .run(&strategy, |(bands, ceps, ortho, lifter, variant, n, seed)| {
+        .run(&strategy, |(bands, ceps, ortho, lifter, variant, deltas, width, n, seed)| {
             let ceps = ceps.min(bands);
+            let norm = if ortho { "ortho" } else { "none" };
+            // The staged variants run a batch of two, so a clip's scope (per item or the whole
+            // batch) matters.
+            let rows = if variant >= 4 { 2 } else { 1 };
             let mut state = seed | 1;
-            let data: Vec<f32> = (0..n)
+            let data: Vec<f32> = (0..rows * n)
                 .map(|_| {
                     state =
                         state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                     ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
                 })
                 .collect();
-            let (preset, sets) = if variant < 3 {
-                let mut s = vec![
-                    format!("num_mel_bins={bands}"),
-                    format!("num_ceps={}", ceps.max(2)),
-                    format!("cepstral_lifter={lifter:?}"),
-                ];
-                if variant >= 1 {
-                    s.push(String::from("use_energy=true"));
+            let (preset, sets) = match variant {
+                0..=2 => {
+                    let mut s = vec![
+                        format!("num_mel_bins={bands}"),
+                        format!("num_ceps={}", ceps.max(2)),
+                        format!("cepstral_lifter={lifter:?}"),
+                    ];
+                    if variant >= 1 {
+                        s.push(String::from("use_energy=true"));
+                    }
+                    if variant == 2 {
+                        s.extend([String::from("htk_compat=true"), String::from("subtract_mean=true")]);
+                    }
+                    if ceps.max(2) > bands {
+                        return Ok(());
+                    }
+                    ("kaldi_mfcc", s)
                 }
-                if variant == 2 {
-                    s.extend([String::from("htk_compat=true"), String::from("subtract_mean=true")]);
+                3 | 4 => {
+                    let s = vec![
+                        format!("log_mels={}", variant == 3),
+                        format!("n_mels={bands}"),
+                        format!("n_mfcc={ceps}"),
+                        format!("norm={norm}"),
+                        format!("deltas={deltas}"),
+                        format!("delta_win_length={width}"),
+                    ];
+                    ("torchaudio_mfcc", s)
                 }
-                if ceps.max(2) > bands {
-                    return Ok(());
+                _ => {
+                    // librosa's lifter is 0 or at least 1; a 512-point FFT at hop 128 gives
+                    // n / 128 + 1 >= 10 frames, enough for interp deltas of width 9.
+                    let s = vec![
+                        String::from("sr=16000"),
+                        String::from("n_fft=512"),
+                        String::from("hop_length=128"),
+                        format!("n_mels={bands}"),
+                        format!("n_mfcc={ceps}"),
+                        format!("norm={norm}"),
+                        format!("lifter={lifter:?}"),
+                        format!("deltas={deltas}"),
+                        format!("delta_width={width}"),
+                    ];
+                    ("librosa_mfcc", s)
                 }
-                ("kaldi_mfcc", s)
-            } else {
-                let norm = if ortho { "ortho" } else { "none" };
-                let s = vec![
-                    String::from("log_mels=true"),
-                    format!("n_mels={bands}"),
-                    format!("n_mfcc={ceps}"),
-                    format!("norm={norm}"),
-                ];
-                ("torchaudio_mfcc", s)
             };
-            let want = run(preset, &sets, &data, n, Engine::Interp, IsaChoice::Native);
+            let want = run(preset, &sets, &data, rows, Engine::Interp, IsaChoice::Native);
             let top = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
             for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
-                let got = run(preset, &sets, &data, n, Engine::Jit, isa);
+                let got = run(preset, &sets, &data, rows, Engine::Jit, isa);
                 prop_assert_eq!(got.len(), want.len());
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                     prop_assert!(
@@ -761,5 +793,5 @@ fn jit_dense_dct_matches_the_interpreter() {
             }
             Ok(())
         })
-        .expect("the JIT's dense DCT agrees with the interpreter");
+        .expect("the JIT's cepstral stages agree with the interpreter");
 }

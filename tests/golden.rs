@@ -31,9 +31,9 @@
 //! `cepstral_lifter=22` weighs c7 by 10.3): on `kaldi_mfcc_default` torchaudio's own float32
 //! result is 2.35e-3 from the same call in float64, specc's (f64 interpreter) 2.6e-4 from it.
 //!
-//! `librosa_mfcc` and `torchaudio_mfcc` (`INTERPRETER_ONLY`) run on the interpreter: the JIT
-//! has no stage for a DCT after a top_db clip, nor for deltas, and must say so (no silent
-//! fallback). `kaldi_mfcc` runs on the JIT too.
+//! Every case runs on the JIT (both ISAs) as well as on the interpreter, with no fallback: the
+//! MFCC presets included (a DCT after a top_db clip as a dense stage over staged values, deltas
+//! as a cross-frame stage).
 //!
 //! One case is compared differently, for a stated reason (see `NOISE_FLOOR_CASES`).
 
@@ -99,26 +99,7 @@ fn compare(c: &Case, got: &[f64], want: &[f64], magnitude: Option<&[f64]>) -> (f
     (worst, worst_abs)
 }
 
-/// Presets whose graphs the JIT cannot compile yet when their `dct` follows a top_db clip
-/// (no stage for that) or they append deltas (no stage either): those goldens run on the
-/// interpreter, and the JIT must refuse them by naming the op. `kaldi_mfcc` runs on the JIT (the DCT and lifter as a dense product
-/// after the filterbank).
-const INTERPRETER_ONLY: &[&str] = &["librosa_mfcc", "torchaudio_mfcc"];
-
 fn run_case(c: &Case, engine: Engine, isa: IsaChoice) -> Result<String, String> {
-    if engine == Engine::Jit && INTERPRETER_ONLY.contains(&c.spec.as_str()) && c.error.is_none() {
-        let p = pipeline(c, &[]).map_err(|e| e.to_string())?;
-        // A variant without the clip (torchaudio's log_mels) runs on the JIT like any other.
-        match p.engine_for(specc_compiler::graph::Precision::F32).1 {
-            Some(why) if why.contains("dct") || why.contains("deltas") => {
-                return Ok(format!("interpreter only, the JIT says: {why}"));
-            }
-            Some(why) => {
-                return Err(format!("the JIT should refuse this graph by naming its op, says {why}"))
-            }
-            None => {}
-        }
-    }
     let input = npy::read(&fixtures().join(&c.input)).map_err(|e| format!("reading input: {e}"))?;
     let result = pipeline(c, &[]).and_then(|p| {
         let p = p.with_engine(engine).with_isa(isa);
@@ -250,10 +231,7 @@ fn wide_path_against_the_128_bit_path() {
     for c in golden_cases() {
         // Angles of bins near zero magnitude flip between ±π with any rounding difference:
         // those cases are held to the library's tolerance by the golden tests above.
-        if c.error.is_some()
-            || INTERPRETER_ONLY.contains(&c.spec.as_str())
-            || c.compare.as_deref() == Some("angle")
-        {
+        if c.error.is_some() || c.compare.as_deref() == Some("angle") {
             continue;
         }
         let input = npy::read(&fixtures().join(&c.input)).expect("input");

@@ -91,6 +91,7 @@ impl Target {
         stages: &[
             (Over::Blocks, &["load", "per_frame", "column", "transform", "per_band", "reduce", "store"]),
             (Over::Output, &["clip"]),
+            (Over::Frames, &["dense"]),
             (Over::Signals, &["cross_frame"]),
         ],
         lanes: [(Precision::F32, 4), (Precision::F64, 2)],

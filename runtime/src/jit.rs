@@ -1,8 +1,9 @@
 //! The JIT engine's driver: runs a compiled [`Program`]'s kernel plan, phase by phase, as the
 //! plan lists them ([`ProgramInfo::plan`]): the phase over blocks as (signal, block of frames)
-//! tasks on a thread pool, each later phase's stages over the output (a clip kernel against the
-//! completed reduction, a cross-frame stage per signal), and the output written in the spec's
-//! layout.
+//! tasks on a thread pool, then each later phase's stages on the buffers they name (a clip
+//! kernel against the completed reduction, a dense product per frame from values the blocks
+//! staged, a cross-frame stage per signal: mean subtraction, deltas), and the output written in
+//! the spec's layout.
 //!
 //! Per block of `lanes` frames of one signal:
 //! 1. interior blocks read straight from the caller's signal; blocks that touch the padding (or
@@ -16,8 +17,8 @@
 //!    a one-block tile so no kernel writes past the output.
 //!
 //! Results do not depend on the thread count: a frame's lane position is fixed (blocks start at
-//! multiples of `lanes` in each signal), every lane computes the same instructions, and the
-//! reduction runs in one fixed order.
+//! multiples of `lanes` in each signal), every lane computes the same instructions, the
+//! reduction runs in one fixed order, and each value of a later stage is one fixed sum.
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
@@ -26,9 +27,10 @@ use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::graph::{Clip, Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
+use specc_compiler::consts::cepstral;
+use specc_compiler::graph::{Clip, DeltaMode, Deltas, Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
 use specc_compiler::interp::symmetric_index;
-use specc_compiler::kernel::{CrossFrame, Over, Stage, StageKind};
+use specc_compiler::kernel::{Buf, CrossFrame, Dense, Over, Stage, StageKind};
 
 use crate::{Input, Output, Plan, RunError};
 
@@ -684,8 +686,8 @@ fn run_typed<T: Float>(
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
-    let map =
-        out_map(g, &lead_names, &lead_sizes, plan.frames, info.out_bands()).map_err(RunError::Engine)?;
+    let map = out_map(g, &lead_names, &lead_sizes, plan.frames, info.plan.output_values())
+        .map_err(RunError::Engine)?;
     let expected: usize = plan.output_shape.iter().product();
     if out.len() != expected {
         return Err(RunError::Engine(format!(
@@ -693,14 +695,49 @@ fn run_typed<T: Float>(
             out.len()
         )));
     }
-    // The phases in the plan's order; the verifier admits exactly one over blocks, first.
+    // The block phase stores into the output, or into staged values (see `Buf::Staged`) that a
+    // later stage reads back: `[rows, frames, values]` row-major.
+    let stored = info.plan.store().map_or(Buf::Output, |s| s.writes);
+    let mut staged: Vec<T> = Vec::new();
+    let staged_map = if stored == Buf::Staged {
+        let per_row = plan.frames * info.out_bands();
+        let nrows: usize = lead_sizes.iter().product();
+        staged = vec![T::default(); nrows * per_row];
+        let mut lead = vec![0; lead_sizes.len()];
+        let mut stride = per_row;
+        for (l, s) in lead.iter_mut().zip(&lead_sizes).rev() {
+            *l = stride;
+            stride *= s;
+        }
+        Some(OutMap { lead, frames: info.out_bands(), band: 1 })
+    } else {
+        None
+    };
+    let ctx = Ctx { lead_sizes: &lead_sizes, frames: plan.frames, threads };
+    // The phases in the plan's order, each stage on the buffers it names; the verifier admits
+    // exactly one phase over blocks, first. `values`: the output's values per frame written
+    // so far.
     let mut row_max: Vec<ScopeMax> = Vec::new();
+    let mut values = 0;
     for ph in &info.plan.phases {
         match ph.over {
-            Over::Blocks => row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, &map, out, threads)?,
-            Over::Output | Over::Signals => {
+            Over::Blocks => {
+                let (dst, m) = match &staged_map {
+                    Some(m) => (&mut staged[..], m),
+                    None => (&mut out[..], &map),
+                };
+                row_max = run_rows(prog, &rows, n, &lead_sizes, plan.frames, m, dst, threads)?;
+                values = info.out_bands();
+            }
+            Over::Output | Over::Frames | Over::Signals => {
                 for st in &ph.stages {
-                    run_stage(prog, st, out, &lead_sizes, &map, plan.frames, &row_max, threads, &clip_fn)?;
+                    let bufs = Bufs {
+                        out: &mut *out,
+                        map: &map,
+                        staged: &mut staged,
+                        staged_map: staged_map.as_ref(),
+                    };
+                    values = run_stage(prog, st, bufs, &ctx, values, &row_max, &clip_fn)?;
                 }
             }
         }
@@ -708,30 +745,212 @@ fn run_typed<T: Float>(
     Ok(())
 }
 
-/// Runs one stage of a phase after the blocks: over the output in place.
-#[allow(clippy::too_many_arguments)]
+/// The buffers a stage after the blocks may read or write, with their index maps.
+struct Bufs<'a, T> {
+    out: &'a mut [T],
+    map: &'a OutMap,
+    staged: &'a mut [T],
+    staged_map: Option<&'a OutMap>,
+}
+
+impl<'a, T> Bufs<'a, T> {
+    /// The buffer `b` names, and its map.
+    fn get(self, b: Buf) -> Result<(&'a mut [T], &'a OutMap), RunError> {
+        match (b, self.staged_map) {
+            (Buf::Output, _) => Ok((self.out, self.map)),
+            (Buf::Staged, Some(m)) => Ok((self.staged, m)),
+            _ => Err(RunError::Engine(format!("internal error: no `{b:?}` buffer after the blocks"))),
+        }
+    }
+}
+
+/// What every stage after the blocks shares: the rows' lead sizes, frames per row, threads.
+struct Ctx<'a> {
+    lead_sizes: &'a [usize],
+    frames: usize,
+    threads: usize,
+}
+
+/// Runs one stage of a phase after the blocks on the buffers it names; `values` is the output's
+/// values per frame before it, the result the values after it.
 fn run_stage<T: Float>(
     prog: &Program,
     st: &Stage,
-    out: &mut [T],
-    lead_sizes: &[usize],
-    map: &OutMap,
-    frames: usize,
+    bufs: Bufs<'_, T>,
+    ctx: &Ctx<'_>,
+    values: usize,
     row_max: &[ScopeMax],
-    threads: usize,
     clip_fn: &(impl Fn(&Program, &mut [T], T, T) + Sync),
-) -> Result<(), RunError> {
+) -> Result<usize, RunError> {
     match &st.kind {
-        StageKind::Clip(c) => run_clip(prog, &c.clip, out, lead_sizes, map, row_max, threads, clip_fn),
-        StageKind::CrossFrame(CrossFrame::SubtractMean) => {
-            subtract_mean(out, &row_bases(lead_sizes, map), map, frames, prog.info().out_bands());
-            Ok(())
+        StageKind::Clip(c) => {
+            let (data, map) = bufs.get(st.reads)?;
+            run_clip(prog, &c.clip, data, ctx.lead_sizes, map, row_max, ctx.threads, clip_fn)?;
+            Ok(values)
+        }
+        StageKind::Dense(d) => {
+            if st.reads != Buf::Staged || st.writes != Buf::Output {
+                return Err(RunError::Engine(String::from(
+                    "internal error: a dense stage not staged -> output",
+                )));
+            }
+            let (out, map) = (bufs.out, bufs.map);
+            let staged = &*bufs.staged;
+            dense(d, staged, out, &row_bases(ctx.lead_sizes, map), map, ctx.frames, ctx.threads);
+            Ok(d.rows)
+        }
+        StageKind::CrossFrame(c) => {
+            let (data, map) = bufs.get(st.writes)?;
+            let bases = row_bases(ctx.lead_sizes, map);
+            match c {
+                CrossFrame::SubtractMean => {
+                    subtract_mean(data, &bases, map, ctx.frames, values);
+                    Ok(values)
+                }
+                CrossFrame::Deltas(d) => deltas(d, data, &bases, map, ctx.frames, values),
+            }
         }
         other => Err(RunError::Engine(format!(
             "internal error: the runtime has no runner for a `{}` stage after the blocks",
             other.name()
         ))),
     }
+}
+
+/// Frames per parallel piece of the dense stage.
+const DENSE_FRAMES: usize = 256;
+
+/// The dense stage: each frame's `cols` staged values (row-major `[rows, frames, cols]`) times
+/// the `rows x cols` weights, into the output's first `rows` columns. Each product is summed
+/// in f64, in column order, and rounded once: the split into pieces and groups changes no
+/// value.
+fn dense<T: Float>(
+    d: &Dense,
+    staged: &[T],
+    out: &mut [T],
+    bases: &[usize],
+    map: &OutMap,
+    frames: usize,
+    threads: usize,
+) {
+    let (rows, cols) = (d.rows, d.cols);
+    // The weights column by column, so the inner loop runs over contiguous rows (vectorized),
+    // and each weight loaded serves `GROUP` frames.
+    let wt: Vec<f64> = (0..cols).flat_map(|j| (0..rows).map(move |i| d.weights[i * cols + j])).collect();
+    const GROUP: usize = 4;
+    let product = |src: &[T], dst: &mut [T]| {
+        let mut acc = vec![0.0f64; GROUP * rows];
+        for (x, y) in src.chunks(GROUP * cols).zip(dst.chunks_mut(GROUP * rows)) {
+            let g = x.len() / cols;
+            acc.fill(0.0);
+            for (j, w) in wt.chunks_exact(rows).enumerate() {
+                for (f, a) in acc.chunks_exact_mut(rows).take(g).enumerate() {
+                    let v = x[f * cols + j].to_f64();
+                    for (a, w) in a.iter_mut().zip(w) {
+                        *a += w * v;
+                    }
+                }
+            }
+            for (y, a) in y.iter_mut().zip(&acc) {
+                *y = T::from_f64(*a);
+            }
+        }
+    };
+    // Frame-major products first (contiguous pieces for the pool), then one pass into the
+    // layout's strides.
+    let mut coeffs = vec![T::default(); bases.len() * frames * rows];
+    if threads == 1 || coeffs.len() <= DENSE_FRAMES * rows {
+        product(staged, &mut coeffs);
+    } else {
+        use rayon::prelude::*;
+        coeffs
+            .par_chunks_mut(DENSE_FRAMES * rows)
+            .zip(staged.par_chunks(DENSE_FRAMES * cols))
+            .for_each(|(y, x)| product(x, y));
+    }
+    for (r, &base) in bases.iter().enumerate() {
+        for t in 0..frames {
+            let y = &coeffs[(r * frames + t) * rows..][..rows];
+            for (i, &v) in y.iter().enumerate() {
+                out[base + t * map.frames + i * map.band] = v;
+            }
+        }
+    }
+}
+
+/// The `deltas` stage over each signal's first `values` columns, across its frames: the
+/// derivatives of orders `1..=order` in f64 from the column, rounded once when stored (with
+/// `append`, order `o` into columns `o·values ..`; else the last order in place). Returns the
+/// values per frame after it.
+fn deltas<T: Float>(
+    d: &Deltas,
+    out: &mut [T],
+    bases: &[usize],
+    map: &OutMap,
+    frames: usize,
+    values: usize,
+) -> Result<usize, RunError> {
+    let (t, w, h) = (frames, d.width, d.width / 2);
+    if d.mode == DeltaMode::Interp && t < w {
+        // `plan` rejects such inputs before any phase runs.
+        return Err(RunError::Engine(format!(
+            "internal error: deltas of width {w} over {t} frames reached the runner"
+        )));
+    }
+    // Interp: per order, the Savitzky-Golay weights of each window position (centre inside,
+    // the first and last windows' fits at the edges).
+    let savgol: Vec<Vec<Vec<f64>>> = match d.mode {
+        DeltaMode::Interp => {
+            (1..=d.order).map(|o| (0..w).map(|p| cepstral::savgol_weights(w, o, o, p)).collect()).collect()
+        }
+        DeltaMode::Replicate => Vec::new(),
+    };
+    let n = (w.saturating_sub(1) / 2) as i64;
+    let denom = (n * (n + 1) * (2 * n + 1)) as f64 / 3.0;
+    let mut col = vec![0.0f64; t];
+    let mut cur = vec![0.0f64; t];
+    let mut next = vec![0.0f64; t];
+    for &base in bases {
+        for c in 0..values {
+            let at = |f: usize, c: usize| base + f * map.frames + c * map.band;
+            for (f, v) in col.iter_mut().enumerate() {
+                *v = out[at(f, c)].to_f64();
+            }
+            cur.copy_from_slice(&col);
+            for o in 1..=d.order {
+                for (i, y) in next.iter_mut().enumerate() {
+                    *y = match d.mode {
+                        DeltaMode::Interp => {
+                            let (start, pos) = if i < h {
+                                (0, i)
+                            } else if i + h >= t {
+                                (t - w, i + w - t)
+                            } else {
+                                (i - h, h)
+                            };
+                            savgol[o - 1][pos].iter().zip(&col[start..start + w]).map(|(a, b)| a * b).sum()
+                        }
+                        DeltaMode::Replicate => {
+                            let x = |j: i64| cur[j.clamp(0, t as i64 - 1) as usize];
+                            (-n..=n).map(|j| j as f64 * x(i as i64 + j)).sum::<f64>() / denom
+                        }
+                    };
+                }
+                std::mem::swap(&mut cur, &mut next);
+                if d.append {
+                    for (f, &v) in cur.iter().enumerate() {
+                        out[at(f, o * values + c)] = T::from_f64(v);
+                    }
+                }
+            }
+            if !d.append {
+                for (f, &v) in cur.iter().enumerate() {
+                    out[at(f, c)] = T::from_f64(v);
+                }
+            }
+        }
+    }
+    Ok(if d.append { values * (d.order + 1) } else { values })
 }
 
 /// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), the

@@ -141,6 +141,19 @@ def test_torch_in_torch_out():
     y = specc.preset("whisper")(x)
     assert isinstance(y, torch.Tensor) and y.dtype == torch.float32
     np.testing.assert_array_equal(y.numpy(), specc.preset("whisper")(x.numpy()))
+    # A contiguous CPU float32 tensor is read in place, not copied.
+    assert np.shares_memory(specc._as_numpy(x), x.numpy())
+    out = torch.empty(tuple(y.shape), dtype=torch.float32)
+    assert specc.preset("whisper")(x, out=out) is out
+    assert torch.equal(out, y)
+
+
+def test_jax_arrays_are_read_in_place():
+    jnp = pytest.importorskip("jax.numpy")
+    x = jnp.asarray(clip())
+    a = specc._as_numpy(x)
+    assert a.dtype == np.float32 and np.shares_memory(a, np.from_dlpack(x))
+    np.testing.assert_array_equal(specc.preset("whisper")(x), specc.preset("whisper")(clip()))
 
 
 def test_load_audio_and_resampling():

@@ -66,6 +66,9 @@ def worst_violation(case, got: np.ndarray, want: np.ndarray, magnitude=None) -> 
         floor = np.min(w)
         tol = np.where(w < floor + 0.25, 1e-4, 5e-5)
         return float(np.max(np.abs(g - w) / tol, initial=0.0))
+    if kind == "cepstral":
+        max_ref = np.max(np.abs(w), initial=0.0)
+        return float(np.max(np.abs(g - w), initial=0.0) / (5e-3 + 1e-6 * max_ref))
     if kind == "angle":
         m = magnitude.astype(np.float64).ravel()[ok]
         keep = m >= 1e-3 * m.max()

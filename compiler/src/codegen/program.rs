@@ -536,12 +536,8 @@ mod tests {
         compile(&graph(&spec, &[]), Precision::F32, IsaChoice::Native).unwrap();
     }
 
-    /// Shipped specs the JIT refuses: their `dct` follows a top_db clip, which has no stage yet.
-    const INTERPRETER_ONLY: &[&str] = &["librosa_mfcc", "torchaudio_mfcc"];
-
     /// Every shipped spec compiles for both precisions on every ISA choice the JIT offers, and
-    /// its program carries the plan's phases (but the `INTERPRETER_ONLY` ones, refused by
-    /// name).
+    /// its program carries the plan's phases.
     #[test]
     fn program_compiles_every_preset_on_both_isas() {
         let dir = format!("{}/../specs", env!("CARGO_MANIFEST_DIR"));
@@ -550,12 +546,6 @@ mod tests {
             let path = entry.unwrap().path();
             let Some(spec) = path.file_stem().and_then(|s| s.to_str()) else { continue };
             let g = graph(spec, &[]);
-            if INTERPRETER_ONLY.contains(&spec) {
-                // No stage for the cepstral ops yet: refused at compile time, naming the op.
-                let err = compile(&g, Precision::F32, IsaChoice::Native).err();
-                assert!(format!("{err:?}").contains("no stage for `dct`"), "{spec}: {err:?}");
-                continue;
-            }
             for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
                 for p in [Precision::F32, Precision::F64] {
                     let r = compile(&g, p, isa);
@@ -579,7 +569,7 @@ mod tests {
             }
             n += 1;
         }
-        assert!(n >= 7, "only {n} specs");
+        assert!(n >= 10, "only {n} specs");
     }
 
     #[test]

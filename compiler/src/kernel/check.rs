@@ -5,7 +5,7 @@
 //! [`Unsupported`] at compile time instead of failing halfway through emission.
 
 use super::{
-    Column, KernelPlan, Load, Over, PerBand, Phase, Stage, StageKind, Store, Transform, Unsupported,
+    Buf, Column, KernelPlan, Load, Over, PerBand, Phase, Stage, StageKind, Store, Transform, Unsupported,
 };
 use crate::graph::fft_plan::RealPlan;
 use crate::graph::Clip;
@@ -35,6 +35,15 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
     }
     if let (Some(c), None) = (clips.first(), blocks.reduce) {
         return Err(Unsupported::new(c.node, "a clip without the reduce stage that computes its maximum"));
+    }
+    // Staged values exist only when the store writes them, and must be read back.
+    let staged_by_store = plan.store().is_some_and(|s| s.writes == Buf::Staged);
+    if let Some(s) = plan.stages().skip(1).find(|s| s.reads == Buf::Staged && !staged_by_store) {
+        return Err(Unsupported::new(s.node, "a stage reads staged values the store does not write"));
+    }
+    if staged_by_store && !plan.stages().any(|s| s.reads == Buf::Staged && s.writes == Buf::Output) {
+        let at = plan.store().map_or(first, |s| s.node);
+        return Err(Unsupported::new(at, "the store stages values no later stage writes to the output"));
     }
     let mut taps = 0;
     for phase in &plan.phases {
@@ -91,6 +100,19 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
                             format!("a filterbank of {total} weights (largest: {})", target.max_weights),
                         ));
                     }
+                }
+                StageKind::Dense(d)
+                    if s.reads != Buf::Staged
+                        || d.cols != blocks.store.bands
+                        || d.weights.len() != d.rows * d.cols =>
+                {
+                    return Err(Unsupported::new(
+                        s.node,
+                        format!(
+                            "a dense {}x{} stage must read the {} staged values per frame",
+                            d.rows, d.cols, blocks.store.bands
+                        ),
+                    ));
                 }
                 _ => {}
             }
@@ -191,6 +213,9 @@ mod tests {
             "torchaudio_mel",
             "whisper",
             "kaldi_fbank",
+            "kaldi_mfcc",
+            "librosa_mfcc",
+            "torchaudio_mfcc",
         ] {
             let p = plan(&scheduled(spec, &[]));
             for prec in [Precision::F32, Precision::F64] {
@@ -248,6 +273,31 @@ mod tests {
         assert!(check(&p, &t, Precision::F32).unwrap_err().reason.contains("do not run"));
         let odd = plan(&scheduled("keras_mel", &["fft_length=509"]));
         assert_eq!(block_stages(&odd.phases[0]).unwrap().transform.wide, None);
+    }
+
+    #[test]
+    fn staged_values_must_be_read_back_by_a_dense_stage_of_their_width() {
+        let g = scheduled("librosa_mfcc", &["deltas=1"]);
+        let p = plan(&g);
+        assert_eq!(check(&p, &Target::CRANELIFT, Precision::F32), Ok(()));
+        // A dense stage over 127 of the 128 staged mel values.
+        let mut bad = p.clone();
+        for s in bad.phases.iter_mut().flat_map(|ph| ph.stages.iter_mut()) {
+            if let StageKind::Dense(d) = &mut s.kind {
+                d.cols -= 1;
+            }
+        }
+        let err = check(&bad, &Target::CRANELIFT, Precision::F32).unwrap_err();
+        assert!(err.reason.contains("must read the 128 staged values"), "{err}");
+        // Without the dense stage nothing writes the staged values to the output.
+        let mut bad = p.clone();
+        bad.phases.retain(|ph| ph.over != Over::Frames);
+        let err = check(&bad, &Target::CRANELIFT, Precision::F32).unwrap_err();
+        assert!(err.reason.contains("no later stage writes"), "{err}");
+        // A dense stage is offered only in a phase over frames.
+        let t = Target { stages: &Target::CRANELIFT.stages[..2], ..Target::CRANELIFT };
+        let err = check(&p, &t, Precision::F32).unwrap_err();
+        assert!(err.reason.contains("no `dense` stage"), "{err}");
     }
 
     #[test]

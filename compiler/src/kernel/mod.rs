@@ -17,7 +17,7 @@ use std::fmt;
 use crate::graph::fft_plan::RealPlan;
 use crate::graph::print::op_text;
 use crate::graph::{
-    Clip, Epilogue, FromComplex, NanMax, NodeId, Op, OutAxis, PadStep, Precision, Scope, SparseRows,
+    Clip, Deltas, Epilogue, FromComplex, NanMax, NodeId, Op, OutAxis, PadStep, Precision, Scope, SparseRows,
     SpectrumPower, Step, Table,
 };
 
@@ -83,6 +83,9 @@ pub enum Over {
     Blocks,
     /// The output tensor in place, elementwise, in parallel (after a reduction completed).
     Output,
+    /// Each frame of the staged values on its own, in parallel (a per-frame product after a
+    /// clip, which needed the whole scope first).
+    Frames,
     /// Each signal's output, across its frames.
     Signals,
 }
@@ -104,6 +107,10 @@ pub enum Buf {
     Column,
     /// The running maximum of a clip's scope (NaN seen, maximum).
     Max,
+    /// The block phase's values of every frame, `[..., frames, values]` row-major, kept for a
+    /// later phase that needs them all before it can write the output (a `dct` after a clip:
+    /// the output holds fewer values per frame than the clip reads).
+    Staged,
     /// The output tensor, in the spec's layout.
     Output,
 }
@@ -118,6 +125,7 @@ impl Buf {
             Buf::Bands => "bands",
             Buf::Column => "column",
             Buf::Max => "max",
+            Buf::Staged => "staged",
             Buf::Output => "output",
         }
     }
@@ -156,6 +164,8 @@ pub enum StageKind {
     Store(Store),
     /// A clip against the completed reduction, then the steps after it.
     Clip(ClipStage),
+    /// A dense product over each frame's staged values, written to the output.
+    Dense(Dense),
     /// An op across each signal's frames.
     CrossFrame(CrossFrame),
 }
@@ -172,6 +182,7 @@ impl StageKind {
             StageKind::Reduce(_) => "reduce",
             StageKind::Store(_) => "store",
             StageKind::Clip(_) => "clip",
+            StageKind::Dense(_) => "dense",
             StageKind::CrossFrame(_) => "cross_frame",
         }
     }
@@ -309,16 +320,41 @@ pub struct ClipStage {
 }
 
 /// Ops across frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CrossFrame {
     /// Each output column minus its mean over the signal's frames (Kaldi's `subtract_mean`).
     SubtractMean,
+    /// Time derivatives of the first output columns along the frames (`deltas`): with
+    /// `append`, written into the columns after them; else in their place.
+    Deltas(Deltas),
 }
 
 impl KernelPlan {
     /// The stages of every phase, in order.
     pub fn stages(&self) -> impl Iterator<Item = &Stage> {
         self.phases.iter().flat_map(|p| p.stages.iter())
+    }
+
+    /// Values per frame in the output once every phase has run: what the store writes (with an
+    /// energy column), or the rows of a dense stage after a clip, times the orders a `deltas`
+    /// stage appends.
+    pub fn output_values(&self) -> usize {
+        let mut values = 0;
+        for s in self.stages() {
+            match &s.kind {
+                StageKind::Column(_) => values += 1,
+                StageKind::Store(st) => values += st.bands,
+                StageKind::Dense(d) => values = d.rows,
+                StageKind::CrossFrame(CrossFrame::Deltas(d)) if d.append => values *= d.order + 1,
+                _ => {}
+            }
+        }
+        values
+    }
+
+    /// The block phase's store stage (the plan's first phase ends with it).
+    pub fn store(&self) -> Option<&Stage> {
+        self.phases.first()?.stages.iter().find(|s| matches!(s.kind, StageKind::Store(_)))
     }
 }
 
@@ -430,8 +466,15 @@ impl fmt::Display for StageKind {
                     write!(f, "clip({what}; then {})", steps_text(None, &c.post))
                 }
             }
+            StageKind::Dense(d) => {
+                let what = if d.lifter { "dct · lifter" } else { "dct" };
+                write!(f, "dense({}x{} per frame, {what})", d.rows, d.cols)
+            }
             StageKind::CrossFrame(CrossFrame::SubtractMean) => {
                 write!(f, "cross_frame(subtract_mean over frames)")
+            }
+            StageKind::CrossFrame(CrossFrame::Deltas(d)) => {
+                write!(f, "cross_frame({} over frames)", d.text())
             }
         }
     }
@@ -443,9 +486,12 @@ impl fmt::Display for KernelPlan {
         let bufs: Vec<String> = self.buffers.iter().map(|(b, s)| format!("{} {s}", b.name())).collect();
         writeln!(f, "    buffers: {}", bufs.join("; "))?;
         for (i, p) in self.phases.iter().enumerate() {
+            let staged = p.stages.first().is_some_and(|s| s.reads == Buf::Staged);
             let over = match p.over {
                 Over::Blocks => "per block of frames",
+                Over::Output if staged => "over the staged values, in place",
                 Over::Output => "over the output, in place",
+                Over::Frames => "per frame, staged values to the output",
                 Over::Signals => "per signal, across frames",
             };
             writeln!(f, "    phase {}: {over}", i + 1)?;

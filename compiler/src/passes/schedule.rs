@@ -1,8 +1,10 @@
 //! schedule: the optimized graph becomes a [`KernelPlan`], the contract the back end lowers:
 //! stages run per block of frames, split into phases where a whole-scope reduction must
 //! complete first (Keras's top_db needs the maximum over the whole batch before any value can
-//! be clipped; torchaudio's, the maximum per item) or where an op needs every frame of a signal
-//! (Kaldi's `subtract_mean`). A graph no plan can express gets the reason instead.
+//! be clipped; torchaudio's, the maximum per item), where a product needs the clipped values (a
+//! `dct` after the clip: the blocks stage their values, a phase over frames writes the output)
+//! or where an op needs every frame of a signal (Kaldi's `subtract_mean`, `deltas`). A graph no
+//! plan can express gets the reason instead.
 
 use crate::consts::cepstral;
 use crate::graph::*;
@@ -165,15 +167,21 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     if let Some(&(_, Op::Concat { .. })) = it.peek() {
         it.next();
     }
-    let mut subtract_mean = None;
-    if let Some(&(id, Op::SubtractMean)) = it.peek() {
-        subtract_mean = Some(id);
+    // Ops across each signal's frames, over the finished output, in graph order.
+    let mut cross = Vec::new();
+    while let Some(&(id, op)) = it.peek() {
+        match op {
+            Op::SubtractMean => cross.push((id, CrossFrame::SubtractMean)),
+            Op::Deltas(d) => cross.push((id, CrossFrame::Deltas(*d))),
+            _ => break,
+        }
         it.next();
     }
+    let subtract_mean = cross.iter().any(|(_, c)| *c == CrossFrame::SubtractMean);
     let (layout_id, layout) = match it.next() {
         Some((id, Op::Layout(out))) => (id, out.clone()),
-        Some((id, op @ (Op::Dct(_) | Op::Lifter(_) | Op::Deltas(_)))) => {
-            let why = format!("no stage for `{}` yet: the cepstral ops run on the interpreter", op.name());
+        Some((id, op @ (Op::Dct(_) | Op::Lifter(_)))) => {
+            let why = format!("no stage for `{}` here: a dct must follow the filterbank's steps", op.name());
             return Err(Unsupported::new(id, why));
         }
         Some((id, op)) => {
@@ -193,7 +201,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
             return Err(Unsupported::new(id, "steps after a missing clip"));
         }
         if let Some(c) = e.clip {
-            if energy.is_some() || subtract_mean.is_some() {
+            if energy.is_some() || subtract_mean {
                 return Err(Unsupported::new(id, "an energy column or mean subtraction with a top_db clip"));
             }
             clip = Some((id, c));
@@ -218,15 +226,13 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     let Some((band_id, mut per_band)) = per_band else {
         return Err(Unsupported::new(fft_id, "a complex spectrum without a complex-to-real step"));
     };
+    // A dct after a clip reads values the clip can only finish once the whole scope is
+    // stored: the blocks stage the values, and the product runs per frame after the clip.
+    let mut late_dense = None;
     if let Some((id, d)) = dense {
         if clip.is_some() {
-            return Err(Unsupported::new(
-                id,
-                "no stage for `dct` after a top_db clip yet (the clip needs the whole scope's maximum \
-                 first): the cepstral ops run on the interpreter",
-            ));
-        }
-        if let PerBand::Filterbank { dense, .. } = &mut per_band {
+            late_dense = Some((id, d));
+        } else if let PerBand::Filterbank { dense, .. } = &mut per_band {
             *dense = Some(d);
         }
     }
@@ -242,7 +248,20 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     if let Some((id, c)) = clip {
         blocks.push(stage(id, StageKind::Reduce(c), Buf::Bands, Buf::Max));
     }
-    blocks.push(stage(layout_id, StageKind::Store(Store { layout, bands }), Buf::Bands, Buf::Output));
+    let (store_layout, stored) = if late_dense.is_some() {
+        // The staged values: the graph's axes before the dct, row-major, frames outermost.
+        let band_axis = g.nodes[band_id].ty.last().name.clone();
+        let axes = ["...", "frames", band_axis.as_str()];
+        (axes.iter().map(|a| OutAxis { parts: vec![a.to_string()] }).collect(), Buf::Staged)
+    } else {
+        (layout, Buf::Output)
+    };
+    blocks.push(stage(
+        layout_id,
+        StageKind::Store(Store { layout: store_layout, bands }),
+        Buf::Bands,
+        stored,
+    ));
 
     let mut buffers = vec![
         (Buf::Signal, String::from("[..., samples]")),
@@ -259,29 +278,34 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     if clip.is_some() {
         buffers.push((Buf::Max, String::from("[lanes] max, NaN seen")));
     }
-    let out_values = bands + usize::from(energy.is_some());
-    buffers.push((
-        Buf::Output,
-        format!("{} ({out_values} values per frame)", print::type_text(g.output_type())),
-    ));
+    if stored == Buf::Staged {
+        let ty = print::type_text(&g.nodes[band_id].ty);
+        buffers.push((Buf::Staged, format!("{ty} ({bands} values per frame)")));
+    }
 
     let mut phases = vec![Phase { over: Over::Blocks, stages: blocks }];
     if let Some((id, c)) = clip {
+        let kind = StageKind::Clip(ClipStage { clip: c, post });
+        phases.push(Phase { over: Over::Output, stages: vec![stage(id, kind, stored, stored)] });
+    }
+    if let Some((id, d)) = late_dense {
         phases.push(Phase {
-            over: Over::Output,
-            stages: vec![stage(id, StageKind::Clip(ClipStage { clip: c, post }), Buf::Output, Buf::Output)],
+            over: Over::Frames,
+            stages: vec![stage(id, StageKind::Dense(d), stored, Buf::Output)],
         });
     }
-    if let Some(id) = subtract_mean {
+    for (id, c) in cross {
         phases.push(Phase {
             over: Over::Signals,
-            stages: vec![stage(
-                id,
-                StageKind::CrossFrame(CrossFrame::SubtractMean),
-                Buf::Output,
-                Buf::Output,
-            )],
+            stages: vec![stage(id, StageKind::CrossFrame(c), Buf::Output, Buf::Output)],
         });
     }
-    Ok(KernelPlan { buffers, phases })
+    let plan = KernelPlan { buffers, phases };
+    let out_values = plan.output_values();
+    let mut plan = plan;
+    plan.buffers.push((
+        Buf::Output,
+        format!("{} ({out_values} values per frame)", print::type_text(g.output_type())),
+    ));
+    Ok(plan)
 }

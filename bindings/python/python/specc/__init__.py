@@ -13,9 +13,10 @@ Keyword arguments are the reproduced library's own argument names and Python val
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -104,7 +105,9 @@ def _is_torch(x: Any) -> bool:
 
 def _as_numpy(x: Any) -> np.ndarray:
     """``x`` as a numpy array without a copy where it can be: numpy arrays (any strides) as
-    they are, CPU torch tensors through ``.numpy()``, JAX and others through ``np.asarray``."""
+    they are, CPU torch tensors through ``.numpy()``, JAX and other DLPack producers on the CPU
+    through ``np.from_dlpack``; anything else (a list, a GPU array) through ``np.asarray``,
+    which copies."""
     if isinstance(x, np.ndarray):
         return x
     if _is_torch(x):
@@ -112,6 +115,12 @@ def _as_numpy(x: Any) -> np.ndarray:
         if t.device.type != "cpu":
             t = t.cpu()
         return t.numpy()
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, RuntimeError, TypeError, ValueError):
+            # Not on the CPU, or a dtype numpy cannot view: np.asarray copies it over.
+            pass
     return np.asarray(x)
 
 
@@ -224,15 +233,15 @@ def _rebuild(name: str, text: str, params: Dict[str, Any], threads: Optional[int
     return Pipeline(name, text, params, threads, engine)
 
 
-_NAMES: Dict[str, List[str]] = {}
+@functools.lru_cache(maxsize=256)
+def _names_of(text: str, name: str) -> Tuple[str, ...]:
+    return tuple(p["name"] for p in _specc.Pipeline(name, text, [], 1).params())
 
 
 def _param_names(text: str, name: str) -> List[str]:
-    """The spec's param names (compiled once per text, with no overrides)."""
-    key = text
-    if key not in _NAMES:
-        _NAMES[key] = [p["name"] for p in _specc.Pipeline(name, text, [], 1).params()]
-    return _NAMES[key]
+    """The spec's param names, from a compile without overrides; the last 256 texts are kept,
+    so a program that generates many specs does not grow without bound."""
+    return list(_names_of(text, name))
 
 
 def preset(name: str, *, threads: Optional[int] = None, engine: str = "jit", **params: Any) -> Pipeline:
