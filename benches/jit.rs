@@ -1,11 +1,12 @@
 //! criterion benches: the JIT against the interpreter for every shipped spec, each stage of
 //! keras_mel and whisper on its own, and compile time of each shipped spec.
 //!
-//! `cargo bench --bench jit` (all), `cargo bench --bench jit -- stage` (stages only),
-//! `cargo bench --bench jit -- fft_per_frame` (the JIT FFT stage, the wide AVX2 kernel and
-//! realfft per frame). The
-//! workloads: one 10 s clip at 16 kHz for JIT-vs-interpreter (the interpreter takes ~0.1 s per
-//! clip), and a block of 4 frames for stages (per-frame costs are its time / 4).
+//! `cargo bench --bench jit` (all), `cargo bench --bench jit -- stage` (stages only: `stage/…`
+//! the 128-bit program's on a block of 4 frames, `stage_wide/…` the wide program's on a block of
+//! 8, its load and tail as two 4-frame halves), `cargo bench --bench jit -- fft_per_frame` (the
+//! JIT FFT stage, the wide AVX2 kernel and realfft per frame). The workloads: one 10 s clip at
+//! 16 kHz for JIT-vs-interpreter (the interpreter takes ~0.1 s per clip, the JIT runs the
+//! process default: wide on AVX2 CPUs unless `SPECC_ISA=sse`), and one block for stages.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use specc::{Engine, Input, Pipeline, PRESETS};
@@ -77,12 +78,17 @@ struct Block {
 
 impl Block {
     fn new(name: &str, sets: &[&str]) -> Block {
+        Block::on(name, sets, IsaChoice::Native)
+    }
+
+    fn on(name: &str, sets: &[&str], isa: IsaChoice) -> Block {
         let p = Pipeline::preset(name, sets).expect("preset");
-        let prog = compile(p.optimized(), Precision::F32, IsaChoice::Native).expect("compiles");
+        let prog = compile(p.optimized(), Precision::F32, isa).expect("compiles");
         let info = prog.info().clone();
         Block {
-            signal: signal(info.length + 4 * info.hop, 3),
-            scratch: vec![0u128; info.scratch_bytes.div_ceil(16)],
+            signal: signal(info.length + info.lanes * info.hop, 3),
+            // One word more, to start the scratch 32-byte aligned as the runtime does.
+            scratch: vec![0u128; info.scratch_bytes.div_ceil(16) + 1],
             out: vec![0f32; info.bands * info.lanes],
             prog,
         }
@@ -90,11 +96,20 @@ impl Block {
 
     /// The argument block over these buffers (time-contiguous output, 4-byte elements).
     fn args(&mut self) -> BlockArgs {
-        let lanes = self.prog.info().lanes;
+        self.half(0)
+    }
+
+    /// The arguments of half `h` of a block (see `ProgramInfo::halves`; 0 is the whole block of
+    /// a 4-lane program).
+    fn half(&mut self, h: usize) -> BlockArgs {
+        let info = self.prog.info();
+        let (lanes, hl, hop) = (info.lanes, info.lanes / info.halves, info.hop);
+        let scratch: *mut u8 = self.scratch.as_mut_ptr().cast();
+        let scratch = scratch.wrapping_add(scratch.align_offset(32));
         BlockArgs {
-            src: self.signal.as_ptr().cast(),
-            scratch: self.scratch.as_mut_ptr().cast(),
-            out: self.out.as_mut_ptr().cast(),
+            src: self.signal.as_ptr().wrapping_add(h * hl * hop).cast(),
+            scratch: scratch.wrapping_add(16 * h),
+            out: self.out.as_mut_ptr().wrapping_add(h * hl).cast(),
             out_band: (lanes * 4) as isize,
             out_time: 4,
         }
@@ -121,6 +136,45 @@ fn stages(c: &mut Criterion) {
         let mut whole = vec![-20f32; info.bands * 1024];
         g.bench_function("clip (1024 frames)", |b| {
             b.iter(|| prog.clip_f32(black_box(&mut whole), -80.0, 0.0))
+        });
+        g.finish();
+    }
+    // The same stages of the wide program (8 frames per block: load and tail as two 4-lane
+    // halves, the FFT on the AVX2 kernels), where the CPU has them.
+    if specc_compiler::wide::Avx2::detect().is_none() {
+        println!("note: this CPU lacks AVX2+FMA; stage_wide not run");
+        return;
+    }
+    for (name, sets) in [("keras_mel", vec![]), ("whisper", vec!["n_mels=80"])] {
+        let mut blk = Block::on(name, &sets, IsaChoice::Avx2);
+        assert_eq!(blk.prog.info().halves, 2, "{name} runs wide");
+        let halves = [blk.half(0), blk.half(1)];
+        let prog = &blk.prog;
+        // SAFETY: as above, for 8 frames: each half's arguments address its 4 frames' samples,
+        // its lanes of the (32-byte aligned) scratch and its 4 output columns.
+        unsafe {
+            for a in &halves {
+                prog.load(a);
+            }
+            prog.fft(&halves[0]);
+            for a in &halves {
+                prog.tail(a);
+            }
+        }
+        let mut g = c.benchmark_group(format!("stage_wide/{name}"));
+        // SAFETY (each closure): as above.
+        g.bench_function("framing+window (2 halves)", |b| {
+            b.iter(|| unsafe {
+                prog.load(black_box(&halves[0]));
+                prog.load(black_box(&halves[1]));
+            })
+        });
+        g.bench_function("fft (8 frames)", |b| b.iter(|| unsafe { prog.fft(black_box(&halves[0])) }));
+        g.bench_function("power+mel+log (2 halves)", |b| {
+            b.iter(|| unsafe {
+                prog.tail(black_box(&halves[0]));
+                prog.tail(black_box(&halves[1]));
+            })
         });
         g.finish();
     }

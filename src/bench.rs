@@ -3,7 +3,7 @@
 
 use crate::out::{errln, outln};
 use ndarray::{ArrayD, IxDyn};
-use specc::{npy, Error, Pipeline};
+use specc::{npy, Engine, Error, Pipeline};
 use std::time::Instant;
 
 /// What to measure.
@@ -236,6 +236,11 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
         outln!("spec {} ({} engine, {} thread(s))", p.graph().name, used.as_str(), threads);
         outln!("  input {:?} -> output {:?}", view.shape(), plan.output_shape);
         outln!("  compile      {compile_ms:9.3} ms   (parse, lower, optimize, machine code)");
+        if used == Engine::Jit {
+            if let Ok(k) = p.jit_kernels(plan.precision) {
+                outln!("  kernels      {k}");
+            }
+        }
         outln!(
             "  compute      {:9.3} ms median, {:.3} ms min over {} runs",
             med * 1e3,

@@ -113,7 +113,7 @@ impl Pipeline {
             engine: Engine::default(),
             limits: Limits::default(),
             threads: 0,
-            programs: Arc::new(Programs::new(IsaChoice::Native)),
+            programs: Arc::new(Programs::new(IsaChoice::process_default())),
             source,
         })
     }
@@ -160,8 +160,11 @@ impl Pipeline {
         self
     }
 
-    /// Chooses the instruction set the JIT compiles for: the host's (default, with AVX and FMA
-    /// where present) or the x86-64 baseline (SSE2, no FMA), e.g. to check results on both.
+    /// Chooses the instruction set the JIT compiles for: the host's (with AVX and FMA where
+    /// present), the host's with the FFT on the AVX2+FMA wide kernels (`IsaChoice::Avx2`, 8
+    /// frames per block; the host's alone on a CPU without them), or the x86-64 baseline (SSE2,
+    /// no FMA), e.g. to check results on each. The default is `IsaChoice::process_default()`:
+    /// `Avx2` on CPUs with AVX2 and FMA unless `SPECC_ISA=sse`.
     pub fn with_isa(mut self, isa: IsaChoice) -> Self {
         self.programs = Arc::new(Programs::new(isa));
         self
@@ -178,6 +181,14 @@ impl Pipeline {
                 Err(why) => (Engine::Interp, Some(why)),
             },
         }
+    }
+
+    /// What the JIT runs for inputs of `precision`: frames per block, the FFT plan and whether
+    /// it runs on the wide kernels (e.g. `f32 x8 (kernels x4 twice): load 400 taps, fft real
+    /// 400 = ... on the wide avx2 kernels, tail 80 values, clip`); `Err` says why the JIT cannot
+    /// run this graph. Compiles the program if it was not yet.
+    pub fn jit_kernels(&self, precision: specc_compiler::graph::Precision) -> Result<String, String> {
+        specc_runtime::jit_description(&self.programs, &self.optimized, precision)
     }
 
     fn options(&self, threads: usize) -> RunOptions<'_> {

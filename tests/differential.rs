@@ -438,6 +438,13 @@ fn jit_matches_interpreter_on_baseline_isa() {
     run_property(IsaChoice::Baseline, 48);
 }
 
+/// The FFT on the AVX2+FMA wide kernels, 8 frames per block (the host path on a CPU without
+/// them).
+#[test]
+fn jit_matches_interpreter_on_avx2_wide() {
+    run_property(IsaChoice::Avx2, 96);
+}
+
 /// A batch gives the same bits for 1 and N threads.
 #[test]
 fn jit_results_do_not_depend_on_thread_count() {
@@ -768,7 +775,7 @@ fn jit_cepstral_stages_match_the_interpreter() {
             };
             let want = run(preset, &sets, &data, rows, Engine::Interp, IsaChoice::Native);
             let top = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-            for isa in [IsaChoice::Native, IsaChoice::Baseline] {
+            for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
                 let got = run(preset, &sets, &data, rows, Engine::Jit, isa);
                 prop_assert_eq!(got.len(), want.len());
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {

@@ -205,3 +205,71 @@ fn goldens_jit() {
 fn goldens_jit_baseline_isa() {
     run_all(Engine::Jit, IsaChoice::Baseline);
 }
+
+/// The same cases with the FFT on the AVX2+FMA wide kernels (8 frames per block) wherever the
+/// kernel plan offers them; on a CPU without AVX2 and FMA this is the host path again.
+#[test]
+fn goldens_jit_avx2_wide() {
+    if specc_compiler::wide::Avx2::detect().is_none() {
+        eprintln!("this CPU lacks AVX2 or FMA: IsaChoice::Avx2 runs the 128-bit path");
+    }
+    run_all(Engine::Jit, IsaChoice::Avx2);
+}
+
+/// Every golden case on the wide path against the 128-bit path (but angles): the largest
+/// difference, relative to the case's largest magnitude (printed), stays below 1e-4 of it; NaN
+/// and inf land on the same elements; and on an AVX2
+/// machine the wide kernels really ran (the program says so) for the cases whose plan offers
+/// them.
+#[test]
+fn wide_path_against_the_128_bit_path() {
+    let Some(_) = specc_compiler::wide::Avx2::detect() else {
+        eprintln!("this CPU lacks AVX2 or FMA: nothing to compare");
+        return;
+    };
+    let (mut worst, mut worst_case, mut wide_cases) = (0.0f64, String::new(), 0);
+    for c in golden_cases() {
+        // Angles of bins near zero magnitude flip between ±π with any rounding difference:
+        // those cases are held to the library's tolerance by the golden tests above.
+        if c.error.is_some() || c.compare.as_deref() == Some("angle") {
+            continue;
+        }
+        let input = npy::read(&fixtures().join(&c.input)).expect("input");
+        let run = |isa: IsaChoice| {
+            let p = pipeline(&c, &[]).ok()?.with_engine(Engine::Jit).with_isa(isa);
+            let plan = p.plan(input.view().shape(), input.view().dtype_name()).ok()?;
+            let kernels = p.jit_kernels(plan.precision).ok()?;
+            Some((p.run(&input.view()).ok()?.to_f64(), kernels))
+        };
+        let (Some((a, _)), Some((b, kernels))) = (run(IsaChoice::Native), run(IsaChoice::Avx2)) else {
+            continue;
+        };
+        let wide = kernels.contains("wide avx2");
+        wide_cases += usize::from(wide);
+        let scale = a.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
+        let mut diff = 0.0f64;
+        for (x, y) in a.iter().zip(&b) {
+            if x.is_nan() || y.is_nan() {
+                assert!(x.is_nan() && y.is_nan(), "{}: NaN on one path only", c.name);
+            } else if x.is_infinite() || y.is_infinite() {
+                assert_eq!(x, y, "{}: inf on one path only", c.name);
+            } else {
+                diff = diff.max((x - y).abs());
+            }
+        }
+        eprintln!(
+            "{:<44} {} max |wide - 128| {diff:.2e} (scale {scale:.2e})",
+            c.name,
+            if wide { "wide" } else { "x4  " }
+        );
+        if diff / scale > worst {
+            worst = diff / scale;
+            worst_case = c.name.clone();
+        }
+    }
+    eprintln!(
+        "largest relative difference {worst:.2e} ({worst_case}); {wide_cases} cases on the wide kernels"
+    );
+    assert!(wide_cases > 20, "only {wide_cases} golden cases ran on the wide kernels");
+    assert!(worst < 1e-4, "{worst_case}: wide and 128-bit paths differ by {worst:.2e} of the scale");
+}

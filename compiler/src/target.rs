@@ -8,9 +8,9 @@
 //! (stage kinds per phase, vector lanes, table sizes, [`FftTarget::check`] for each FFT), so the
 //! back end either lowers it or a typed `Unsupported` names the node and the reason.
 
-use crate::graph::fft_plan::ComplexPlan;
-use crate::graph::Precision;
-use crate::kernel::Over;
+use crate::graph::fft_plan::{ComplexPlan, RealPlan};
+use crate::graph::{Precision, SpectrumPower};
+use crate::kernel::{Over, Transform, Wide};
 
 /// What a back end offers the optimizer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +32,22 @@ pub struct Target {
     pub max_f32_basis: usize,
     /// Largest filterbank (weights, padded per band to 4) stored (once per lane).
     pub max_weights: usize,
+    /// Precompiled wide FFT kernels the back end can run a `transform` stage on instead of its
+    /// own, where the CPU running the program has their instruction set (chosen at run time).
+    pub wide_fft: Option<WideFftTarget>,
+}
+
+/// Precompiled wide FFT kernels (`crate::wide`): Rust `std::arch` code, not generated, over
+/// blocks of [`WideFftTarget::lanes`] frames, driven by the planner's plan and tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WideFftTarget {
+    /// The instruction set they need (`avx2`: AVX2 and FMA), as `SPECC_ISA` spells it.
+    pub isa: &'static str,
+    /// f32 frames per vector (and per block where they run).
+    pub lanes: usize,
+    /// Radices of their butterflies: every factor of a plan they run is one of these (a lone
+    /// codelet of 16 runs as 4·4).
+    pub radices: &'static [usize],
 }
 
 /// The FFT part of a [`Target`]: which codelets exist and which chains run fastest.
@@ -81,7 +97,40 @@ impl Target {
         lanes: [(Precision::F32, 4), (Precision::F64, 2)],
         max_f32_basis: 1 << 22,
         max_weights: 1 << 22,
+        wide_fft: Some(WideFftTarget {
+            isa: "avx2",
+            lanes: crate::wide::LANES,
+            radices: crate::wide::RADICES,
+        }),
     };
+
+    /// The wide FFT kernels `t` can run on (f32 programs, on CPUs with [`WideFftTarget::isa`]),
+    /// or why not: a plan of the target's radices (no Rader, no Bluestein), frames no longer
+    /// than the DFT period (no folding), and the spectrum or `re² + im²` as its output.
+    pub fn wide_for(&self, t: &Transform, taps: usize) -> Result<Wide, String> {
+        let w = self.wide_fft.as_ref().ok_or_else(|| format!("{} has no wide FFT kernels", self.name))?;
+        if taps > t.period {
+            return Err(format!("frames of {taps} taps fold onto a period of {}", t.period));
+        }
+        match t.power {
+            None | Some(SpectrumPower::Power) => {}
+            Some(SpectrumPower::MagnitudePow(2.0)) => {}
+            Some(SpectrumPower::MagnitudePow(p)) => return Err(format!("the power |x|^{p:?}")),
+        }
+        let c = match &t.plan {
+            RealPlan::HalfComplex { half, .. } => half,
+            RealPlan::Full { plan, .. } => plan,
+        };
+        let ok = |r: &usize| w.radices.contains(r);
+        match c {
+            ComplexPlan::Codelet(16) => {}
+            ComplexPlan::Codelet(r) if ok(r) => {}
+            ComplexPlan::MixedRadix { factors }
+                if factors.iter().all(|f| matches!(f, ComplexPlan::Codelet(r) if ok(r))) => {}
+            other => return Err(format!("the wide kernels do not run {}", kind(other))),
+        }
+        Ok(Wide { isa: w.isa, lanes: w.lanes })
+    }
 
     /// Frames per vector for `p`, when the target computes in it.
     pub fn lanes_for(&self, p: Precision) -> Option<usize> {

@@ -9,7 +9,10 @@
 //! 1. interior blocks read straight from the caller's signal; blocks that touch the padding (or
 //!    run past the last frame) read a small staged copy of just the samples they need, with the
 //!    pad applied: the whole signal is never copied;
-//! 2. `load`, then `fft`, or `dft` when the block's flag says a frame holds NaN or inf;
+//! 2. `load`, then `fft`, or `dft` when the block's flag says a frame holds NaN or inf (in a
+//!    wide program, `ProgramInfo::halves` = 2, a block is 8 frames: `load`, `dft` and `tail`
+//!    run once per 4-frame half, `fft` once on the wide kernels; `dft` only for a half holding
+//!    such a frame, whose lanes then keep its result, as in a 4-lane block);
 //! 3. `tail` stores straight into the output; the last, partial block of a signal goes through
 //!    a one-block tile so no kernel writes past the output.
 //!
@@ -248,8 +251,9 @@ pub(crate) fn reflect_index(j: i64, n: i64) -> i64 {
 }
 
 /// The value at position `p` of the signal after `k` pad steps (`lens[i]` = length after `i`
-/// steps); positions outside the padded signal read 0 (only lanes past the last frame do).
-fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i64) -> T {
+/// steps, `lefts[i]` = the left amount of step `i`); positions outside the padded signal read 0
+/// (only lanes past the last frame do).
+fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], lefts: &[i64], k: usize, p: i64) -> T {
     if p < 0 || p >= lens[k] as i64 {
         return T::default();
     }
@@ -257,16 +261,16 @@ fn padded<T: Float>(row: &[T], pads: &[PadStep], lens: &[usize], k: usize, p: i6
         return row[p as usize];
     }
     let n = lens[k - 1] as i64;
-    let (l, _) = pads[k - 1].amount.amounts(lens[k - 1]);
-    let j = p - l;
+    let j = p - lefts[k - 1];
     if (0..n).contains(&j) {
-        return padded(row, pads, lens, k - 1, j);
+        return padded(row, pads, lens, lefts, k - 1, j);
     }
+    let at = |j: i64| padded(row, pads, lens, lefts, k - 1, j);
     match pads[k - 1].mode {
         PadMode::Constant(c) => T::from_f64(c),
-        PadMode::Reflect | PadMode::ReflectStrict => padded(row, pads, lens, k - 1, reflect_index(j, n)),
-        PadMode::Edge => padded(row, pads, lens, k - 1, if j < 0 { 0 } else { n - 1 }),
-        PadMode::Symmetric => padded(row, pads, lens, k - 1, symmetric_index(j, n) as i64),
+        PadMode::Reflect | PadMode::ReflectStrict => at(reflect_index(j, n)),
+        PadMode::Edge => at(if j < 0 { 0 } else { n - 1 }),
+        PadMode::Symmetric => at(symmetric_index(j, n) as i64),
     }
 }
 
@@ -331,6 +335,9 @@ pub(crate) fn run_rows<T: Float>(
 ) -> Result<Vec<ScopeMax>, RunError> {
     let info = prog.info();
     let lanes = info.lanes;
+    // A wide program's block is two halves for the load, dft and tail kernels.
+    let halves = info.halves;
+    let half_lanes = lanes / halves;
     let esz = std::mem::size_of::<T>();
     let nrows = rows.len().checked_div(n).unwrap_or(0);
     let bands = info.out_bands();
@@ -342,12 +349,25 @@ pub(crate) fn run_rows<T: Float>(
     // Position 0 of the padded signal is sample -pad_left of the original (for the interior
     // test): the sum of left pads (a negative one trims).
     let mut pad_left: i64 = 0;
+    let mut lefts = Vec::with_capacity(pads.len());
     for p in pads {
         let last = *lens.last().expect("non-empty");
         let (l, r) = p.amount.amounts(last);
         pad_left += l;
+        lefts.push(l);
         lens.push((last as i64 + l + r).max(0) as usize);
     }
+    // Positions of the padded signal that read row sample `p - pad_left` unchanged through
+    // every pad step: `[direct.0, direct.1)` (staged edge blocks copy them in one piece).
+    let direct = {
+        let (mut s, mut lo, mut hi) = (0i64, 0i64, *lens.last().expect("non-empty") as i64);
+        for k in (1..lens.len()).rev() {
+            s += lefts[k - 1];
+            lo = lo.max(s);
+            hi = hi.min(s + lens[k - 1] as i64);
+        }
+        (lo, hi.max(lo))
+    };
     let row_base = row_bases(lead_sizes, map);
     let blocks_per_row = frames.div_ceil(lanes);
     let blocks_per_task = (TASK_FRAMES / lanes).max(1);
@@ -369,11 +389,16 @@ pub(crate) fn run_rows<T: Float>(
         BUFFERS.with(|b| {
             let mut b = b.borrow_mut();
             let Buffers { scratch: s, stage: stage_words, tile: tile_words, spare: spare_words } = &mut *b;
-            let words = info.scratch_bytes.div_ceil(16);
+            // One word more than the program needs, so the scratch can start 32-byte aligned
+            // (the wide FFT kernels' 256-bit loads and stores then never split a cache line).
+            let words = info.scratch_bytes.div_ceil(16) + 1;
             if s.len() < words {
                 s.resize(words, 0);
             }
-            let scratch = s.as_mut_ptr().cast::<u8>();
+            let base = s.as_mut_ptr().cast::<u8>();
+            // `base` is 16-byte aligned (u128 words), so the offset is 0 or 16, inside the
+            // extra word: `scratch_bytes` bytes from `scratch` stay inside the buffer.
+            let scratch = base.wrapping_add(base.align_offset(32));
             // The clip's running maximum (see `ProgramInfo::max_offset`): reset per task.
             let mut task_max = ScopeMax::EMPTY;
             if let Some(o) = info.max_offset {
@@ -391,8 +416,15 @@ pub(crate) fn run_rows<T: Float>(
                     row[start as usize..start as usize + span].as_ptr().cast()
                 } else {
                     let stage = typed::<T>(stage_words, span);
-                    for (i, v) in stage.iter_mut().enumerate() {
-                        *v = padded(row, pads, &lens, lens.len() - 1, (t0 * hop + i) as i64);
+                    let p0 = (t0 * hop) as i64;
+                    let a = (direct.0 - p0).clamp(0, span as i64) as usize;
+                    let b = ((direct.1 - p0).clamp(0, span as i64) as usize).max(a);
+                    for i in (0..a).chain(b..span) {
+                        stage[i] = padded(row, pads, &lens, &lefts, lens.len() - 1, p0 + i as i64);
+                    }
+                    if a < b {
+                        let from = (p0 + a as i64 - pad_left) as usize;
+                        stage[a..b].copy_from_slice(&row[from..from + (b - a)]);
                     }
                     stage.as_ptr().cast()
                 };
@@ -411,25 +443,33 @@ pub(crate) fn run_rows<T: Float>(
                         (tile.as_mut_ptr().cast::<u8>(), esz, bands * esz)
                     }
                 };
-                // SAFETY: band `tail_shift` (0 or 1) of the block lies inside `out` or the tile
-                // (the block holds `bands` = the tail's bands + the energy column).
-                let tail_dst = unsafe { dst.add(tail_shift * band_stride) };
-                let args = BlockArgs {
-                    src,
-                    scratch,
-                    out: tail_dst,
+                // Band `tail_shift` (0 or 1) of the block lies inside `out` or the tile (the block
+                // holds `bands` = the tail's bands + the energy column).
+                let tail_dst = dst.wrapping_add(tail_shift * band_stride);
+                // The arguments of the kernels' call for half `h` of the block (the whole
+                // block when `halves` is 1): its frames, its lanes of scratch, its outputs.
+                let half = |h: usize| BlockArgs {
+                    src: src.wrapping_add(h * half_lanes * hop * esz),
+                    scratch: scratch.wrapping_add(16 * h),
+                    out: tail_dst.wrapping_add(h * half_lanes * time_stride),
                     out_band: band_stride as isize,
                     out_time: time_stride as isize,
                 };
+                let args = half(0);
                 // SAFETY: `src` covers `span = (lanes-1)·hop + length` elements (a slice of the
-                // row or the staged copy); scratch holds `scratch_bytes`, 16-byte aligned, and
+                // row or the staged copy); scratch holds `scratch_bytes`, 32-byte aligned, and
                 // is this thread's; `dst` with the strides addresses `bands × lanes` elements
                 // inside `out` (full blocks: frames t0..t0+lanes of this signal, which no other
                 // task writes) or inside `tile`. The energy sums are `lanes` values the load
-                // stage wrote inside this scratch (at `EnergyColumn::offset`).
-                let mut energy = [0.0f64; 4];
+                // stage wrote inside this scratch (at `EnergyColumn::offset`). In a wide program
+                // half `h` reads samples from `h·half_lanes·hop` on (inside the span), writes
+                // frames `h·half_lanes ..` of the block (inside the same outputs) and its lanes
+                // of scratch from byte `16·h` (the program laid scratch out for that).
+                let mut energy = [0.0f64; 8];
                 unsafe {
-                    prog.load(&args);
+                    for h in 0..halves {
+                        prog.load(&half(h));
+                    }
                     if let Some(e) = &info.energy {
                         let sums = std::slice::from_raw_parts(scratch.add(e.offset).cast::<T>(), lanes);
                         for (v, s) in energy.iter_mut().zip(sums) {
@@ -437,7 +477,7 @@ pub(crate) fn run_rows<T: Float>(
                         }
                     }
                     let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
-                    let mut finite = [true; 4];
+                    let mut finite = [true; 8];
                     for (f, v) in finite.iter_mut().zip(flag) {
                         *f = v.to_f64().is_finite();
                     }
@@ -446,7 +486,11 @@ pub(crate) fn run_rows<T: Float>(
                     } else {
                         // Frames with NaN or inf take the sum-of-products DFT; the block's other
                         // frames keep the FFT's result, as they would in any other block.
-                        prog.dft(&args);
+                        for h in 0..halves {
+                            if finite[h * half_lanes..(h + 1) * half_lanes].iter().any(|f| !f) {
+                                prog.dft(&half(h));
+                            }
+                        }
                         let (re, im) = info.spectrum_offsets;
                         let words = info.bins * lanes;
                         let spare = typed::<T>(spare_words, 2 * words);
@@ -465,19 +509,23 @@ pub(crate) fn run_rows<T: Float>(
                         }
                     }
                     if full {
-                        prog.tail(&args);
+                        for h in 0..halves {
+                            prog.tail(&half(h));
+                        }
                     } else {
                         // The tile's lanes past the last frame are not output: keep them out of
                         // the running maximum (the valid ones are folded in below).
                         let saved = info.max_offset.map(|o| {
-                            let mut keep = [T::default(); 8];
+                            let mut keep = [T::default(); 16];
                             keep[..2 * lanes].copy_from_slice(std::slice::from_raw_parts(
                                 scratch.add(o).cast::<T>(),
                                 2 * lanes,
                             ));
                             keep
                         });
-                        prog.tail(&args);
+                        for h in 0..halves {
+                            prog.tail(&half(h));
+                        }
                         if let (Some(o), Some(keep)) = (info.max_offset, saved) {
                             std::slice::from_raw_parts_mut(scratch.add(o).cast::<T>(), 2 * lanes)
                                 .copy_from_slice(&keep[..2 * lanes]);

@@ -431,6 +431,12 @@ pub fn jit_support(programs: &Programs, g: &Graph, precision: Precision) -> Resu
     programs.get(g, precision).map(|_| ())
 }
 
+/// What the JIT program for `precision` runs (lanes, FFT plan, wide kernels), compiling it if
+/// it was not yet; `Err` says why the JIT cannot run this graph.
+pub fn jit_description(programs: &Programs, g: &Graph, precision: Precision) -> Result<String, String> {
+    programs.get(g, precision).map(|p| p.info().description.clone())
+}
+
 /// Plans and checks an input (dtype, shape, finiteness where the library requires it).
 fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunError> {
     let p = plan(g, input.shape(), input.dtype_name(), limits)?;

@@ -28,6 +28,22 @@ pub enum IsaChoice {
     Native,
     /// The host architecture with no inferred features: x86-64 baseline (SSE2), no AVX, no FMA.
     Baseline,
+    /// `Native`, and the `transform` stage of f32 programs on the precompiled AVX2+FMA FFT
+    /// kernels ([`crate::wide`], 8 frames per block) where the kernel plan marks it `wide` and
+    /// the CPU has AVX2 and FMA (else exactly `Native`).
+    Avx2,
+}
+
+impl IsaChoice {
+    /// The process's default: [`IsaChoice::Avx2`] when [`crate::wide::selected`] chose the
+    /// wide kernels (the CPU has AVX2 and FMA and `SPECC_ISA` is unset or `avx2`), else
+    /// [`IsaChoice::Native`] (`SPECC_ISA=sse`, or a CPU without them).
+    pub fn process_default() -> IsaChoice {
+        match crate::wide::selected() {
+            crate::wide::Isa::Avx2 => IsaChoice::Avx2,
+            crate::wide::Isa::Sse => IsaChoice::Native,
+        }
+    }
 }
 
 /// Why a JIT module could not be built or a function could not be compiled.
@@ -117,7 +133,7 @@ impl JitModule {
         flags.set("use_colocated_libcalls", "false")?;
         flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         let isa_builder = match isa {
-            IsaChoice::Native => cranelift_native::builder(),
+            IsaChoice::Native | IsaChoice::Avx2 => cranelift_native::builder(),
             IsaChoice::Baseline => cranelift_native::builder_with_options(false),
         }
         .map_err(JitError::UnsupportedHost)?;

@@ -61,8 +61,19 @@ pub struct BlockArgs {
 pub struct ProgramInfo {
     /// Compute precision.
     pub precision: Precision,
-    /// Frames per block.
+    /// Frames per block: the vector's lanes, or 8 in a wide program (see `halves`).
     pub lanes: usize,
+    /// Calls of the `load`, `dft` and `tail` kernels per block: 1, or 2 in a wide program, whose
+    /// FFT runs on the wide kernels over 8 frames while those kernels run 4 frames each. Call
+    /// `h` of a block takes its frames `h·lanes/halves ..`: `src` moved on by
+    /// `h·(lanes/halves)·hop` samples, `out` by as many `out_time` strides, and the scratch
+    /// address by `16·h` bytes (every scratch region is in the 8-lane layout: vector `j` of
+    /// frame `lane` at `j·32 + 4·lane` bytes, so per-lane values such as the flag, the energy
+    /// sums, the running maximum and the spectrum read as `lanes` consecutive elements per
+    /// vector, as in a 4-lane program). `fft` runs once per block.
+    pub halves: usize,
+    /// The wide FFT kernels the `fft` stage runs on, if any.
+    pub wide: Option<crate::kernel::Wide>,
     /// Samples each frame reads.
     pub length: usize,
     /// Samples between frames.
@@ -77,7 +88,8 @@ pub struct ProgramInfo {
     pub bands: usize,
     /// Whether consecutive frames are adjacent in the output (vector stores).
     pub time_contiguous: bool,
-    /// Scratch bytes per block.
+    /// Scratch bytes per block (the runtime aligns scratch to 32 bytes, which a wide
+    /// program's FFT kernels run fastest on; 16 is required).
     pub scratch_bytes: usize,
     /// Byte offset in scratch of the non-finite flag vector the `load` stage writes.
     pub flag_offset: usize,
@@ -130,7 +142,8 @@ type ClipFn = unsafe extern "C" fn(*mut u8, usize, *const u8);
 
 struct Fns {
     load: StageFn,
-    fft: StageFn,
+    /// The Cranelift FFT stage (none in a wide program).
+    fft: Option<StageFn>,
     dft: StageFn,
     tail: StageFn,
     clip: Option<ClipFn>,
@@ -142,7 +155,58 @@ pub struct Program {
     /// shareable, since threads use nothing but the function pointers.
     _module: Mutex<JitModule>,
     fns: Fns,
+    /// The FFT stage on the wide kernels (a wide program).
+    wide: Option<WideStage>,
     info: ProgramInfo,
+}
+
+/// A wide program's FFT stage: the precompiled kernels for the plan, and where in scratch
+/// (8-lane layout) they read the frame and write the spectrum, or the power and its sum.
+struct WideStage {
+    cpu: crate::wide::Avx2,
+    fft: crate::wide::WideFft,
+    /// Byte offsets in scratch: the frame, the spectrum's re and im (or the power per bin and
+    /// the sum's vector), the kernels' own workspace.
+    x: usize,
+    re: usize,
+    im: usize,
+    work: usize,
+    /// Whether the power (and its sum) is written instead of the spectrum.
+    power: bool,
+}
+
+impl WideStage {
+    /// Runs the FFT of the 8 frames in `scratch`.
+    ///
+    /// # Safety
+    /// `scratch` must be valid for reads and writes of the program's `scratch_bytes` bytes,
+    /// 4-byte aligned, and not be accessed by anything else during the call.
+    unsafe fn run(&self, scratch: *mut u8) {
+        use crate::wide::LANES;
+        let (n, bins) = (self.fft.len(), self.fft.bins());
+        // SAFETY: the regions lie inside scratch (laid out by `lower` with these sizes: the
+        // frame `x_points ≥ n` vectors, `re` and `im` `bins` (+ 4 zero padding for the power)
+        // vectors of 32 bytes, `work` `scratch_len` floats) and are pairwise disjoint (`re` and
+        // `im` differ when the spectrum is written; with the power, `im` is not used), so the
+        // slices do not alias; the caller guarantees the rest.
+        unsafe {
+            let at =
+                |off: usize, len: usize| std::slice::from_raw_parts_mut(scratch.add(off).cast::<f32>(), len);
+            let x = std::slice::from_raw_parts(scratch.add(self.x).cast::<f32>(), n * LANES);
+            let work = at(self.work, self.fft.scratch_len());
+            if self.power {
+                let p = at(self.re, (bins + 4) * LANES);
+                let sum: &mut [f32; LANES] = at(self.im, LANES).try_into().expect("8 floats");
+                self.fft.power(self.cpu, x, &mut p[..bins * LANES], sum, work);
+                // The 4 vectors after the last bin, which the tail's padded filterbank rows read.
+                p[bins * LANES..].fill(0.0);
+            } else {
+                let re = at(self.re, bins * LANES);
+                let im = at(self.im, bins * LANES);
+                self.fft.spectrum(self.cpu, x, re, im, work);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Program {
@@ -157,25 +221,32 @@ impl Program {
         &self.info
     }
 
-    /// Runs the framed load (and per-frame ops) for one block.
+    /// Runs the framed load (and per-frame ops) for one block (one half of it in a wide
+    /// program, see [`ProgramInfo::halves`]).
     ///
     /// # Safety
-    /// `args.src` must be valid for reads of `(lanes-1)·hop + length` elements of the program's
-    /// precision; `args.scratch` must be valid for `scratch_bytes` bytes, 16-byte aligned, not
-    /// shared with another thread during the call.
+    /// `args.src` must be valid for reads of `(lanes/halves-1)·hop + length` elements of the
+    /// program's precision; `args.scratch` must be valid for `scratch_bytes` bytes, 16-byte
+    /// aligned (plus `16·h` for half `h`), not shared with another thread during the call.
     pub unsafe fn load(&self, args: &BlockArgs) {
         // SAFETY: the caller guarantees the buffers (see above); the kernel was compiled with
         // the `fn(*const BlockArgs)` signature in the module `self` owns.
         unsafe { (self.fns.load)(args) }
     }
 
-    /// Runs the FFT stage (scratch `x` to the per-bin regions of `spectrum_offsets`).
+    /// Runs the FFT stage (scratch `x` to the per-bin regions of `spectrum_offsets`), once
+    /// per block (the whole 8-lane block in a wide program: `args.scratch` of half 0).
     ///
     /// # Safety
     /// As for [`load`](Self::load), for `args.scratch` only, after a `load` into it.
     pub unsafe fn fft(&self, args: &BlockArgs) {
-        // SAFETY: as above.
-        unsafe { (self.fns.fft)(args) }
+        match (&self.wide, self.fns.fft) {
+            // SAFETY: as above (the wide stage reads and writes only inside scratch).
+            (Some(w), _) => unsafe { w.run(args.scratch) },
+            // SAFETY: as above.
+            (None, Some(f)) => unsafe { f(args) },
+            (None, None) => unreachable!("a program has a Cranelift or a wide FFT stage"),
+        }
     }
 
     /// Runs the direct DFT stage (as [`fft`](Self::fft)), for blocks whose flag is not
@@ -264,14 +335,26 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     check(&plan, &Target::CRANELIFT, precision)?;
     let b = block_stages(&plan.phases[0])?;
     let vk = Vk::of(precision);
-    let lanes = vk.lanes();
     let mut jit = JitModule::new(isa)?;
     #[cfg(test)]
     jit.set_capture_vcode(std::env::var_os("SPECC_DUMP_STAGE").is_some());
     let mut tables = DataSet::default();
     let t = b.transform;
     let taps = b.load.length;
-    let transform = stage::transform::prepare(t, taps, vk, &mut tables)?;
+    // The wide FFT kernels: asked for, offered by the plan, f32, and the CPU has them.
+    let wide = match (isa, t.wide, crate::wide::Avx2::detect()) {
+        (IsaChoice::Avx2, Some(w), Some(cpu)) if precision == Precision::F32 => {
+            let fft = crate::wide::WideFft::new(&t.plan).map_err(|e| FftError::Unsupported(e.to_string()))?;
+            Some((w, cpu, fft))
+        }
+        _ => None,
+    };
+    // Frames per block, kernel calls per block, bytes between a region's vectors.
+    let (lanes, halves, pitch) = match &wide {
+        Some((w, ..)) => (w.lanes, w.lanes / vk.lanes(), Vk::BYTES * (w.lanes / vk.lanes()) as i64),
+        None => (vk.lanes(), 1, Vk::BYTES),
+    };
+    let transform = stage::transform::prepare(t, taps, vk, &mut tables, wide.is_none())?;
     let bins = t.n / 2 + 1;
 
     // Scratch layout (bytes, each region 16-aligned): x | xw (wrapped) | y_re | y_im | fft
@@ -279,8 +362,9 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     // transform, point 0 of y_re holds the power sum, and y is workspace for odd n only (y_im
     // is not allocated for even n).
     let fused = t.power.is_some();
-    let even = transform.spectrum_points() == bins;
-    let v = Vk::BYTES as usize;
+    // The wide kernels write bins only (their workspace is the `fft` region).
+    let even = wide.is_some() || transform.spectrum_points() == bins;
+    let v = pitch as usize;
     let mut off = 0usize;
     let mut region = |points: usize| {
         let o = off;
@@ -289,13 +373,16 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     };
     // The frame the transform reads: the load's taps (zero-padded to the period), or the taps
     // folded onto the period when they are longer (Keras's odd-length basis).
-    let x_points = taps.max(t.period).next_multiple_of(lanes);
+    let x_points = taps.max(t.period).next_multiple_of(vk.lanes());
     let x = region(x_points);
     let xw = if taps > t.period { region(t.period) } else { x };
     let spec_points = transform.spectrum_points().max(bins);
     let y_re = region(spec_points);
     let y_im = if fused && even { y_re } else { region(spec_points) };
-    let fft = region(2 * transform.scratch_points());
+    let fft = match &wide {
+        Some((_, _, f)) => region((f.scratch_len() * 4).div_ceil(v)),
+        None => region(2 * transform.scratch_points()),
+    };
     let p = region(bins + 4);
     let m = region(match b.per_band {
         crate::kernel::PerBand::Filterbank { matrix, .. } => matrix.rows.len(),
@@ -304,8 +391,23 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     let flag = region(1);
     let energy = b.column.map(|_| region(1));
     let max = b.reduce.map(|_| region(2));
-    let s =
-        Scratch { x, xw, y_re, y_im, fft, p, m, flag, energy, max, bytes: off.max(v), taps, x_points, bins };
+    let s = Scratch {
+        x,
+        xw,
+        y_re,
+        y_im,
+        fft,
+        p,
+        m,
+        flag,
+        energy,
+        max,
+        bytes: off.max(v),
+        taps,
+        x_points,
+        bins,
+        pitch,
+    };
 
     let load_tables = stage::load::tables(b.load, &b.frame.iter().collect::<Vec<_>>(), vk, &mut tables);
     let band_tables = stage::per_band::tables(b.per_band, vk, &mut tables);
@@ -321,9 +423,12 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     let load = stage::define_block_kernel(&mut jit, "load", &ids, vk, |e, addrs, args| {
         stage::load::emit(e, addrs, args, b.load, &frame, &load_tables, &s)
     })?;
-    let fft_fn = stage::define_block_kernel(&mut jit, "fft", &ids, vk, |e, addrs, args| {
-        stage::transform::emit_fft(e, addrs, args, t, &transform, &s)
-    })?;
+    let fft_fn = match wide {
+        Some(_) => None,
+        None => Some(stage::define_block_kernel(&mut jit, "fft", &ids, vk, |e, addrs, args| {
+            stage::transform::emit_fft(e, addrs, args, t, &transform, &s)
+        })?),
+    };
     let dft_fn = stage::define_block_kernel(&mut jit, "dft", &ids, vk, |e, addrs, args| {
         stage::transform::emit_dft(e, addrs, args, t, &transform, &s)
     })?;
@@ -346,7 +451,10 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     let fns = unsafe {
         Fns {
             load: std::mem::transmute::<*const u8, StageFn>(get(load)?),
-            fft: std::mem::transmute::<*const u8, StageFn>(get(fft_fn)?),
+            fft: match fft_fn {
+                Some(id) => Some(std::mem::transmute::<*const u8, StageFn>(get(id)?)),
+                None => None,
+            },
             dft: std::mem::transmute::<*const u8, StageFn>(get(dft_fn)?),
             tail: std::mem::transmute::<*const u8, StageFn>(get(tail)?),
             clip: match clip_fn {
@@ -357,14 +465,30 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     };
     let bands = b.store.bands;
     let description = format!(
-        "{} x{lanes}: load {taps} taps, fft {}, tail {bands} values{}",
+        "{} x{lanes}{}: load {taps} taps, fft {}{}, tail {bands} values{}",
         precision.as_str(),
+        if halves > 1 { format!(" (kernels x{} twice)", vk.lanes()) } else { String::new() },
         t.plan,
+        match &wide {
+            Some((w, ..)) => format!(" on the wide {} kernels", w.isa),
+            None => String::new(),
+        },
         if clip_stage.is_some() { ", clip" } else { "" }
     );
+    let wide_stage = wide.as_ref().map(|(_, cpu, f)| WideStage {
+        cpu: *cpu,
+        fft: f.clone(),
+        x: s.x,
+        re: if fused { s.p } else { s.y_re },
+        im: if fused { s.y_re } else { s.y_im },
+        work: s.fft,
+        power: fused,
+    });
     let info = ProgramInfo {
         precision,
         lanes,
+        halves,
+        wide: wide.as_ref().map(|(w, ..)| *w),
         length: b.load.length,
         hop: b.load.hop,
         pads: b.load.pads.clone(),
@@ -387,7 +511,7 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         plan: plan.clone(),
     };
     debug_assert!(plan.phases.iter().skip(1).all(|p| p.over != Over::Blocks));
-    Ok(Program { _module: Mutex::new(jit), fns, info })
+    Ok(Program { _module: Mutex::new(jit), fns, wide: wide_stage, info })
 }
 
 #[cfg(test)]
@@ -412,8 +536,8 @@ mod tests {
         compile(&graph(&spec, &[]), Precision::F32, IsaChoice::Native).unwrap();
     }
 
-    /// Every shipped spec compiles for both precisions on both ISAs the JIT offers, and its
-    /// program carries the plan's phases.
+    /// Every shipped spec compiles for both precisions on every ISA choice the JIT offers, and
+    /// its program carries the plan's phases.
     #[test]
     fn program_compiles_every_preset_on_both_isas() {
         let dir = format!("{}/../specs", env!("CARGO_MANIFEST_DIR"));
@@ -422,12 +546,25 @@ mod tests {
             let path = entry.unwrap().path();
             let Some(spec) = path.file_stem().and_then(|s| s.to_str()) else { continue };
             let g = graph(spec, &[]);
-            for isa in [IsaChoice::Native, IsaChoice::Baseline] {
+            for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
                 for p in [Precision::F32, Precision::F64] {
                     let r = compile(&g, p, isa);
                     assert!(r.is_ok(), "{spec} {p:?} {isa:?}: {:?}", r.err());
                     let plan = plan_of(&g).unwrap();
-                    assert_eq!(r.unwrap().info().plan, plan, "{spec}");
+                    let info = r.unwrap().info().clone();
+                    assert_eq!(info.plan, plan, "{spec}");
+                    // The wide kernels run exactly where asked for, offered by the plan, f32,
+                    // and the CPU has them; then as two 4-lane halves of an 8-frame block.
+                    let offered = crate::kernel::check::block_stages(&plan.phases[0]).unwrap().transform.wide;
+                    let cpu = crate::wide::Avx2::detect().is_some();
+                    let wide = isa == IsaChoice::Avx2 && p == Precision::F32 && offered.is_some() && cpu;
+                    assert_eq!(info.wide.is_some(), wide, "{spec} {p:?} {isa:?}");
+                    let (lanes, halves) = match (wide, p) {
+                        (true, _) => (8, 2),
+                        (false, Precision::F32) => (4, 1),
+                        (false, Precision::F64) => (2, 1),
+                    };
+                    assert_eq!((info.lanes, info.halves), (lanes, halves), "{spec} {p:?} {isa:?}");
                 }
             }
             n += 1;

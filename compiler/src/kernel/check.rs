@@ -74,6 +74,21 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
                         RealPlan::Full { plan, .. } => plan,
                     };
                     target.fft.check(c).map_err(|why| Unsupported::new(s.node, why))?;
+                    if let Some(w) = t.wide {
+                        match target.wide_for(t, taps) {
+                            Ok(offered) if offered == w => {}
+                            Ok(offered) => {
+                                return Err(Unsupported::new(
+                                    s.node,
+                                    format!(
+                                        "wide FFT kernels {} x{} (offered: {} x{})",
+                                        w.isa, w.lanes, offered.isa, offered.lanes
+                                    ),
+                                ))
+                            }
+                            Err(why) => return Err(Unsupported::new(s.node, why)),
+                        }
+                    }
                 }
                 StageKind::PerBand(PerBand::Filterbank { matrix, dense, .. }) => {
                     let total: usize =
@@ -233,6 +248,28 @@ mod tests {
         let t = Target { max_weights: 16, ..Target::CRANELIFT };
         let err = check(&p, &t, Precision::F32).unwrap_err();
         assert!(matches!(g.nodes[err.node].op, crate::graph::Op::PowerMel { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_wide_transform_needs_the_targets_wide_kernels() {
+        let g = scheduled("whisper", &[]);
+        let p = plan(&g);
+        let wide = block_stages(&p.phases[0]).unwrap().transform.wide;
+        assert_eq!(
+            wide,
+            Some(crate::kernel::Wide { isa: "avx2", lanes: 8 }),
+            "whisper's 8 x 5 x 5 runs wide"
+        );
+        let t = Target { wide_fft: None, ..Target::CRANELIFT };
+        let err = check(&p, &t, Precision::F32).unwrap_err();
+        assert!(matches!(g.nodes[err.node].op, crate::graph::Op::Fft { .. }), "{err}");
+        assert!(err.reason.contains("no wide FFT kernels"), "{err}");
+        // Radices the wide kernels lack, and a Bluestein plan, keep the transform on the JIT.
+        let no5 = crate::target::WideFftTarget { isa: "avx2", lanes: 8, radices: &[1, 2, 4, 8] };
+        let t = Target { wide_fft: Some(no5), ..Target::CRANELIFT };
+        assert!(check(&p, &t, Precision::F32).unwrap_err().reason.contains("do not run"));
+        let odd = plan(&scheduled("keras_mel", &["fft_length=509"]));
+        assert_eq!(block_stages(&odd.phases[0]).unwrap().transform.wide, None);
     }
 
     #[test]

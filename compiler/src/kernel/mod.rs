@@ -241,6 +241,19 @@ pub struct Transform {
     pub plan: RealPlan,
     /// With a filterbank next: the power per bin written instead of the spectrum.
     pub power: Option<SpectrumPower>,
+    /// The target's wide FFT kernels can run this transform (`Target::wide_for`): f32
+    /// programs on a CPU with their instruction set run it on them, over blocks of `lanes`
+    /// frames, with the same plan.
+    pub wide: Option<Wide>,
+}
+
+/// A transform's wide FFT capability: precompiled kernels for `isa`, `lanes` frames per vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wide {
+    /// The instruction set (`avx2`).
+    pub isa: &'static str,
+    /// f32 frames per vector.
+    pub lanes: usize,
 }
 
 /// Per-band values.
@@ -403,9 +416,13 @@ impl fmt::Display for StageKind {
                     write!(f, ", f32 basis")?;
                 }
                 match t.power {
+                    None => {}
+                    Some(SpectrumPower::Power) => write!(f, "; power re^2 + im^2")?,
+                    Some(SpectrumPower::MagnitudePow(p)) => write!(f, "; power |x|^{p:?}")?,
+                }
+                match t.wide {
+                    Some(w) => write!(f, "; wide {} x{} where the CPU has it)", w.isa, w.lanes),
                     None => write!(f, ")"),
-                    Some(SpectrumPower::Power) => write!(f, "; power re^2 + im^2)"),
-                    Some(SpectrumPower::MagnitudePow(p)) => write!(f, "; power |x|^{p:?})"),
                 }
             }
             StageKind::PerBand(PerBand::Filterbank { matrix, steps, dense }) => {

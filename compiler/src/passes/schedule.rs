@@ -126,7 +126,8 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
         None => return Err(Unsupported::new(load_id, "expected an FFT after the framed load")),
     };
     let bins = n / 2 + 1;
-    let mut transform = Transform { n: *n, period: *period, basis: *basis, plan: plan.clone(), power: None };
+    let mut transform =
+        Transform { n: *n, period: *period, basis: *basis, plan: plan.clone(), power: None, wide: None };
     let mut per_band: Option<(NodeId, PerBand)> = None;
     let mut epilogue: Option<(NodeId, Epilogue)> = None;
     if let Some(&(id, Op::PowerMel { power, matrix })) = it.peek() {
@@ -241,6 +242,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
         PerBand::Bins { .. } => (Buf::Spectrum, bins),
         PerBand::ReIm => (Buf::Spectrum, 2 * bins),
     };
+    transform.wide = crate::target::Target::default().wide_for(&transform, *length).ok();
     blocks.push(stage(fft_id, StageKind::Transform(transform), Buf::Frame, spectrum));
     blocks.push(stage(band_id, StageKind::PerBand(per_band), spectrum, Buf::Bands));
     if let Some((id, c)) = clip {

@@ -24,8 +24,11 @@
 //! that is what makes the safe wrappers here sound. The `unsafe` code is confined to the
 //! intrinsics layer (`avx2.rs`, x86-64 only) and the one call into it per wrapper.
 //!
-//! Not wired into the runtime yet: the JIT's block phase still runs 4 frames per block through
-//! the Cranelift FFT stage (see BENCHMARKS.md, "Wide FFT kernels").
+//! Wiring: the target description offers these kernels (`Target::wide_fft`); the `schedule`
+//! pass marks each `transform` stage they can run (`; wide avx2 x8 …` in the printed plan);
+//! a program compiled for `IsaChoice::Avx2` (the process default on AVX2+FMA CPUs) runs such a
+//! stage here over blocks of 8 frames, its load, direct-DFT and tail kernels as two 4-lane
+//! halves over the 8-lane scratch layout (`ProgramInfo::halves`, `codegen/program.rs`).
 
 use std::fmt;
 use std::sync::OnceLock;

@@ -119,6 +119,17 @@ fn wide_fft_matches_plan_executor_for_random_planner_lengths() {
     let (mut tested, mut skipped, mut worst) = (0, Vec::new(), 0f64);
     for n in lengths {
         let plan = plan_real(n);
+        // The target description offers the wide kernels for exactly the plans they run.
+        let t = crate::kernel::Transform {
+            n,
+            period: n,
+            basis: crate::graph::Precision::F64,
+            plan: plan.clone(),
+            power: Some(crate::graph::SpectrumPower::Power),
+            wide: None,
+        };
+        let offered = crate::target::Target::CRANELIFT.wide_for(&t, n);
+        assert_eq!(offered.is_ok(), WideFft::new(&plan).is_ok(), "{plan}: target says {offered:?}");
         let fft = match WideFft::new(&plan) {
             Ok(f) => f,
             Err(e) => {

@@ -41,7 +41,7 @@ pub fn emit(
     s: &Scratch,
 ) {
     let vk = e.vk;
-    let v = Vk::BYTES;
+    let v = s.pitch;
     let ptr = e.ptr;
     let src = arg(e, args, offset_of!(BlockArgs, src));
     let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
@@ -59,7 +59,7 @@ pub fn emit(
     // Without per-frame ops the gather sums the flag as it stores.
     let fuse_flag = !stages.iter().any(|st| matches!(st.kind, StageKind::PerFrame(_)));
     let win = tables.window.map(|w| addrs.get(e.b, ptr, w));
-    gather(e, src, x, s.taps, load.hop, win, if fuse_flag { Some(flag) } else { None });
+    gather(e, src, x, s.pitch, s.taps, load.hop, win, if fuse_flag { Some(flag) } else { None });
     for (st, table) in stages.iter().zip(&tables.frame) {
         let table = table.map(|t| addrs.get(e.b, ptr, t));
         per_frame::emit(e, &st.kind, x, s, scratch, table);
@@ -79,12 +79,14 @@ pub fn emit(
 }
 
 /// The framed load: `x[j] = (lane k: src[k·hop + j]) · w[j]` for `j < taps`, full vectors
-/// through a transpose of `lanes` consecutive taps, the remainder lane by lane. Adds each
-/// stored vector to `flag` when given.
+/// through a transpose of `lanes` consecutive taps, the remainder lane by lane, `pitch` bytes
+/// apart. Adds each stored vector to `flag` when given.
+#[allow(clippy::too_many_arguments)]
 fn gather(
     e: &mut Emit<'_, '_>,
     src: Value,
     x: Value,
+    pitch: i64,
     taps: usize,
     hop: usize,
     win: Option<Value>,
@@ -105,8 +107,8 @@ fn gather(
             }
             None => val,
         };
-        let d = e.index(x, j, v);
-        e.vstore(val, d, jo * v);
+        let d = e.index(x, j, pitch);
+        e.vstore(val, d, jo * pitch);
         val
     };
     let add_flag = |e: &mut Emit<'_, '_>, val: Value| {

@@ -62,6 +62,12 @@ pub struct Scratch {
     pub x_points: usize,
     /// Bins of the spectrum.
     pub bins: usize,
+    /// Bytes between consecutive vectors of every region ([`Vk::BYTES`], or twice that in a
+    /// wide program: there the block's 8 frames are two 4-lane halves, run as two calls of each
+    /// kernel with the scratch address 16 bytes apart, so vector `j` of half `h` sits at
+    /// `j·pitch + 16·h` and a region holds the 8-lane layout the wide FFT kernels read and
+    /// write).
+    pub pitch: i64,
 }
 
 /// Defines one block kernel, `extern "C" fn(*const BlockArgs)`: `body` gets the emitter, the

@@ -78,7 +78,9 @@ pub fn emit(
     pool_table: usize,
 ) {
     let ptr = e.ptr;
+    // Scratch vectors are `pitch` apart, table vectors `v`.
     let v = Vk::BYTES;
+    let pitch = s.pitch;
     let bins = s.bins;
     let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
     let sink = Sink::new(e, args, scratch, s, time_contiguous);
@@ -115,10 +117,10 @@ pub fn emit(
                     let ra = e.index(rows_a, band, 16);
                     let start = e.b.ins().uload32(readonly(), ra, 0);
                     let woff = e.b.ins().uload32(readonly(), ra, 12);
-                    let pa = e.index(p, start, v);
+                    let pa = e.index(p, start, pitch);
                     let wa = e.index(w_a, woff, v);
-                    let acc = mel_unrolled(e, pa, wa, plen);
-                    let d = e.index(mb, band, v);
+                    let acc = mel_unrolled(e, pa, wa, plen, pitch);
+                    let d = e.index(mb, band, pitch);
                     e.vstore(acc, d, 0);
                 });
             }
@@ -129,9 +131,9 @@ pub fn emit(
                 let start = e.b.ins().uload32(readonly(), ra, 0);
                 let len = e.b.ins().uload32(readonly(), ra, 4);
                 let woff = e.b.ins().uload32(readonly(), ra, 12);
-                let acc = mel_band(e, p, w_a, start, len, woff, false);
-                let acc = outside_nan(e, p, start, len, bins, acc);
-                let d = e.index(mb, band, v);
+                let acc = mel_band(e, p, w_a, start, len, woff, false, pitch);
+                let acc = outside_nan(e, p, start, len, bins, acc, pitch);
+                let d = e.index(mb, band, pitch);
                 e.vstore(acc, d, 0);
             });
             e.b.ins().jump(done, &[]);
@@ -139,7 +141,7 @@ pub fn emit(
             pool.enter(e, addrs, pool_table);
             e.counted_loop(nbands, |e, band| {
                 pool.iteration(e, band);
-                let a = e.index(mb, band, v);
+                let a = e.index(mb, band, pitch);
                 let acc = e.vload(a, 0);
                 let val = emit_steps(e, steps, acc, None, pool);
                 if dense.is_some() {
@@ -154,7 +156,7 @@ pub fn emit(
                 let cols = d.cols;
                 e.counted_loop(d.rows, |e, r| {
                     let wa = e.index(da, r, cols as i64 * v);
-                    let acc = dense_row(e, mb, wa, cols);
+                    let acc = dense_row(e, mb, wa, cols, pitch);
                     sink.store(e, acc, r);
                 });
             }
@@ -165,8 +167,8 @@ pub fn emit(
             for (lo, hi, double) in double_segments(steps, bins) {
                 e.range_loop(lo, hi, |e, k| {
                     pool.iteration(e, k);
-                    let ar = e.index(yr, k, v);
-                    let ai = e.index(yi, k, v);
+                    let ar = e.index(yr, k, pitch);
+                    let ai = e.index(yi, k, pitch);
                     let re = e.vload(ar, 0);
                     let im = e.vload(ai, 0);
                     let val = from_complex(e, *from, re, im);
@@ -179,8 +181,8 @@ pub fn emit(
             pool.enter(e, addrs, pool_table);
             e.range_loop(0, bins, |e, k| {
                 pool.iteration(e, k);
-                let ar = e.index(yr, k, v);
-                let ai = e.index(yi, k, v);
+                let ar = e.index(yr, k, pitch);
+                let ai = e.index(yi, k, pitch);
                 let re = e.vload(ar, 0);
                 let im = e.vload(ai, 0);
                 sink.store(e, re, k);
@@ -227,9 +229,11 @@ fn double_segments(steps: &[Step], bins: usize) -> Vec<(usize, usize, bool)> {
     }
 }
 
-/// One band of the sparse filterbank: `Σ_{i < len} w[woff + i] · p[start + i]`. With `padded`,
-/// `len` is a multiple of 4 and the loop is unrolled by 4 over two accumulators (the padding
-/// weights are zero and the power buffer is finite on this path).
+/// One band of the sparse filterbank: `Σ_{i < len} w[woff + i] · p[start + i]` (power vectors
+/// `pitch` bytes apart). With `padded`, `len` is a multiple of 4 and the loop is unrolled by 4
+/// over two accumulators (the padding weights are zero and the power buffer is finite on this
+/// path).
+#[allow(clippy::too_many_arguments)]
 fn mel_band(
     e: &mut Emit<'_, '_>,
     p: Value,
@@ -238,11 +242,12 @@ fn mel_band(
     len: Value,
     woff: Value,
     padded: bool,
+    pitch: i64,
 ) -> Value {
     let vk = e.vk;
     let v = Vk::BYTES;
     let ptr = e.ptr;
-    let pa = e.index(p, start, v);
+    let pa = e.index(p, start, pitch);
     let wa = e.index(w, woff, v);
     let step = if padded { 4 } else { 1 };
     let lp = e.b.create_block();
@@ -264,11 +269,11 @@ fn mel_band(
     let more = e.b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::UnsignedLessThan, i, len);
     e.b.ins().brif(more, body, &[], exit, &[BlockArg::Value(a0), BlockArg::Value(a1)]);
     e.b.switch_to_block(body);
-    let pi = e.index(pa, i, v);
+    let pi = e.index(pa, i, pitch);
     let wi = e.index(wa, i, v);
     let (mut a0, mut a1) = (a0, a1);
     for u in 0..step {
-        let pv = e.vload(pi, u * v);
+        let pv = e.vload(pi, u * pitch);
         let wv = e.vload_ro(wi, u * v);
         if u % 2 == 0 {
             a0 = e.mul_add(wv, pv, a0);
@@ -286,15 +291,16 @@ fn mel_band(
 
 /// One band of the sparse filterbank on the fast path: `Σ_{i < len} w[i] · p[i]` from the
 /// band's first power vector `pa` and weight `wa` (`len` is the padded length: the padding
-/// weights are zero and the powers finite here). The powers were written by an earlier stage.
-fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize) -> Value {
-    dot(e, pa, Loads::ReadOnly, wa, len)
+/// weights are zero and the powers finite here). The powers were written by an earlier stage,
+/// `pitch` bytes apart.
+fn mel_unrolled(e: &mut Emit<'_, '_>, pa: Value, wa: Value, len: usize, pitch: i64) -> Value {
+    dot(e, pa, Loads::ReadOnly, pitch, wa, len)
 }
 
-/// `Σ_j w[j]·m[j]` over `cols` vectors; `m` was written by this kernel, so its loads stay
-/// ordered with those stores.
-fn dense_row(e: &mut Emit<'_, '_>, m: Value, wa: Value, cols: usize) -> Value {
-    dot(e, m, Loads::Written, wa, cols)
+/// `Σ_j w[j]·m[j]` over `cols` vectors `pitch` bytes apart; `m` was written by this kernel, so
+/// its loads stay ordered with those stores.
+fn dense_row(e: &mut Emit<'_, '_>, m: Value, wa: Value, cols: usize, pitch: i64) -> Value {
+    dot(e, m, Loads::Written, pitch, wa, cols)
 }
 
 /// How a dot product reads its data vectors: as read-only memory (free to reorder), or as
@@ -306,16 +312,16 @@ enum Loads {
 }
 
 /// `Σ_{i < len} w[i]·x[i]` straight line over four accumulators (a single chain would be
-/// bound by the FMA latency), `w` a read-only table.
-fn dot(e: &mut Emit<'_, '_>, x: Value, loads: Loads, wa: Value, len: usize) -> Value {
+/// bound by the FMA latency); `x[i]` at `i · pitch` bytes, `w` a read-only table of vectors.
+fn dot(e: &mut Emit<'_, '_>, x: Value, loads: Loads, pitch: i64, wa: Value, len: usize) -> Value {
     let mut acc: Vec<Value> = Vec::with_capacity(4);
     for i in 0..len {
-        let at = i as i64 * Vk::BYTES;
+        let at = i as i64 * pitch;
         let xv = match loads {
             Loads::ReadOnly => e.vload_ro(x, at),
             Loads::Written => e.vload(x, at),
         };
-        let wv = e.vload_ro(wa, at);
+        let wv = e.vload_ro(wa, i as i64 * Vk::BYTES);
         if i < 4 {
             acc.push(e.b.ins().fmul(wv, xv));
         } else {
@@ -343,9 +349,17 @@ fn dot(e: &mut Emit<'_, '_>, x: Value, loads: Loads, wa: Value, len: usize) -> V
 
 /// `acc` plus `0·p[k]` for every bin outside `[start, start + len)`: NaN when such a bin is not
 /// finite, as the dense product's zero weights make it.
-fn outside_nan(e: &mut Emit<'_, '_>, p: Value, start: Value, len: Value, bins: usize, acc: Value) -> Value {
+fn outside_nan(
+    e: &mut Emit<'_, '_>,
+    p: Value,
+    start: Value,
+    len: Value,
+    bins: usize,
+    acc: Value,
+    pitch: i64,
+) -> Value {
     let ptr = e.ptr;
-    let v = Vk::BYTES;
+    let v = pitch;
     let end = e.b.ins().iadd(start, len);
     let nb = e.b.ins().iconst(ptr, bins as i64);
     use cranelift_codegen::ir::BlockArg;

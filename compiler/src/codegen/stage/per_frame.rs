@@ -27,7 +27,7 @@ pub fn emit(
     table: Option<Value>,
 ) {
     let taps = s.taps;
-    let v = Vk::BYTES;
+    let v = s.pitch;
     let vk = e.vk;
     let esz = vk.elem_bytes() as i64;
     match kind {
@@ -84,16 +84,15 @@ pub fn emit(
         }
         StageKind::Column(_) => {
             let dst = at(e, scratch, s.energy.expect("a column has its scratch"));
-            column(e, x, taps, dst);
+            column(e, x, taps, dst, v);
         }
         other => unreachable!("the load kernel holds per-frame and column stages only, not {}", other.name()),
     }
 }
 
-/// Stores at `dst` each lane's sum of squares of the frame's `taps` vectors at `x` (Kaldi's
-/// energy, before its log).
-pub fn column(e: &mut Emit<'_, '_>, x: Value, taps: usize, dst: Value) {
-    let v = Vk::BYTES;
+/// Stores at `dst` each lane's sum of squares of the frame's `taps` vectors at `x`, `v` bytes
+/// apart (Kaldi's energy, before its log).
+pub fn column(e: &mut Emit<'_, '_>, x: Value, taps: usize, dst: Value, v: i64) {
     let sum = e.b.declare_var(e.vk.ty());
     let z = e.splat(0.0);
     e.b.def_var(sum, z);

@@ -12,7 +12,6 @@ use cranelift_frontend::Variable;
 
 use super::super::fft::{data, Emit};
 use super::super::program::BlockArgs;
-use super::super::vec::Vk;
 use super::{arg, at, Scratch};
 
 /// The store's addresses and the reduce stage's running values, for one tail kernel.
@@ -23,6 +22,8 @@ pub struct Sink {
     time_contiguous: bool,
     /// The reduce stage: scratch address, maximum, NaN mask.
     running: Option<(Value, Variable, Variable)>,
+    /// Bytes from the maximum to the NaN mask in scratch.
+    pitch: i64,
 }
 
 impl Sink {
@@ -44,11 +45,11 @@ impl Sink {
             let (mx, nan) = (e.b.declare_var(vk.ty()), e.b.declare_var(vk.ty()));
             let m0 = e.vload(a, 0);
             e.b.def_var(mx, m0);
-            let n0 = e.vload(a, Vk::BYTES);
+            let n0 = e.vload(a, s.pitch);
             e.b.def_var(nan, n0);
             (a, mx, nan)
         });
-        Sink { out, out_band, out_time, time_contiguous, running }
+        Sink { out, out_band, out_time, time_contiguous, running, pitch: s.pitch }
     }
 
     /// Stores `val` as band `band` of the block's frames (and folds it into the maximum).
@@ -88,7 +89,7 @@ impl Sink {
             let m = e.b.use_var(mx);
             e.vstore(m, a, 0);
             let n = e.b.use_var(nan);
-            e.vstore(n, a, Vk::BYTES);
+            e.vstore(n, a, self.pitch);
         }
     }
 }

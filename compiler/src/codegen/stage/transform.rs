@@ -21,28 +21,41 @@ use crate::kernel::Transform;
 
 /// The stage's emitters, with their tables pushed.
 pub struct Prepared {
-    fft: RealFft,
+    /// The Cranelift FFT (none in a wide program, whose FFT runs on the wide kernels).
+    fft: Option<RealFft>,
     dft_table: usize,
 }
 
 impl Prepared {
     /// Points of the spectrum the FFT writes (bins, or more for its workspace).
     pub fn spectrum_points(&self) -> usize {
-        self.fft.spectrum_points()
+        self.fft.as_ref().map_or(0, RealFft::spectrum_points)
     }
     /// Points of the FFT's own scratch.
     pub fn scratch_points(&self) -> usize {
-        self.fft.scratch_points()
+        self.fft.as_ref().map_or(0, RealFft::scratch_points)
     }
 }
 
-/// Pushes the FFT's and the direct sum's tables; `taps` is the frame length.
-pub fn prepare(t: &Transform, taps: usize, vk: Vk, set: &mut DataSet) -> Result<Prepared, FftError> {
+/// Pushes the FFT's (`with_fft`: the Cranelift FFT stage is emitted) and the direct sum's
+/// tables; `taps` is the frame length.
+pub fn prepare(
+    t: &Transform,
+    taps: usize,
+    vk: Vk,
+    set: &mut DataSet,
+    with_fft: bool,
+) -> Result<Prepared, FftError> {
     // The one call into the FFT emitter: it builds exactly the plan the `plan` pass printed.
-    let fft = RealFft::new(&t.plan, vk, set)?;
-    if fft.len() != t.period {
-        return Err(FftError::Unsupported(String::from("the FFT plan's length is not the DFT period")));
-    }
+    let fft = if with_fft {
+        let fft = RealFft::new(&t.plan, vk, set)?;
+        if fft.len() != t.period {
+            return Err(FftError::Unsupported(String::from("the FFT plan's length is not the DFT period")));
+        }
+        Some(fft)
+    } else {
+        None
+    };
     let bins = t.n / 2 + 1;
     // Direct DFT basis: per-period twiddles (index t·k mod period), or Keras's float32 basis
     // (its size is bounded by the target check).
@@ -71,6 +84,8 @@ pub fn prepare(t: &Transform, taps: usize, vk: Vk, set: &mut DataSet) -> Result<
 /// The `fft` kernel.
 pub fn emit_fft(e: &mut Emit<'_, '_>, addrs: &Addrs, args: Value, t: &Transform, p: &Prepared, s: &Scratch) {
     let v = Vk::BYTES;
+    assert_eq!(s.pitch, v, "the Cranelift FFT stage runs on the 4-lane layout only");
+    let fft = p.fft.as_ref().expect("a program with a Cranelift FFT stage prepared it");
     let ptr = e.ptr;
     let scratch = arg(e, args, offset_of!(BlockArgs, scratch));
     let x = at(e, scratch, s.x);
@@ -102,17 +117,18 @@ pub fn emit_fft(e: &mut Emit<'_, '_>, addrs: &Addrs, args: Value, t: &Transform,
             let f = move |e: &mut Emit<'_, '_>, re: Value, im: Value| power_of(e, pw, re, im);
             let pp = at(e, scratch, s.p);
             let sink = PowerSink { p: pp, sum: yr, f: &f };
-            p.fft.emit(e, addrs, xw, yr, yi, fs, Some(&sink));
-            zero_power_padding(e, pp, s.bins);
+            fft.emit(e, addrs, xw, yr, yi, fs, Some(&sink));
+            zero_power_padding(e, pp, s.bins, v);
         }
-        None => p.fft.emit(e, addrs, xw, yr, yi, fs, None),
+        None => fft.emit(e, addrs, xw, yr, yi, fs, None),
     }
 }
 
 /// The `dft` kernel (direct sum, for blocks holding non-finite frames).
 pub fn emit_dft(e: &mut Emit<'_, '_>, addrs: &Addrs, args: Value, t: &Transform, p: &Prepared, s: &Scratch) {
     let vk = e.vk;
-    let v = Vk::BYTES;
+    // Scratch vectors are `pitch` apart (see `Scratch::pitch`).
+    let v = s.pitch;
     let esz = vk.elem_bytes() as i64;
     let (taps, bins) = (s.taps, s.bins);
     let ptr = e.ptr;
@@ -189,7 +205,7 @@ pub fn emit_dft(e: &mut Emit<'_, '_>, addrs: &Addrs, args: Value, t: &Transform,
         let sum = e.b.use_var(psum);
         e.vstore(sum, yr, 0);
         let pp = at(e, scratch, s.p);
-        zero_power_padding(e, pp, bins);
+        zero_power_padding(e, pp, bins, v);
     }
 }
 
@@ -207,11 +223,11 @@ pub fn power_of(e: &mut Emit<'_, '_>, power: SpectrumPower, re: Value, im: Value
     }
 }
 
-/// Zeroes the 4 power vectors after the last bin, which the per-band stage's padded
-/// filterbank rows read (with zero weights).
-fn zero_power_padding(e: &mut Emit<'_, '_>, p: Value, bins: usize) {
+/// Zeroes the 4 power vectors after the last bin (`pitch` bytes apart), which the per-band
+/// stage's padded filterbank rows read (with zero weights).
+fn zero_power_padding(e: &mut Emit<'_, '_>, p: Value, bins: usize, pitch: i64) {
     for j in 0..4 {
         let z = e.splat(0.0);
-        e.vstore(z, p, (j + bins) as i64 * Vk::BYTES);
+        e.vstore(z, p, (j + bins) as i64 * pitch);
     }
 }
