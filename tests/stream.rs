@@ -623,3 +623,63 @@ fn bench_streams_in_chunks() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Kaldi fbank streamed against an independent online implementation: kaldi-native-fbank's
+/// `OnlineFbank` (tests/golden/gen_stream.py) fed the same samples in the same chunks. Each push
+/// must emit exactly the frames `OnlineFbank` had ready after that chunk (a frame comes out in
+/// the push that completes it), and the frames must match within the Kaldi goldens' "log"
+/// tolerance: |e^got - e^want| <= 1e-4 e^want + 1e-5 max e^want.
+#[test]
+fn kaldi_fbank_streams_as_kaldi_native_fbank_online() {
+    let dir = std::path::Path::new("tests/golden/fixtures");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stream/manifest.json")).unwrap()).unwrap();
+    let cases = manifest["cases"].as_array().unwrap();
+    assert!(cases.len() >= 3);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let sets: Vec<String> = case["set"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let p = Pipeline::preset(case["spec"].as_str().unwrap(), &sets).unwrap();
+        let x = match specc::npy::read(&dir.join(case["input"].as_str().unwrap())).unwrap() {
+            specc::npy::Array::F32(a) => a,
+            _ => panic!("{name}: float32 input expected"),
+        };
+        let want = match specc::npy::read(&dir.join(case["expected"].as_str().unwrap())).unwrap() {
+            specc::npy::Array::F32(a) => a,
+            _ => panic!("{name}: float32 frames expected"),
+        };
+        let mut st = p.stream().unwrap();
+        let mut parts = Vec::new();
+        let mut at = 0;
+        let chunks = case["chunks"].as_array().unwrap();
+        let ready = case["frames_ready"].as_array().unwrap();
+        for (c, r) in chunks.iter().zip(ready) {
+            let b = at + c.as_u64().unwrap() as usize;
+            let out = st.push(&Input::F32(x.slice_axis(Axis(1), Slice::from(at..b)))).unwrap();
+            parts.push(out);
+            at = b;
+            assert_eq!(st.emitted() as u64, r.as_u64().unwrap(), "{name}: frames out after {at} samples");
+        }
+        assert_eq!(at, x.shape()[1], "{name}: the chunks cover the input");
+        let axis = st.time_axis().unwrap();
+        parts.push(st.finish().unwrap());
+        let Output::F32(got) = concat(&parts, axis) else { panic!("{name}: f32 output") };
+        assert_eq!(
+            got.shape()[axis] as u64,
+            case["frames_at_finish"].as_u64().unwrap(),
+            "{name}: frames at finish"
+        );
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let max = want.iter().map(|&v| (v as f64).exp()).fold(0.0, f64::max);
+        for (i, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+            let (g, w) = ((g as f64).exp(), (w as f64).exp());
+            assert!((g - w).abs() <= 1e-4 * w + 1e-5 * max, "{name}: value {i}: {g} vs {w}");
+        }
+    }
+}

@@ -21,7 +21,7 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
 "${pip[@]}" \
     'numpy==2.4.6' 'scipy==1.17.1' \
     'keras==3.15.1' 'jax[cpu]==0.10.2' 'jaxlib==0.10.2' \
-    'librosa==0.11.0' \
+    'librosa==0.11.0' 'kaldi-native-fbank==1.23.0' \
     'filelock' 'typing-extensions>=4.10.0' 'setuptools<82' 'sympy>=1.13.3' 'networkx>=2.5.1' \
     'jinja2' 'fsspec>=0.8.5' \
     'more-itertools' 'tiktoken' 'tqdm' 'numba'
