@@ -269,8 +269,13 @@ fn check_variant(
     Ok(())
 }
 
+/// Cases of the bit-identity property: 600 in CI, `SPECC_STREAM_CASES=N` for a longer run.
+fn stream_cases() -> u32 {
+    std::env::var("SPECC_STREAM_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: stream_cases(), failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn streaming_equals_the_offline_run_bit_for_bit(
         vi in 0..variants().len(),
