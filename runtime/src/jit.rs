@@ -64,6 +64,8 @@ impl Programs {
 pub(crate) trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// The program's clip kernel for this precision.
+    fn clip(prog: &Program, data: &mut [Self], threshold: Self, shift: Self);
 }
 
 impl Float for f32 {
@@ -73,6 +75,9 @@ impl Float for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    fn clip(prog: &Program, data: &mut [f32], threshold: f32, shift: f32) {
+        prog.clip_f32(data, threshold, shift);
+    }
 }
 
 impl Float for f64 {
@@ -81,6 +86,9 @@ impl Float for f64 {
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn clip(prog: &Program, data: &mut [f64], threshold: f64, shift: f64) {
+        prog.clip_f64(data, threshold, shift);
     }
 }
 
@@ -632,7 +640,6 @@ pub(crate) fn run_clip<T: Float>(
     map: &OutMap,
     row_max: &[ScopeMax],
     threads: usize,
-    clip_fn: &(impl Fn(&Program, &mut [T], T, T) + Sync),
 ) -> Result<(), RunError> {
     let nlead = lead_sizes.len();
     // The epilogue's tensor is [lead..., frames, band]: a scope over its trailing k axes is
@@ -663,11 +670,11 @@ pub(crate) fn run_clip<T: Float>(
         let m = ScopeMax::of(&row_max[s * rows_per_slice..(s + 1) * rows_per_slice]).value(clip.nan);
         let (threshold, shift) = (T::from_f64(clip.floor(m)), T::from_f64(clip.shift(m)));
         if threads == 1 || chunk.len() <= CLIP_PIECE {
-            clip_fn(prog, chunk, threshold, shift);
+            T::clip(prog, chunk, threshold, shift);
         } else {
             // On the pool `run_into` installed.
             use rayon::prelude::*;
-            chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| clip_fn(prog, c, threshold, shift));
+            chunk.par_chunks_mut(CLIP_PIECE).for_each(|c| T::clip(prog, c, threshold, shift));
         }
     }
     Ok(())
@@ -685,7 +692,6 @@ fn run_typed<T: Float>(
     plan: &Plan,
     threads: usize,
     out: &mut [T],
-    clip_fn: impl Fn(&Program, &mut [T], T, T) + Sync,
 ) -> Result<(), RunError> {
     let info = prog.info();
     let (rows, lead_names, lead_sizes, n) = rows_of::<T>(g, input, info)?;
@@ -740,7 +746,7 @@ fn run_typed<T: Float>(
                         staged: &mut staged,
                         staged_map: staged_map.as_ref(),
                     };
-                    values = run_stage(prog, st, bufs, &ctx, values, &row_max, &clip_fn)?;
+                    values = run_stage(prog, st, bufs, &ctx, values, &row_max)?;
                 }
             }
         }
@@ -783,12 +789,11 @@ fn run_stage<T: Float>(
     ctx: &Ctx<'_>,
     values: usize,
     row_max: &[ScopeMax],
-    clip_fn: &(impl Fn(&Program, &mut [T], T, T) + Sync),
 ) -> Result<usize, RunError> {
     match &st.kind {
         StageKind::Clip(c) => {
             let (data, map) = bufs.get(st.reads)?;
-            run_clip(prog, &c.clip, data, ctx.lead_sizes, map, row_max, ctx.threads, clip_fn)?;
+            run_clip(prog, &c.clip, data, ctx.lead_sizes, map, row_max, ctx.threads)?;
             Ok(values)
         }
         StageKind::Dense(d) => {
@@ -1017,21 +1022,13 @@ pub fn run_into(
             let slice = a
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
-            in_pool(threads, || {
-                run_typed(g, prog, input, plan, threads, slice, |p, d, t, sh| {
-                    p.clip_f32(d, t, sh);
-                })
-            })
+            in_pool(threads, || run_typed(g, prog, input, plan, threads, slice))
         }
         (Output::F64(a), Precision::F64) => {
             let slice = a
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
-            in_pool(threads, || {
-                run_typed(g, prog, input, plan, threads, slice, |p, d, t, sh| {
-                    p.clip_f64(d, t, sh);
-                })
-            })
+            in_pool(threads, || run_typed(g, prog, input, plan, threads, slice))
         }
         _ => Err(RunError::Engine(String::from("output precision differs from the program's"))),
     }

@@ -191,33 +191,11 @@ impl Stream {
         match out {
             Output::F32(a) if e.prog.info().precision == Precision::F32 => {
                 let d = a.as_slice_mut().ok_or_else(bad)?;
-                run_clip(
-                    &e.prog,
-                    clip,
-                    d,
-                    &e.lead_sizes,
-                    &map,
-                    &e.maxima,
-                    1,
-                    &|p: &Program, d: &mut [f32], t, sh| {
-                        p.clip_f32(d, t, sh);
-                    },
-                )
+                run_clip(&e.prog, clip, d, &e.lead_sizes, &map, &e.maxima, 1)
             }
             Output::F64(a) if e.prog.info().precision == Precision::F64 => {
                 let d = a.as_slice_mut().ok_or_else(bad)?;
-                run_clip(
-                    &e.prog,
-                    clip,
-                    d,
-                    &e.lead_sizes,
-                    &map,
-                    &e.maxima,
-                    1,
-                    &|p: &Program, d: &mut [f64], t, sh| {
-                        p.clip_f64(d, t, sh);
-                    },
-                )
+                run_clip(&e.prog, clip, d, &e.lead_sizes, &map, &e.maxima, 1)
             }
             _ => Err(bad()),
         }
