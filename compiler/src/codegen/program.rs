@@ -295,7 +295,9 @@ impl Program {
     fn clip_bytes(&self, ptr: *mut u8, len: usize, args: &[u8], esz: usize) -> bool {
         let Some(f) = self.fns.clip else { return false };
         let thr = args;
-        let lanes = self.info.lanes;
+        // The clip kernel works on one 128-bit vector at a time, whatever the block's frames
+        // (8 in a wide program): its tail must fit `tmp`.
+        let lanes = Vk::BYTES as usize / esz;
         let bulk = len / lanes * lanes;
         // SAFETY: `ptr` points to `len` elements of the program's precision (from a `&mut`
         // slice); the kernel processes exactly `bulk` elements (a multiple of the vector
@@ -305,6 +307,7 @@ impl Program {
             // The last partial vector goes through the same kernel on a padded copy.
             let mut tmp = [0u8; 16];
             let rest = (len - bulk) * esz;
+            assert!(rest < tmp.len(), "a clip tail is shorter than one vector");
             // SAFETY: `bulk..len` lies inside the caller's slice; `tmp` holds one vector.
             unsafe {
                 std::ptr::copy_nonoverlapping(ptr.add(bulk * esz), tmp.as_mut_ptr(), rest);
@@ -570,6 +573,35 @@ mod tests {
             n += 1;
         }
         assert!(n >= 10, "only {n} specs");
+    }
+
+    /// The clip kernel's vectors are 128 bits whatever the block's frames: every length, the
+    /// partial last vector included, is clipped exactly, on the wide program too (whose blocks
+    /// are 8 frames; its tail once overran the 16-byte staging vector).
+    #[test]
+    fn clip_handles_every_tail_length_on_every_isa() {
+        let g = graph("librosa_stft", &["n_fft=512", "ref=max"]);
+        for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
+            let prog = compile(&g, Precision::F32, isa).unwrap();
+            let (thr, shift) = (-3.5f32, 2.0f32);
+            for len in 0..40 {
+                let x: Vec<f32> = (0..len).map(|i| i as f32 * 0.37 - 4.0).collect();
+                let mut y = x.clone();
+                assert!(prog.clip_f32(&mut y, thr, shift), "{isa:?}: a clip stage");
+                for (i, (a, b)) in x.iter().zip(&y).enumerate() {
+                    assert_eq!((a - shift).max(thr), *b, "{isa:?} len {len} index {i}");
+                }
+            }
+            let prog = compile(&g, Precision::F64, isa).unwrap();
+            for len in 0..9 {
+                let x: Vec<f64> = (0..len).map(|i| i as f64 * 0.37 - 4.0).collect();
+                let mut y = x.clone();
+                assert!(prog.clip_f64(&mut y, -3.5, 2.0));
+                for (a, b) in x.iter().zip(&y) {
+                    assert_eq!((a - 2.0).max(-3.5), *b, "{isa:?} f64 len {len}");
+                }
+            }
+        }
     }
 
     #[test]

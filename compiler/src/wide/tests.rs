@@ -193,8 +193,7 @@ fn wide_fft_rejects_bluestein_and_checks_sizes() {
 
 #[test]
 fn wide_isa_override() {
-    // Opt-in until the release-build heap corruption on the wide path is fixed (see `choose`).
-    assert_eq!(choose(None, true), (Isa::Sse, None));
+    assert_eq!(choose(None, true), (Isa::Avx2, None));
     assert_eq!(choose(None, false), (Isa::Sse, None));
     assert_eq!(choose(Some("sse"), true), (Isa::Sse, None));
     assert_eq!(choose(Some("avx2"), true), (Isa::Avx2, None));
@@ -202,6 +201,6 @@ fn wide_isa_override() {
     assert_eq!(isa, Isa::Sse);
     assert!(note.is_some());
     let (isa, note) = choose(Some("avx512"), true);
-    assert_eq!(isa, Isa::Sse);
+    assert_eq!(isa, Isa::Avx2);
     assert!(note.unwrap().contains("unknown"));
 }
