@@ -30,7 +30,7 @@ use specc_runtime::{Programs, RunOptions};
 use std::sync::Arc;
 
 mod stream;
-pub use stream::Stream;
+pub use stream::{ClipMode, Stream};
 
 /// The shipped specs, embedded so they work from any directory: (name, text).
 pub const PRESETS: &[(&str, &str)] = &[

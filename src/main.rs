@@ -110,7 +110,8 @@ enum Cmd {
     },
     /// Stream raw PCM (or a WAV) from stdin: each frame to stdout as little-endian f32 as soon
     /// as its samples have arrived (or all to a .npy at the end), equal to `specc run` on the
-    /// whole recording. Specs that need the whole signal (a top_db clip) are refused.
+    /// whole recording. Specs that need the whole signal are refused (a top_db clip streams
+    /// with --defer-clip or --running-clip).
     Stream {
         /// Spec file or preset name.
         spec: String,
@@ -137,8 +138,13 @@ enum Cmd {
         output: Option<PathBuf>,
         /// For specs that clip at a maximum (top_db, Whisper): compute frames as they arrive and
         /// clip them against the signal's maximum when it ends (needs -o); equal to `run`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "running_clip")]
         defer_clip: bool,
+        /// For specs that clip at a maximum: clip each frame as it comes out against the
+        /// maximum so far (for live use; differs from `run` wherever a later frame raises the
+        /// maximum).
+        #[arg(long)]
+        running_clip: bool,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -321,7 +327,18 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 Err(specc::Error::Failed)
             }
         }
-        Cmd::Stream { spec, sets, rate, format, channels, channel_mode, audio_scale, output, defer_clip } => {
+        Cmd::Stream {
+            spec,
+            sets,
+            rate,
+            format,
+            channels,
+            channel_mode,
+            audio_scale,
+            output,
+            defer_clip,
+            running_clip,
+        } => {
             let p = open(&spec, &sets)?;
             let opts = streamcmd::StreamOptions {
                 rate,
@@ -330,7 +347,13 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 mode: channel_mode,
                 scale: audio_scale,
                 output,
-                defer_clip,
+                clip: if defer_clip {
+                    specc::ClipMode::Deferred
+                } else if running_clip {
+                    specc::ClipMode::Running
+                } else {
+                    specc::ClipMode::Exact
+                },
             };
             streamcmd::run(&p, &opts).map(|_| ())
         }

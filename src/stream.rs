@@ -10,6 +10,8 @@ use specc_compiler::graph::{DbRef, Graph, Op, PadAmount, Scope};
 use specc_compiler::syntax::ast::{Call, Expr, ExprKind, Item, Span, Stage};
 use specc_compiler::syntax::printer;
 
+pub use specc_runtime::stream::ClipMode;
+
 use crate::{Engine, Error, Input, Output, Pipeline};
 
 /// A pipeline's stream: push chunks of audio of any size, get each frame once its samples have
@@ -55,6 +57,11 @@ impl Stream {
     /// the offline run's result.
     pub fn apply_clip(&self, out: &mut Output) -> Result<(), Error> {
         Ok(self.inner.apply_clip(out)?)
+    }
+
+    /// How this stream treats a clip against a maximum ([`Pipeline::stream_with`]).
+    pub fn mode(&self) -> ClipMode {
+        self.inner.mode()
     }
 
     /// Forgets all samples: the next push starts a new signal.
@@ -104,16 +111,16 @@ struct Refusal {
     why: String,
 }
 
-/// The first op of `g` that cannot stream exactly; with `defer_clip`, a `db` clip is allowed
-/// (the deferred clip mode applies it after the signal ends).
-fn refusal(g: &Graph, defer_clip: bool) -> Option<Refusal> {
+/// The first op of `g` that cannot stream exactly; with `clip_mode`, a `db` clip is allowed
+/// (the deferred mode applies it after the signal ends, the running mode as frames come out).
+fn refusal(g: &Graph, clip_mode: bool) -> Option<Refusal> {
     let over = |s: Scope| match s {
         Scope::Tensor => String::from("the whole tensor"),
         Scope::Trailing(k) => format!("each item's last {k} axes"),
     };
     g.nodes.iter().enumerate().find_map(|(node, n)| {
         let why = match &n.op {
-            Op::Db { .. } if defer_clip => return None,
+            Op::Db { .. } if clip_mode => return None,
             Op::Db { top_db: Some(t), scope, .. } => format!(
                 "`db` clips every value at the maximum over {} minus {t}: that maximum is known only when the signal has ended",
                 over(*scope)
@@ -221,7 +228,7 @@ impl Pipeline {
     /// when the spec has them. Streaming runs on the JIT; a graph the JIT cannot compile, or a
     /// pipeline set to the interpreter, fails too.
     pub fn stream(&self) -> Result<Stream, Error> {
-        self.make_stream(false)
+        self.stream_with(ClipMode::Exact)
     }
 
     /// A stream in deferred clip mode, for specs whose `db` clips at a maximum (`top_db`,
@@ -247,12 +254,33 @@ impl Pipeline {
     /// # Ok::<(), specc::Error>(())
     /// ```
     pub fn stream_deferred(&self) -> Result<Stream, Error> {
-        self.make_stream(true)
+        self.stream_with(ClipMode::Deferred)
     }
 
-    fn make_stream(&self, deferred: bool) -> Result<Stream, Error> {
+    /// A stream whose clip against a maximum (`db` with `top_db` or `ref=max`) is treated as
+    /// `mode` says: refused ([`ClipMode::Exact`], as [`Pipeline::stream`]), applied after the
+    /// end ([`ClipMode::Deferred`], as [`Pipeline::stream_deferred`]), or applied to each
+    /// push's frames against the maximum so far ([`ClipMode::Running`]: for live display or
+    /// a model that tolerates it; a frame differs from the offline run's when a later frame
+    /// raised the maximum, since its floor was lower). Without such a clip the deferred and
+    /// running modes are errors, so a mode is never asked for in vain.
+    ///
+    /// ```
+    /// use specc::{ClipMode, Input, Output, Pipeline};
+    /// let p = Pipeline::preset("whisper", &[])?;
+    /// let x = ndarray::Array1::<f32>::from_shape_fn(16000, |i| (i as f32 * 0.05).sin());
+    /// let mut st = p.stream_with(ClipMode::Running)?;
+    /// let mut frames = 0;
+    /// for chunk in x.axis_chunks_iter(ndarray::Axis(0), 160) {
+    ///     frames += st.push(&Input::F32(chunk.into_dyn()))?.shape()[1];
+    /// }
+    /// frames += st.finish()?.shape()[1];
+    /// assert_eq!(frames, 100);
+    /// # Ok::<(), specc::Error>(())
+    /// ```
+    pub fn stream_with(&self, mode: ClipMode) -> Result<Stream, Error> {
         let g = self.graph();
-        if let Some(r) = refusal(g, deferred) {
+        if let Some(r) = refusal(g, mode != ClipMode::Exact) {
             return Err(self.refusal_error(&r));
         }
         if self.engine == Engine::Interp {
@@ -261,11 +289,7 @@ impl Pipeline {
             ))));
         }
         let (g, programs) = (self.optimized.clone(), self.programs.clone());
-        let inner = if deferred {
-            specc_runtime::stream::Stream::deferred(g, programs)?
-        } else {
-            specc_runtime::stream::Stream::new(g, programs)?
-        };
+        let inner = specc_runtime::stream::Stream::with_mode(g, programs, mode)?;
         Ok(Stream { inner })
     }
 
@@ -311,6 +335,11 @@ impl Pipeline {
         );
         if !fixes.is_empty() {
             help = format!("it streams with {}. Otherwise {help}", fixes.join(" or "));
+        }
+        if matches!(node.op, Op::Db { .. }) {
+            help.push_str(
+                "; or stream it with the clip deferred to the end (`--defer-clip`, exact) or against the maximum so far (`--running-clip`, differs from offline)",
+            );
         }
         let span = found.map_or(Span { start: 0, end: 0 }, |f| f.span);
         let diag =

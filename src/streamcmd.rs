@@ -50,9 +50,9 @@ pub struct StreamOptions {
     pub scale: AudioScale,
     /// `.npy` written at the end instead of frames on stdout.
     pub output: Option<PathBuf>,
-    /// Deferred clip mode (needs `output`): frames computed as they arrive, clipped against
-    /// the signal's maximum when it ends.
-    pub defer_clip: bool,
+    /// How a clip at a maximum streams: refused, deferred (needs `output`: frames computed as
+    /// they arrive, clipped against the signal's maximum when it ends) or running.
+    pub clip: specc::ClipMode,
 }
 
 /// The encoding of the samples on stdin, from the options or a WAV header.
@@ -148,16 +148,12 @@ fn wav_header(r: &mut impl Read, head: &mut Vec<u8>) -> Result<Pcm, Error> {
 
 /// Runs `specc stream`: returns the count of frames written.
 pub fn run(p: &Pipeline, opts: &StreamOptions) -> Result<usize, Error> {
-    let mut st = if opts.defer_clip {
-        if opts.output.is_none() {
-            return Err(Error::Usage(String::from(
-                "--defer-clip needs -o: the frames are clipped once the signal has ended",
-            )));
-        }
-        p.stream_deferred()?
-    } else {
-        p.stream()?
-    };
+    if opts.clip == specc::ClipMode::Deferred && opts.output.is_none() {
+        return Err(Error::Usage(String::from(
+            "--defer-clip needs -o: the frames are clipped once the signal has ended",
+        )));
+    }
+    let mut st = p.stream_with(opts.clip)?;
     let stdin = std::io::stdin();
     let mut r = stdin.lock();
     let mut head = Vec::new();
@@ -245,7 +241,7 @@ pub fn run(p: &Pipeline, opts: &StreamOptions) -> Result<usize, Error> {
     if let Some(path) = &opts.output {
         let axis = axis.unwrap_or(0);
         let mut all = concat(&collected, axis)?;
-        if opts.defer_clip {
+        if opts.clip == specc::ClipMode::Deferred {
             st.apply_clip(&mut all)?;
         }
         specc::npy::write(path, &all)?;

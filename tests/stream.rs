@@ -340,6 +340,13 @@ fn apply_clip_needs_a_finished_deferred_stream() {
     assert!(st.apply_clip(&mut part).unwrap_err().to_string().contains("every frame"));
     // A spec without a clip has no deferred mode; nor does one whose other ops need the end.
     assert!(Pipeline::preset("kaldi_fbank", &[]).unwrap().stream_deferred().is_err());
+    let e = Pipeline::preset("kaldi_fbank", &[]).unwrap().stream_with(specc::ClipMode::Running).unwrap_err();
+    assert!(e.to_string().contains("running clip mode needs a clip"), "{e}");
+    // A running stream has nothing to apply afterwards.
+    let mut st = p.stream_with(specc::ClipMode::Running).unwrap();
+    let mut part = st.push(&Input::F32(x.view().into_dyn())).unwrap();
+    st.finish().unwrap();
+    assert!(st.apply_clip(&mut part).is_err());
     let e = Pipeline::preset("torchaudio_mfcc", &["deltas=1"]).unwrap().stream_deferred().unwrap_err();
     assert!(e.to_string().contains("cannot stream exactly"), "{e}");
 }
@@ -541,6 +548,36 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&whole).unwrap());
 
+    // The running clip: frames on stdout as they come, as many as run gives; the last frame
+    // (clipped against the whole recording's maximum) equals run's.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["stream", "whisper", "--running-clip"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole_f32 = match specc::npy::read(&whole).unwrap() {
+        specc::npy::Array::F32(a) => a,
+        _ => panic!("whisper writes f32"),
+    };
+    let (mels, frames) = (whole_f32.shape()[0], whole_f32.shape()[1]);
+    assert_eq!(o.stdout.len(), mels * frames * 4, "one f32 per value");
+    let stdout_frame = |t: usize| -> Vec<u8> { o.stdout[t * mels * 4..(t + 1) * mels * 4].to_vec() };
+    let run_frame: Vec<u8> =
+        whole_f32.index_axis(Axis(1), frames - 1).iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(stdout_frame(frames - 1), run_frame, "the last frame");
+    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["stream", "whisper", "--running-clip", "--defer-clip", "-o"])
+        .arg(&streamed)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "the two clip modes conflict");
+
     // A spec that cannot stream says so, pointing at the op; raw PCM needs a rate.
     let o = Command::new(env!("CARGO_BIN_EXE_specc"))
         .args(["stream", "whisper", "--rate", "16000", "--format", "s16le"])
@@ -687,4 +724,90 @@ fn kaldi_fbank_streams_as_kaldi_native_fbank_online() {
             assert!((g - w).abs() <= 1e-4 * w + 1e-5 * max, "{name}: value {i}: {g} vs {w}");
         }
     }
+}
+
+/// Pushes `x` (f32, samples on `axis`) in the given chunk sizes (cycled), then finishes: the
+/// parts, the finish part last.
+fn push_all(st: &mut specc::Stream, x: &ArrayD<f32>, axis: usize, sizes: &[usize]) -> Vec<Output> {
+    let n = x.shape()[axis];
+    let (mut parts, mut at, mut i) = (Vec::new(), 0, 0);
+    while at < n {
+        let b = (at + sizes[i % sizes.len()]).min(n);
+        parts.push(st.push(&Input::F32(x.slice_axis(Axis(axis), Slice::from(at..b)))).unwrap());
+        at = b;
+        i += 1;
+    }
+    parts.push(st.finish().unwrap());
+    parts
+}
+
+/// The running clip mode: each push's frames are clipped against the maximum of every frame so
+/// far. When the loudest frames come in the first push, that maximum is the signal's from the
+/// start and the stream equals the offline run bit for bit, for every spec with such a clip;
+/// the frames of `finish` are clipped against the whole signal's maximum, as offline.
+#[test]
+fn the_running_clip_clips_against_the_maximum_so_far() {
+    for (name, p, _) in deferred_variants() {
+        let (shape, axis) = shape_of(p, 2, 9000);
+        let mut rng = Rng(7);
+        // Loud for the first 3000 samples (inside the first push), quiet after.
+        let x = ArrayD::<f32>::from_shape_fn(IxDyn(&shape), |ix| {
+            let t = ix[axis];
+            let a = if t < 3000 { 1.0 } else { 1e-3 };
+            (a * rng.unit()) as f32
+        });
+        let offline = p.run(&Input::F32(x.view())).unwrap();
+        let mut st = p.stream_with(specc::ClipMode::Running).unwrap();
+        assert_eq!(st.mode(), specc::ClipMode::Running);
+        let parts = push_all(&mut st, &x, axis, &[4000, 1, 160, 997, 13]);
+        let got = concat(&parts, st.time_axis().unwrap());
+        assert!(bits(&got) == bits(&offline), "{name}: loud first, running clip differs from offline");
+        // Quiet first: the early frames had a lower maximum, so they differ; the frames of
+        // `finish` (the last ones) are clipped as offline.
+        let x = x.slice_axis(Axis(axis), Slice::from(3000..)).to_owned();
+        let x = concatenate(Axis(axis), &[x.view(), x.view(), (x.mapv(|v| v * 1000.0)).view()]).unwrap();
+        let offline = p.run(&Input::F32(x.view())).unwrap();
+        let parts = push_all(&mut st, &x, axis, &[1000, 7, 160]);
+        let t = st.time_axis().unwrap();
+        let got = concat(&parts, t);
+        assert_eq!(got.shape(), offline.shape(), "{name}");
+        let last = parts.last().unwrap().shape()[t];
+        let frames = got.shape()[t];
+        let tail = |o: &Output| match o {
+            Output::F32(a) => Output::F32(a.slice_axis(Axis(t), Slice::from(frames - last..)).to_owned()),
+            Output::F64(a) => Output::F64(a.slice_axis(Axis(t), Slice::from(frames - last..)).to_owned()),
+        };
+        assert!(bits(&tail(&got)) == bits(&tail(&offline)), "{name}: finish's frames differ from offline");
+        assert!(bits(&got) != bits(&offline), "{name}: quiet first, the running clip should differ");
+    }
+}
+
+/// Whisper's running clip by hand: each push's frames are `(max(u, m - 8) + 4) / 4` of the
+/// unclipped values `u` (the deferred mode's), `m` the maximum of `u` over every frame so far.
+#[test]
+fn whisper_running_clip_by_hand() {
+    let p = Pipeline::preset("whisper", &[]).unwrap();
+    let mut rng = Rng(11);
+    // Rising loudness, with near-silent stretches that fall under the rising floor.
+    let x = ArrayD::<f32>::from_shape_fn(IxDyn(&[16000]), |ix| {
+        let t = ix[0];
+        let a = if (t / 800) % 2 == 0 { 10f64.powf(-6.0 + 6.0 * t as f64 / 16000.0) } else { 1e-7 };
+        (a * rng.unit()) as f32
+    });
+    let sizes = [320, 1, 2000, 161];
+    let running = push_all(&mut p.stream_with(specc::ClipMode::Running).unwrap(), &x, 0, &sizes);
+    let raw = push_all(&mut p.stream_deferred().unwrap(), &x, 0, &sizes);
+    let mut m = f64::NEG_INFINITY;
+    let mut differs = 0;
+    for (r, u) in running.iter().zip(&raw) {
+        let (Output::F32(r), Output::F32(u)) = (r, u) else { panic!("f32 out") };
+        m = u.iter().fold(m, |m, &v| m.max(v as f64));
+        let floor = (m - 8.0) as f32;
+        for (a, &b) in r.iter().zip(u) {
+            let want = b.max(floor) * 0.25 + 1.0;
+            assert_eq!(a.to_bits(), want.to_bits(), "{a} vs {want} (u {b}, max {m})");
+        }
+        differs += usize::from(u.iter().any(|&v| v < floor));
+    }
+    assert!(differs > 1, "the test signal should clip in several pushes");
 }

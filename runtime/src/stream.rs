@@ -35,12 +35,29 @@ pub struct Stream {
     programs: Arc<Programs>,
     geo: Geometry,
     state: Option<State>,
-    /// Deferred clip mode ([`Stream::deferred`]): the clip the frames are emitted without.
+    /// How a clip against a maximum is streamed, if the graph has one.
+    mode: ClipMode,
+    /// The clip after the blocks, in the deferred and running modes.
     clip: Option<Clip>,
     /// In deferred clip mode, after `finish`: what [`Stream::apply_clip`] needs.
     ended: Option<Ended>,
     /// The time axis of the last signal's output, kept after `finish` for concatenating.
     time_axis: Option<usize>,
+}
+
+/// How a stream treats a clip against a maximum over the signal (`db` with `top_db` or
+/// `ref=max`), which the offline run applies once the whole output is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClipMode {
+    /// No clip after the blocks is accepted: every frame equals the offline run's.
+    Exact,
+    /// Frames come out before the clip; after `finish`, [`Stream::apply_clip`] clips all of
+    /// them against the signal's maximum: the offline result, bit for bit.
+    Deferred,
+    /// Each push's frames are clipped against the maximum of every frame emitted so far
+    /// (theirs included), with the same kernel. Differs from the offline run wherever a later
+    /// frame raises the maximum: an earlier frame's floor was lower.
+    Running,
 }
 
 /// A finished signal's maxima, for the deferred clip.
@@ -129,7 +146,7 @@ impl Stream {
     /// signal's length, its output merges frames with another axis, or its kernel plan has a
     /// phase after the blocks (a clip against a maximum, a mean over frames).
     pub fn new(g: Graph, programs: Arc<Programs>) -> Result<Stream, RunError> {
-        Stream::make(g, programs, false)
+        Stream::with_mode(g, programs, ClipMode::Exact)
     }
 
     /// A stream in deferred clip mode: a graph whose only step after the blocks is a clip
@@ -138,10 +155,12 @@ impl Stream {
     /// [`Stream::apply_clip`] clips the concatenated frames exactly as the offline run does
     /// (the same clip kernel, the same maximum), giving its result bit for bit.
     pub fn deferred(g: Graph, programs: Arc<Programs>) -> Result<Stream, RunError> {
-        Stream::make(g, programs, true)
+        Stream::with_mode(g, programs, ClipMode::Deferred)
     }
 
-    fn make(g: Graph, programs: Arc<Programs>, deferred: bool) -> Result<Stream, RunError> {
+    /// A stream whose clip against a maximum is handled by `mode` (see [`ClipMode`]). The
+    /// deferred and running modes need a graph whose only phase after the blocks is that clip.
+    pub fn with_mode(g: Graph, programs: Arc<Programs>, mode: ClipMode) -> Result<Stream, RunError> {
         let geo = geometry(&g)?;
         // Check the JIT plan now for the first accepted dtype's precision (the others compile
         // the same plan), so a graph that cannot stream fails here, not at the first push.
@@ -150,13 +169,13 @@ impl Stream {
         let prog = programs.get(&g, precision).map_err(|why| {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
-        let clip = check_phases(&prog, deferred)?;
-        Ok(Stream { g, programs, geo, state: None, clip, ended: None, time_axis: None })
+        let clip = check_phases(&prog, mode)?;
+        Ok(Stream { g, programs, geo, state: None, mode, clip, ended: None, time_axis: None })
     }
 
-    /// Whether this stream defers a clip ([`Stream::deferred`]).
-    pub fn is_deferred(&self) -> bool {
-        self.clip.is_some()
+    /// How this stream treats a clip against a maximum.
+    pub fn mode(&self) -> ClipMode {
+        self.mode
     }
 
     /// In deferred clip mode, after [`Stream::finish`]: clips `out`, the concatenation of every
@@ -164,7 +183,7 @@ impl Stream {
     /// place (in any memory layout; it comes back in the standard one), as the offline run
     /// clips its output: the result is the offline run's.
     pub fn apply_clip(&self, out: &mut Output) -> Result<(), RunError> {
-        let (Some(clip), Some(e)) = (&self.clip, &self.ended) else {
+        let (Some(clip), Some(e), ClipMode::Deferred) = (&self.clip, &self.ended, self.mode) else {
             return Err(RunError::Stream(String::from(
                 "apply_clip needs a deferred-clip stream after finish() (and before the next push)",
             )));
@@ -298,9 +317,18 @@ impl Stream {
             }
         }
         let (dtype, lead_shape, axis) = (st.dtype, &st.lead_shape, st.samples_axis);
+        let running = self.clip.filter(|_| self.mode == ClipMode::Running);
         match &mut st.core {
-            Core::F32(c) => c.push(g, geo, chunk, dtype, lead_shape, axis).map(Output::F32),
-            Core::F64(c) => c.push(g, geo, chunk, dtype, lead_shape, axis).map(Output::F64),
+            Core::F32(c) => {
+                let mut out = c.push(g, geo, chunk, dtype, lead_shape, axis)?;
+                c.clip_running(g, running.as_ref(), &mut out)?;
+                Ok(Output::F32(out))
+            }
+            Core::F64(c) => {
+                let mut out = c.push(g, geo, chunk, dtype, lead_shape, axis)?;
+                c.clip_running(g, running.as_ref(), &mut out)?;
+                Ok(Output::F64(out))
+            }
         }
     }
 
@@ -312,11 +340,20 @@ impl Stream {
             return Err(RunError::Empty(vec![0]));
         };
         let (dtype, lead_shape, axis) = (st.dtype, &st.lead_shape, st.samples_axis);
+        let running = self.clip.filter(|_| self.mode == ClipMode::Running);
         let out = match &mut st.core {
-            Core::F32(c) => c.finish(&self.g, &self.geo, dtype, lead_shape, axis).map(Output::F32),
-            Core::F64(c) => c.finish(&self.g, &self.geo, dtype, lead_shape, axis).map(Output::F64),
-        }?;
-        if self.clip.is_some() {
+            Core::F32(c) => {
+                let mut out = c.finish(&self.g, &self.geo, dtype, lead_shape, axis)?;
+                c.clip_running(&self.g, running.as_ref(), &mut out)?;
+                Output::F32(out)
+            }
+            Core::F64(c) => {
+                let mut out = c.finish(&self.g, &self.geo, dtype, lead_shape, axis)?;
+                c.clip_running(&self.g, running.as_ref(), &mut out)?;
+                Output::F64(out)
+            }
+        };
+        if self.mode == ClipMode::Deferred {
             let ended = match &st.core {
                 Core::F32(c) => c.ended(&self.g, lead_shape, axis)?,
                 Core::F64(c) => c.ended(&self.g, lead_shape, axis)?,
@@ -350,7 +387,7 @@ impl Stream {
         let prog = self.programs.get(g, precision).map_err(|why| {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
-        check_phases(&prog, self.clip.is_some())?;
+        check_phases(&prog, self.mode)?;
         if let Some((axis, index)) = &prog.info().select {
             let have = axes.iter().find(|(a, _)| a == axis).map_or(0, |(_, s)| *s);
             if *index >= have {
@@ -398,12 +435,13 @@ fn precision_of(g: &Graph, dtype: &str) -> Result<Precision, RunError> {
     }
 }
 
-/// Only the phase over blocks streams: any later phase reads the whole output. With
-/// `deferred`, one clip stage after the blocks is allowed (and returned): the caller applies it.
-fn check_phases(prog: &Program, deferred: bool) -> Result<Option<Clip>, RunError> {
+/// Only the phase over blocks streams: any later phase reads the whole output. In the deferred
+/// and running clip modes, one clip stage after the blocks is allowed (and returned).
+fn check_phases(prog: &Program, mode: ClipMode) -> Result<Option<Clip>, RunError> {
     let mut clip = None;
+    let modal = mode != ClipMode::Exact;
     for ph in &prog.info().plan.phases {
-        if let (true, None, [st]) = (deferred && ph.over == Over::Output, &clip, ph.stages.as_slice()) {
+        if let (true, None, [st]) = (modal && ph.over == Over::Output, &clip, ph.stages.as_slice()) {
             if let StageKind::Clip(c) = &st.kind {
                 clip = Some(c.clip);
                 continue;
@@ -417,8 +455,11 @@ fn check_phases(prog: &Program, deferred: bool) -> Result<Option<Clip>, RunError
             )));
         }
     }
-    if deferred && clip.is_none() {
-        return Err(refuse("the deferred clip mode needs a clip after the blocks, and this graph has none"));
+    if modal && clip.is_none() {
+        let name = if mode == ClipMode::Deferred { "deferred" } else { "running" };
+        return Err(refuse(format!(
+            "the {name} clip mode needs a clip after the blocks, and this graph has none"
+        )));
     }
     Ok(clip)
 }
@@ -691,6 +732,23 @@ impl<T: Float> Core1<T> {
         }
         self.emitted = end;
         Ok(out)
+    }
+
+    /// The running clip mode: clips `out` (frames just emitted, whose maxima `emit` has folded
+    /// into `self.maxima`) against the maximum of every frame so far, with the offline clip
+    /// kernel. Nothing without a clip.
+    fn clip_running(&self, g: &Graph, clip: Option<&Clip>, out: &mut ArrayD<T>) -> Result<(), RunError> {
+        let Some(clip) = clip else { return Ok(()) };
+        if out.is_empty() {
+            return Ok(());
+        }
+        let bands = self.prog.info().out_bands();
+        let frames = out.len() / (self.lead_sizes.iter().product::<usize>().max(1) * bands);
+        let map = out_map(g, &self.lead_names, &self.lead_sizes, frames, bands).map_err(RunError::Engine)?;
+        let data = out
+            .as_slice_mut()
+            .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
+        run_clip(&self.prog, clip, data, &self.lead_sizes, &map, &self.maxima, 1)
     }
 
     /// What the deferred clip needs once the signal has ended.

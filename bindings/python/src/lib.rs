@@ -313,13 +313,23 @@ impl PyPipeline {
         .map_err(py_err)
     }
 
-    /// A stream of this pipeline (see `specc::Pipeline::stream`); `deferred`: the deferred
-    /// clip mode (`specc::Pipeline::stream_deferred`). Raises `SpecError` at the op when the
-    /// spec needs the whole signal.
-    #[pyo3(signature = (deferred=false))]
-    fn stream(slf: &Bound<'_, Self>, deferred: bool) -> PyResult<PyStream> {
+    /// A stream of this pipeline (see `specc::Pipeline::stream_with`); `clip`: how a clip at a
+    /// maximum streams, "exact" (refused), "deferred" or "running". Raises `SpecError` at the
+    /// op when the spec needs the whole signal, `ValueError` for an unknown mode.
+    #[pyo3(signature = (clip="exact"))]
+    fn stream(slf: &Bound<'_, Self>, clip: &str) -> PyResult<PyStream> {
+        let mode = match clip {
+            "exact" => specc::ClipMode::Exact,
+            "deferred" => specc::ClipMode::Deferred,
+            "running" => specc::ClipMode::Running,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "clip={other:?}: the modes are \"exact\", \"deferred\" and \"running\""
+                )))
+            }
+        };
         let me = slf.get();
-        let st = if deferred { me.core.stream_deferred() } else { me.core.stream() }.map_err(py_err)?;
+        let st = me.core.stream_with(mode).map_err(py_err)?;
         Ok(PyStream { st: std::sync::Mutex::new(st), pipeline: slf.clone().unbind() })
     }
 }

@@ -224,3 +224,29 @@ def test_stream_refuses_a_clip_and_defers_it():
     parts = [st.push(c) for c in np.array_split(x, 7)] + [st.finish()]
     got = st.apply_clip(np.concatenate(parts, axis=st.time_axis))
     assert np.array_equal(got, whisper(x))
+    st = whisper.stream(clip="deferred")
+    parts = [st.push(c) for c in np.array_split(x, 3)] + [st.finish()]
+    assert np.array_equal(st.apply_clip(np.concatenate(parts, axis=1)), whisper(x))
+
+
+def test_stream_running_clip():
+    """clip="running": each push's frames clipped against the maximum so far, by hand from the
+    deferred mode's unclipped frames: (max(u, m - 8) + 4) / 4."""
+    whisper = specc.preset("whisper")
+    t = np.arange(16000)
+    x = (clip(16000, seed=5) * np.where((t // 800) % 2 == 0, 10.0 ** (-6 + 6 * t / 16000), 1e-7)).astype(np.float32)
+    chunks = np.array_split(x, 9)
+    run = whisper.stream(clip="running")
+    raw = whisper.stream(clip="deferred")
+    m = -np.inf
+    for c in chunks + [None]:
+        r = run.finish() if c is None else run.push(c)
+        u = raw.finish() if c is None else raw.push(c)
+        if u.size:
+            m = max(m, float(u.max()))
+        want = np.maximum(u, np.float32(m - 8.0)) * np.float32(0.25) + np.float32(1.0)
+        assert np.array_equal(r, want)
+    with pytest.raises(ValueError, match="running"):
+        whisper.stream(clip="runing")
+    with pytest.raises(ValueError, match="running clip mode needs a clip"):
+        specc.preset("kaldi_fbank").stream(clip="running")

@@ -178,12 +178,19 @@ class Pipeline:
             return [torch.from_numpy(y) if _is_torch(x) else y for x, y in zip(xs, ys)]
         return ys
 
-    def stream(self, deferred: bool = False) -> "Stream":
+    def stream(self, deferred: bool = False, clip: Optional[str] = None) -> "Stream":
         """A stream: ``st.push(chunk)`` returns the frames each chunk completes, ``st.finish()``
         the rest; concatenated along ``st.time_axis`` they equal ``self(x)`` bit for bit. Raises
-        :class:`SpecError` at the op when the spec needs the whole signal (a ``top_db`` clip);
-        ``deferred=True`` streams such a clip's values and clips them in ``st.apply_clip``."""
-        return Stream(self._core.stream(deferred))
+        :class:`SpecError` at the op when the spec needs the whole signal (a ``top_db`` clip).
+        For such a clip, ``clip="deferred"`` (or ``deferred=True``) streams the values before
+        it and clips them all in ``st.apply_clip`` (the offline result exactly);
+        ``clip="running"`` clips each push's frames against the maximum so far (for live use:
+        a frame differs from the offline one wherever a later frame raised the maximum)."""
+        if deferred:
+            if clip not in (None, "deferred"):
+                raise ValueError(f"deferred=True and clip={clip!r} disagree")
+            clip = "deferred"
+        return Stream(self._core.stream(clip or "exact"))
 
     def plan(self, shape: Sequence[int], dtype: Any = "float32") -> Dict[str, Any]:
         """Output ``shape``, ``frames`` per signal, output ``dtype`` and working ``memory``

@@ -60,8 +60,9 @@ class Pipeline:
         """The input dtypes the spec accepts, as numpy names."""
     def params(self) -> List[Dict[str, Any]]:
         """One dict per param: name, type, optional, default, value, overridden."""
-    def stream(self, deferred: bool = False) -> Stream:
-        """A stream of this pipeline; raises SpecError when the spec needs the whole signal."""
+    def stream(self, clip: str = "exact") -> Stream:
+        """A stream of this pipeline, its clip at a maximum "exact" (refused), "deferred" or
+        "running"; raises SpecError when the spec needs the whole signal."""
     def graph(self, after: Optional[str] = None) -> str:
         """The op graph as text: as lowered (None), after every pass ("all"), or after the
         passes up to and including the one named."""
