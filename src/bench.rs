@@ -26,6 +26,32 @@ pub struct BenchOptions {
     pub max_bytes: Option<u64>,
     /// Also stream the input in chunks of this many samples (`--stream`), timing each push.
     pub stream: Option<StreamChunk>,
+    /// Frames per emission while streaming.
+    pub stream_group: crate::streamcmd::Group,
+    /// How the stream treats a clip at a maximum.
+    pub stream_clip: specc::ClipMode,
+}
+
+/// `bench --stream-clip`: the stream's clip mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StreamClip {
+    /// Refuse a clip at a maximum (`Pipeline::stream`).
+    Exact,
+    /// Clip the concatenated frames at the end (timed).
+    Deferred,
+    /// Clip each push's frames against the maximum so far.
+    Running,
+}
+
+impl StreamClip {
+    /// The library's mode.
+    pub fn mode(self) -> specc::ClipMode {
+        match self {
+            StreamClip::Exact => specc::ClipMode::Exact,
+            StreamClip::Deferred => specc::ClipMode::Deferred,
+            StreamClip::Running => specc::ClipMode::Running,
+        }
+    }
 }
 
 /// A chunk size for `bench --stream`: samples, or milliseconds at the spec's rate.
@@ -75,24 +101,38 @@ fn time_stream(
     axis: usize,
     chunk: usize,
     runs: usize,
+    opts: &BenchOptions,
 ) -> Result<(Vec<f64>, Vec<f64>), Error> {
     let n = x.view().shape()[axis];
     let mut pushes = Vec::new();
     let mut totals = Vec::new();
+    let deferred = opts.stream_clip == specc::ClipMode::Deferred;
     for run in 0..=runs {
-        let mut st = p.stream()?;
+        let mut st = p.stream_with(opts.stream_clip)?;
+        opts.stream_group.apply(&mut st);
         let start = Instant::now();
         let mut at = 0;
+        let mut parts = Vec::new();
         while at < n {
             let b = (at + chunk).min(n);
             let t = Instant::now();
-            st.push(&slice(x, axis, at, b))?;
+            let out = st.push(&slice(x, axis, at, b))?;
             if run > 0 {
                 pushes.push(t.elapsed().as_secs_f64());
             }
+            if deferred {
+                parts.push(out);
+            }
             at = b;
         }
-        st.finish()?;
+        let out = st.finish()?;
+        if deferred {
+            // The deferred clip's cost: the frames kept, joined and clipped at the end.
+            parts.push(out);
+            let axis = st.time_axis().unwrap_or(0);
+            let mut all = crate::streamcmd::concat(&parts, axis)?;
+            st.apply_clip(&mut all)?;
+        }
         if run > 0 {
             totals.push(start.elapsed().as_secs_f64());
         }
@@ -255,7 +295,11 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
             StreamChunk::Samples(s) => s,
             StreamChunk::Millis(ms) => ((ms * rate / 1000.0).round() as usize).max(1),
         };
-        let (pushes, totals) = time_stream(&p, &x, s_axis, chunk, opts.runs.max(1))?;
+        let (pushes, totals) = time_stream(&p, &x, s_axis, chunk, opts.runs.max(1), opts)?;
+        let group = match opts.stream_group {
+            crate::streamcmd::Group::Frames(n) => n,
+            crate::streamcmd::Group::Block => p.stream_with(opts.stream_clip)?.block_frames(),
+        };
         let mut sorted = pushes.clone();
         sorted.sort_by(f64::total_cmp);
         let pct = |q: f64| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1];
@@ -263,7 +307,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
         let (p50, p99, max) = (median(pushes), pct(0.99), pct(1.0));
         if opts.json {
             outln!(
-                "{{\"stream_chunk\": {chunk}, \"pushes\": {}, \"push_median_us\": {:.2}, \"push_p99_us\": {:.2}, \
+                "{{\"stream_chunk\": {chunk}, \"stream_group\": {group}, \"pushes\": {}, \"push_median_us\": {:.2}, \"push_p99_us\": {:.2}, \
                  \"push_max_us\": {:.2}, \"stream_median_ms\": {:.3}, \"stream_frames_per_s\": {:.1}, \"vs_offline\": {:.3}}}",
                 sorted.len(),
                 p50 * 1e6,
@@ -274,7 +318,11 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
                 med / total
             );
         } else {
-            outln!("stream in chunks of {chunk} samples ({:.2} ms), one thread", chunk as f64 / rate * 1e3);
+            outln!(
+                "stream in chunks of {chunk} samples ({:.2} ms), one thread, frames in groups of {group}, clip {:?}",
+                chunk as f64 / rate * 1e3,
+                opts.stream_clip
+            );
             outln!(
                 "  per push     {:9.2} us median, {:.2} us p99, {:.2} us max over {} pushes",
                 p50 * 1e6,

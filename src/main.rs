@@ -105,6 +105,13 @@ enum Cmd {
         /// (median, p99) and throughput against the offline run.
         #[arg(long, value_name = "CHUNK")]
         stream: Option<bench::StreamChunk>,
+        /// With --stream: frames per emission (as `specc stream --group`).
+        #[arg(long, value_name = "N|block", default_value = "1", requires = "stream")]
+        stream_group: streamcmd::Group,
+        /// With --stream: stream a clip at a maximum in this mode (deferred includes the clip
+        /// of the concatenated frames at the end).
+        #[arg(long, value_enum, default_value = "exact", requires = "stream")]
+        stream_clip: bench::StreamClip,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -145,6 +152,10 @@ enum Cmd {
         /// maximum).
         #[arg(long)]
         running_clip: bool,
+        /// Emit frames in groups of N (or `block`: the frames the kernels compute per call),
+        /// for throughput at up to N-1 hops of extra latency; the values do not change.
+        #[arg(long, value_name = "N|block", default_value = "1")]
+        group: streamcmd::Group,
     },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
@@ -338,6 +349,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             output,
             defer_clip,
             running_clip,
+            group,
         } => {
             let p = open(&spec, &sets)?;
             let opts = streamcmd::StreamOptions {
@@ -354,6 +366,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 } else {
                     specc::ClipMode::Exact
                 },
+                group,
             };
             streamcmd::run(&p, &opts).map(|_| ())
         }
@@ -369,6 +382,8 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             audio,
             json,
             stream,
+            stream_group,
+            stream_clip,
             limits,
         } => bench::run(
             &spec,
@@ -384,6 +399,8 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 json,
                 max_bytes: limits.max_memory,
                 stream,
+                stream_group,
+                stream_clip: stream_clip.mode(),
             },
         ),
         Cmd::Check { spec, sets } => {

@@ -64,6 +64,26 @@ impl Stream {
         self.inner.mode()
     }
 
+    /// Emits frames in multiples of `frames` (at least 1; `finish` returns the rest): each push
+    /// returns its ready frames rounded down to a multiple and holds the others. The kernels
+    /// compute [`Stream::block_frames`] frames per call, so a push completing one frame pays
+    /// for a block; grouping by the block trades up to `frames - 1` hops of latency for
+    /// throughput. The values do not change.
+    pub fn set_group(&mut self, frames: usize) {
+        self.inner.set_group(frames);
+    }
+
+    /// The frames grouped per emission (1 unless [`Stream::set_group`] said otherwise).
+    pub fn group(&self) -> usize {
+        self.inner.group()
+    }
+
+    /// Frames the kernels compute per call: 4 on the 128-bit path, 8 on the wide AVX2 path
+    /// (f32); the group that makes every push's work whole blocks.
+    pub fn block_frames(&self) -> usize {
+        self.inner.block_frames()
+    }
+
     /// Forgets all samples: the next push starts a new signal.
     pub fn reset(&mut self) {
         self.inner.reset();

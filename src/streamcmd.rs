@@ -53,6 +53,40 @@ pub struct StreamOptions {
     /// How a clip at a maximum streams: refused, deferred (needs `output`: frames computed as
     /// they arrive, clipped against the signal's maximum when it ends) or running.
     pub clip: specc::ClipMode,
+    /// Frames per emission.
+    pub group: Group,
+}
+
+/// `--group`: frames per emission, or the kernels' block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// This many frames (at least 1).
+    Frames(usize),
+    /// [`specc::Stream::block_frames`].
+    Block,
+}
+
+impl std::str::FromStr for Group {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "block" => Ok(Group::Block),
+            t => t.parse().ok().filter(|n: &usize| *n >= 1).map(Group::Frames).ok_or_else(|| {
+                format!("`{s}` is not a group; give a number of frames (1 or more) or `block`")
+            }),
+        }
+    }
+}
+
+impl Group {
+    /// Applies the group to `st`.
+    pub fn apply(self, st: &mut specc::Stream) {
+        let n = match self {
+            Group::Frames(n) => n,
+            Group::Block => st.block_frames(),
+        };
+        st.set_group(n);
+    }
 }
 
 /// The encoding of the samples on stdin, from the options or a WAV header.
@@ -154,6 +188,7 @@ pub fn run(p: &Pipeline, opts: &StreamOptions) -> Result<usize, Error> {
         )));
     }
     let mut st = p.stream_with(opts.clip)?;
+    opts.group.apply(&mut st);
     let stdin = std::io::stdin();
     let mut r = stdin.lock();
     let mut head = Vec::new();
@@ -320,7 +355,8 @@ fn emit(
     Ok(frames)
 }
 
-fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
+/// `parts` (a stream's outputs) joined along `axis`.
+pub(crate) fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
     let err = |e: ndarray::ShapeError| Error::Internal(format!("cannot join the streamed frames: {e}"));
     match parts.first() {
         None => Err(Error::Internal(String::from("no frames to write"))),

@@ -658,7 +658,28 @@ fn bench_streams_in_chunks() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("\"stream_chunk\": 160, \"pushes\": 50,") && out.contains("push_p99_us"), "{out}");
+    assert!(
+        out.contains("\"stream_chunk\": 160, \"stream_group\": 1, \"pushes\": 50,")
+            && out.contains("push_p99_us"),
+        "{out}"
+    );
+    // Grouped by the kernels' block, with Whisper's clip running: the same pushes.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["bench", "whisper", "--batch", "1", "--seconds", "0.5", "--runs", "1", "--json"])
+        .args(["--stream", "10ms", "--stream-group", "block", "--stream-clip", "running"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("\"stream_chunk\": 160, \"stream_group\": ") && out.contains("\"pushes\": 50,"),
+        "{out}"
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["bench", "whisper", "--stream", "10ms", "--stream-group", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a group of 0 frames is a usage error");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
         .args(["bench", "kaldi_fbank", "--stream", "0"])
         .output()
@@ -810,4 +831,35 @@ fn whisper_running_clip_by_hand() {
         differs += usize::from(u.iter().any(|&v| v < floor));
     }
     assert!(differs > 1, "the test signal should clip in several pushes");
+}
+
+/// `set_group(n)`: every push returns a multiple of `n` frames (holding the rest), `finish` the
+/// remainder, and the concatenation is still the offline run bit for bit.
+#[test]
+fn grouped_frames_come_out_in_multiples_and_equal_offline() {
+    for (spec, sets) in [("kaldi_fbank", &[][..]), ("torchaudio_mel", &["n_mels=40"][..])] {
+        let p = Pipeline::preset(spec, sets).unwrap();
+        let (shape, axis) = shape_of(&p, 2, 7001);
+        let mut rng = Rng(3);
+        let scale = if spec.starts_with("kaldi") { 32768.0 } else { 1.0 };
+        let x = ArrayD::<f32>::from_shape_fn(IxDyn(&shape), |_| (rng.unit() * scale) as f32);
+        let offline = p.run(&Input::F32(x.view())).unwrap();
+        let block = p.stream().unwrap().block_frames();
+        assert!([2, 4, 8].contains(&block), "{spec}: block of {block}");
+        for group in [block, 3] {
+            let mut st = p.stream().unwrap();
+            st.set_group(group);
+            assert_eq!(st.group(), group);
+            let parts = push_all(&mut st, &x, axis, &[160, 1, 997, 0, 5]);
+            let t = st.time_axis().unwrap();
+            for part in &parts[..parts.len() - 1] {
+                assert_eq!(part.shape()[t] % group, 0, "{spec}: group {group}");
+            }
+            assert!(
+                parts[..parts.len() - 1].iter().any(|p| p.shape()[t] > 0),
+                "{spec}: frames before finish"
+            );
+            assert!(bits(&concat(&parts, t)) == bits(&offline), "{spec}: group {group} differs from offline");
+        }
+    }
 }

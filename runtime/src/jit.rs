@@ -427,7 +427,14 @@ pub(crate) fn run_rows<T: Float>(
                     let p0 = (t0 * hop) as i64;
                     let a = (direct.0 - p0).clamp(0, span as i64) as usize;
                     let b = ((direct.1 - p0).clamp(0, span as i64) as usize).max(a);
-                    for i in (0..a).chain(b..span) {
+                    // Positions outside the padded signal are zeros (the lanes past the last
+                    // frame of a short or streamed row read mostly those): filled, not walked.
+                    let last = *lens.last().expect("non-empty") as i64;
+                    let lo = (-p0).clamp(0, a as i64) as usize;
+                    let hi = ((last - p0).clamp(b as i64, span as i64)) as usize;
+                    stage[..lo].fill(T::default());
+                    stage[hi..span].fill(T::default());
+                    for i in (lo..a).chain(b..hi) {
                         stage[i] = padded(row, pads, &lens, &lefts, lens.len() - 1, p0 + i as i64);
                     }
                     if a < b {
@@ -464,6 +471,10 @@ pub(crate) fn run_rows<T: Float>(
                     out_time: time_stride as isize,
                 };
                 let args = half(0);
+                // A partial block runs the load, dft and tail only on the halves holding a
+                // frame: the other half's lanes are not output (the wide FFT still transforms
+                // them, from whatever its scratch held: lanes never mix).
+                let used = if full { halves } else { (frames - t0).div_ceil(half_lanes) };
                 // SAFETY: `src` covers `span = (lanes-1)·hop + length` elements (a slice of the
                 // row or the staged copy); scratch holds `scratch_bytes`, 32-byte aligned, and
                 // is this thread's; `dst` with the strides addresses `bands × lanes` elements
@@ -475,7 +486,7 @@ pub(crate) fn run_rows<T: Float>(
                 // of scratch from byte `16·h` (the program laid scratch out for that).
                 let mut energy = [0.0f64; 8];
                 unsafe {
-                    for h in 0..halves {
+                    for h in 0..used {
                         prog.load(&half(h));
                     }
                     if let Some(e) = &info.energy {
@@ -486,7 +497,7 @@ pub(crate) fn run_rows<T: Float>(
                     }
                     let flag = std::slice::from_raw_parts(scratch.add(info.flag_offset).cast::<T>(), lanes);
                     let mut finite = [true; 8];
-                    for (f, v) in finite.iter_mut().zip(flag) {
+                    for (f, v) in finite.iter_mut().zip(flag).take(used * half_lanes) {
                         *f = v.to_f64().is_finite();
                     }
                     if finite.iter().all(|&f| f) {
@@ -494,7 +505,7 @@ pub(crate) fn run_rows<T: Float>(
                     } else {
                         // Frames with NaN or inf take the sum-of-products DFT; the block's other
                         // frames keep the FFT's result, as they would in any other block.
-                        for h in 0..halves {
+                        for h in 0..used {
                             if finite[h * half_lanes..(h + 1) * half_lanes].iter().any(|f| !f) {
                                 prog.dft(&half(h));
                             }
@@ -531,7 +542,7 @@ pub(crate) fn run_rows<T: Float>(
                             ));
                             keep
                         });
-                        for h in 0..halves {
+                        for h in 0..used {
                             prog.tail(&half(h));
                         }
                         if let (Some(o), Some(keep)) = (info.max_offset, saved) {

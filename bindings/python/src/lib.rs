@@ -407,6 +407,27 @@ impl PyStream {
     fn time_axis(&self) -> PyResult<Option<usize>> {
         Ok(self.lock()?.time_axis())
     }
+
+    /// Frames per emission (see `specc::Stream::set_group`).
+    #[getter]
+    fn group(&self) -> PyResult<usize> {
+        Ok(self.lock()?.group())
+    }
+
+    #[setter]
+    fn set_group(&self, frames: usize) -> PyResult<()> {
+        if frames == 0 {
+            return Err(PyValueError::new_err("group: at least 1 frame"));
+        }
+        self.lock()?.set_group(frames);
+        Ok(())
+    }
+
+    /// Frames the kernels compute per call (the group that makes pushes whole blocks).
+    #[getter]
+    fn block_frames(&self) -> PyResult<usize> {
+        Ok(self.lock()?.block_frames())
+    }
 }
 
 /// The text of a shipped spec, or None.

@@ -250,3 +250,20 @@ def test_stream_running_clip():
         whisper.stream(clip="runing")
     with pytest.raises(ValueError, match="running clip mode needs a clip"):
         specc.preset("kaldi_fbank").stream(clip="running")
+
+
+def test_stream_group():
+    """group=n: pushes return multiples of n frames, finish the rest; the values are the
+    offline run's bit for bit. group="block" is the kernels' block."""
+    mel = specc.preset("torchaudio_mel", n_mels=40)
+    x = clip(9000, seed=6)
+    for group in ("block", 3):
+        st = mel.stream(group=group)
+        n = st.block_frames if group == "block" else 3
+        assert st.group == n and n >= 2
+        parts = [st.push(c) for c in np.array_split(x, 60)]
+        assert all(p.shape[st.time_axis] % n == 0 for p in parts)
+        got = np.concatenate(parts + [st.finish()], axis=st.time_axis)
+        assert np.array_equal(got.view(np.uint32), mel(x).view(np.uint32))
+    with pytest.raises(ValueError, match="group"):
+        mel.stream(group=0)

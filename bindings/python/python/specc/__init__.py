@@ -178,19 +178,24 @@ class Pipeline:
             return [torch.from_numpy(y) if _is_torch(x) else y for x, y in zip(xs, ys)]
         return ys
 
-    def stream(self, deferred: bool = False, clip: Optional[str] = None) -> "Stream":
+    def stream(self, deferred: bool = False, clip: Optional[str] = None, group: Any = 1) -> "Stream":
         """A stream: ``st.push(chunk)`` returns the frames each chunk completes, ``st.finish()``
         the rest; concatenated along ``st.time_axis`` they equal ``self(x)`` bit for bit. Raises
         :class:`SpecError` at the op when the spec needs the whole signal (a ``top_db`` clip).
         For such a clip, ``clip="deferred"`` (or ``deferred=True``) streams the values before
         it and clips them all in ``st.apply_clip`` (the offline result exactly);
         ``clip="running"`` clips each push's frames against the maximum so far (for live use:
-        a frame differs from the offline one wherever a later frame raised the maximum)."""
+        a frame differs from the offline one wherever a later frame raised the maximum).
+        ``group=n`` returns frames in multiples of ``n`` (``"block"``: the frames the kernels
+        compute per call), for throughput at up to ``n - 1`` hops of extra latency; the values
+        do not change."""
         if deferred:
             if clip not in (None, "deferred"):
                 raise ValueError(f"deferred=True and clip={clip!r} disagree")
             clip = "deferred"
-        return Stream(self._core.stream(clip or "exact"))
+        st = Stream(self._core.stream(clip or "exact"))
+        st.group = st.block_frames if group == "block" else group
+        return st
 
     def plan(self, shape: Sequence[int], dtype: Any = "float32") -> Dict[str, Any]:
         """Output ``shape``, ``frames`` per signal, output ``dtype`` and working ``memory``
@@ -268,6 +273,22 @@ class Stream:
         """Deferred clip mode, after :meth:`finish`: every frame of the signal (concatenated
         along :attr:`time_axis`) clipped as the offline run clips them."""
         return self._core.apply_clip(_as_numpy(frames))
+
+    @property
+    def group(self) -> int:
+        """Frames per emission: pushes return multiples of it (``finish`` the rest)."""
+        return self._core.group
+
+    @group.setter
+    def group(self, frames: int) -> None:
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+            raise ValueError(f"group={frames!r}: a number of frames (1 or more) or \"block\"")
+        self._core.group = frames
+
+    @property
+    def block_frames(self) -> int:
+        """Frames the kernels compute per call (4 on the 128-bit path, 8 on the wide one)."""
+        return self._core.block_frames
 
     @property
     def latency(self) -> int:

@@ -31,6 +31,14 @@ class Stream:
     @property
     def time_axis(self) -> Optional[int]:
         """The output axis frames grow along."""
+    @property
+    def group(self) -> int:
+        """Frames per emission."""
+    @group.setter
+    def group(self, frames: int) -> None: ...
+    @property
+    def block_frames(self) -> int:
+        """Frames the kernels compute per call."""
 
 class Pipeline:
     """A compiled pipeline over numpy arrays. Runs release the GIL; one pipeline may run in
