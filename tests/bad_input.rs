@@ -224,6 +224,15 @@ fn npy_cases() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
             "npy-malformed",
             "the header declares 2678038284 bytes but the file holds 87",
         ),
+        // Fuzz finding (npy, session 2026-12-04): a version-1 header whose length field is 0;
+        // the header check subtracted the 12 bytes it had read from the declared 10 (an
+        // overflow panic with overflow checks on, a read of the whole file without).
+        (
+            "v1_header_len_zero",
+            [b"\x93NUMPY\x01\x80\x00\x00\x00\x00\x00\x00\x00pe': '<f4', 'fortran_order': False, 'shape': (0,), }".as_slice(), &[b' '; 60], b"\n"].concat(),
+            "npy-malformed",
+            "the header's length field says 0 bytes",
+        ),
         ("data_too_short", npy("<f4", false, "(4000,)", &le_f32(&signal(100))), "npy-malformed", "truncated"),
         (
             "data_too_long",

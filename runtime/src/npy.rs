@@ -191,11 +191,14 @@ fn header<R: Read + Seek>(r: &mut R, len: u64, p: &str) -> Result<Info, NpyError
                 "the header declares {end} bytes, more than any .npy header needs"
             )));
         }
-        // The 12 bytes read hold a version-1 header's first 2.
+        // The 12 bytes read hold a version-1 header's first 2 (or all of a shorter one).
         let prelude = if pre[6] == 1 { 10 } else { 12 };
-        let mut text = pre[prelude..].to_vec();
+        if end <= prelude as u64 {
+            return Err(malformed(String::from("the header's length field says 0 bytes (no header dict)")));
+        }
+        let mut text = pre[prelude..(end as usize).min(pre.len())].to_vec();
         r.by_ref()
-            .take(end - pre.len() as u64)
+            .take(end.saturating_sub(pre.len() as u64))
             .read_to_end(&mut text)
             .map_err(|source| NpyError::Io { path: p.to_string(), source })?;
         check_literal(&text).map_err(malformed)?;
