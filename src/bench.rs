@@ -145,13 +145,16 @@ fn time_stream(
 const MAX_RUNS: usize = 1_000_000;
 
 /// The input shape for a generated batch: `(batch, samples)` for `[..., samples]`, with a
-/// channel axis of one where the spec has one.
+/// channel axis of one where the spec has one (Kaldi's one channel holds the clips in a row).
 fn batch_shape(p: &Pipeline, batch: usize, samples: usize) -> Result<Vec<usize>, Error> {
     let axes: Vec<&str> = p.graph().user_axes().iter().map(String::as_str).collect();
     Ok(match axes.as_slice() {
         ["...", "samples"] => vec![batch, samples],
         ["batch", "samples", "channels"] => vec![batch, samples, 1],
         ["batch", "channels", "samples"] => vec![batch, 1, samples],
+        // Kaldi's (channels, samples) computes one channel: the clips one after another in it,
+        // so the whole batch is computed.
+        ["channels", "samples"] => vec![1, batch * samples],
         other => {
             return Err(Error::Io(format!(
                 "cannot generate a bench input for layout {other:?}; pass --input"

@@ -4,14 +4,11 @@
 mod common;
 
 use common::{specc, stderr as err};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("specc-audio-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn tmpdir(name: &str) -> common::TmpDir {
+    common::TmpDir::new(&format!("audio-{name}"))
 }
 
 fn read_f32(p: &Path) -> ndarray::ArrayD<f32> {

@@ -23,11 +23,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 // Fixtures
 
 /// A fresh, empty folder for one test.
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("specc-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn tmpdir(name: &str) -> common::TmpDir {
+    common::TmpDir::new(&format!("bad-{name}"))
 }
 
 /// A version-1 `.npy` whose header dict is `dict` (any text), padded as numpy pads it.

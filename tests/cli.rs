@@ -173,6 +173,15 @@ fn bench_reports_json() {
     }
     let o = specc(&["bench", "whisper", "--batch", "3", "--seconds", "1", "--runs", "1", "--threads", "2"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("frames/s"), "{}", stderr(&o));
+    // Every preset benches without --input; Kaldi's one channel holds the clips in a row.
+    for spec in specc::PRESETS.iter().map(|(n, _)| *n) {
+        let o = specc(&["bench", spec, "--batch", "2", "--seconds", "0.5", "--runs", "1", "--json"]);
+        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+    }
+    let o = specc(&["bench", "kaldi_fbank", "--batch", "2", "--seconds", "0.5", "--runs", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["input_shape"], serde_json::json!([1, 16000]));
+    assert_eq!(v["frames"], 98);
 }
 
 /// `SPECC_PERF_MAP=1` makes the JIT list its kernels in `/tmp/perf-<pid>.map` (perf's format:

@@ -675,7 +675,7 @@ def main():
                     help="times every peer is run, interleaved (figures: medians over rounds)")
     ap.add_argument("--peers", default=None, help=f"comma list (default: {','.join(ALL_PEERS)})")
     ap.add_argument("--engine", default=None, help="passed to specc run/bench as --engine (jit|interp)")
-    ap.add_argument("--specc", default=os.path.join(REPO, "target", "release", "specc"))
+    ap.add_argument("--specc", default=os.environ.get("SPECC_PEERS_BIN") or os.path.join(REPO, "target", "release", "specc"))
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--seconds", type=float, default=SECONDS)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per peer process")

@@ -70,3 +70,27 @@ pub fn golden_cases() -> Vec<Case> {
     let m: Manifest = serde_json::from_str(&text).expect("manifest parses");
     m.cases
 }
+
+/// A scratch folder for one test, removed when dropped (also when the test fails), so test
+/// runs leave nothing in the system's temporary folder.
+pub struct TmpDir(tempfile::TempDir);
+
+impl TmpDir {
+    /// A new empty folder whose name starts with `specc-<prefix>-`.
+    pub fn new(prefix: &str) -> TmpDir {
+        TmpDir(tempfile::Builder::new().prefix(&format!("specc-{prefix}-")).tempdir().expect("temp dir"))
+    }
+}
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TmpDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
