@@ -138,8 +138,15 @@ fn refusal(g: &Graph, clip_mode: bool) -> Option<Refusal> {
         Scope::Tensor => String::from("the whole tensor"),
         Scope::Trailing(k) => format!("each item's last {k} axes"),
     };
+    let clips = |op: &Op| matches!(op, Op::Db { top_db: Some(_), .. } | Op::Db { reference: DbRef::Max, .. });
     g.nodes.iter().enumerate().find_map(|(node, n)| {
         let why = match &n.op {
+            // A dct mixes the clipped values of a frame: the clip must be final before it runs.
+            op if clip_mode && clips(op) && g.nodes[node..].iter().any(|m| matches!(m.op, Op::Dct(_))) => {
+                String::from(
+                    "`db` clips at a maximum before `dct` mixes each frame's values: the clip can be neither deferred past it nor applied per push",
+                )
+            }
             Op::Db { .. } if clip_mode => return None,
             Op::Db { top_db: Some(t), scope, .. } => format!(
                 "`db` clips every value at the maximum over {} minus {t}: that maximum is known only when the signal has ended",
@@ -151,9 +158,6 @@ fn refusal(g: &Graph, clip_mode: bool) -> Option<Refusal> {
             ),
             Op::SubtractMean => String::from(
                 "`subtract_mean` subtracts each column's mean over all of the signal's frames",
-            ),
-            Op::Deltas(_) => String::from(
-                "`deltas` read frames ahead and, at the signal's end, fit the last frames; specc does not stream them (yet)",
             ),
             Op::Pad { amount: PadAmount::Same { .. }, .. } => String::from(
                 "`pad_same`'s left pad depends on the signal's length, known only at its end",

@@ -100,6 +100,24 @@ fn variants() -> &'static [(String, Pipeline, bool)] {
                 (format!("{name} {sets:?}"), p, *f64)
             })
             .collect();
+        // Deltas: torchaudio's replicate stencil (orders iterate), and librosa's interp fits on
+        // Kaldi MFCCs (a spec line appended: the edge windows at both ends of the signal).
+        for sets in [&["log_mels=true", "deltas=2"][..], &["log_mels=true", "deltas=1", "delta_win_length=9"]]
+        {
+            let p = Pipeline::preset("torchaudio_mfcc", sets).unwrap();
+            v.push((format!("torchaudio_mfcc {sets:?}"), p, false));
+        }
+        let kaldi = specc::preset_text("kaldi_mfcc").unwrap();
+        let last = "  |> layout(frames, coeffs)";
+        assert!(kaldi.contains(last), "the kaldi_mfcc preset changed; update this test");
+        for (w, order) in [(9, 2), (5, 1)] {
+            let text = kaldi.replace(
+                last,
+                &format!("  |> deltas(width: {w}, order: {order}, mode: interp, append: true)\n{last}"),
+            );
+            let p = Pipeline::compile("kaldi_mfcc_deltas.spec", &text, &[]).unwrap();
+            v.push((format!("kaldi_mfcc + interp deltas width {w} order {order}"), p, false));
+        }
         let w = Pipeline::compile("whisper_unclipped.spec", &whisper_unclipped(), &[]).unwrap();
         v.push((String::from("whisper without clip"), w, false));
         let w =
@@ -349,6 +367,9 @@ fn apply_clip_needs_a_finished_deferred_stream() {
     assert!(st.apply_clip(&mut part).is_err());
     let e = Pipeline::preset("torchaudio_mfcc", &["deltas=1"]).unwrap().stream_deferred().unwrap_err();
     assert!(e.to_string().contains("cannot stream exactly"), "{e}");
+    let e =
+        Pipeline::preset("torchaudio_mfcc", &[]).unwrap().stream_with(specc::ClipMode::Running).unwrap_err();
+    assert!(format!("{e:?}").contains("before `dct`"), "{e:?}");
 }
 
 #[test]
@@ -380,12 +401,6 @@ fn what_needs_the_whole_signal_is_refused_by_name() {
         ),
         ("kaldi_fbank", &["subtract_mean=true"], "subtract_mean()", "--set subtract_mean=false"),
         ("kaldi_mfcc", &["subtract_mean=true"], "subtract_mean()", "mean over all"),
-        (
-            "torchaudio_mfcc",
-            &["log_mels=true", "deltas=1"],
-            "deltas(width: delta_win_length",
-            "`deltas` read frames ahead",
-        ),
         ("keras_stft", &["padding=same"], "pad_same(length: frame_length, hop: hop)", "length"),
     ];
     for (preset, sets, at, says) in cases {
@@ -617,6 +632,8 @@ fn which_presets_stream_as_the_readme_says() {
         ("torchaudio_mel", &[], Some((200, 201))),
         ("torchaudio_mfcc", &[], None),
         ("torchaudio_mfcc", &["log_mels=true"], Some((200, 201))),
+        // deltas=2 of width 5 read 2·2 frames ahead, 200 samples each.
+        ("torchaudio_mfcc", &["log_mels=true", "deltas=2"], Some((200 + 4 * 200, 201))),
         ("librosa_mel", &[], None),
         ("librosa_mel", &["top_db=none"], Some((1024, 0))),
         ("librosa_mel", &["power_to_db=false"], Some((1024, 0))),
@@ -837,7 +854,11 @@ fn whisper_running_clip_by_hand() {
 /// remainder, and the concatenation is still the offline run bit for bit.
 #[test]
 fn grouped_frames_come_out_in_multiples_and_equal_offline() {
-    for (spec, sets) in [("kaldi_fbank", &[][..]), ("torchaudio_mel", &["n_mels=40"][..])] {
+    for (spec, sets) in [
+        ("kaldi_fbank", &[][..]),
+        ("torchaudio_mel", &["n_mels=40"][..]),
+        ("torchaudio_mfcc", &["log_mels=true", "deltas=2"][..]),
+    ] {
         let p = Pipeline::preset(spec, sets).unwrap();
         let (shape, axis) = shape_of(&p, 2, 7001);
         let mut rng = Rng(3);

@@ -901,7 +901,7 @@ fn dense<T: Float>(
 /// derivatives of orders `1..=order` in f64 from the column, rounded once when stored (with
 /// `append`, order `o` into columns `o·values ..`; else the last order in place). Returns the
 /// values per frame after it.
-fn deltas<T: Float>(
+pub(crate) fn deltas<T: Float>(
     d: &Deltas,
     out: &mut [T],
     bases: &[usize],
@@ -995,7 +995,7 @@ fn log_energy(sum: f64, e: &EnergyColumn) -> f64 {
 
 /// Output index of frame 0, band 0 of each row of the (selected) input, rows in row-major
 /// order of the lead axes.
-fn row_bases(lead_sizes: &[usize], map: &OutMap) -> Vec<usize> {
+pub(crate) fn row_bases(lead_sizes: &[usize], map: &OutMap) -> Vec<usize> {
     let nrows: usize = lead_sizes.iter().product();
     (0..nrows)
         .map(|r| {

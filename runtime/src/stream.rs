@@ -15,13 +15,17 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{concatenate, ArrayD, Axis, IxDyn, Slice};
 use specc_compiler::codegen::program::Program;
-use specc_compiler::graph::{Clip, DTypeRule, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size};
+use specc_compiler::graph::{
+    Clip, DTypeRule, DeltaMode, Deltas, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size,
+};
 use specc_compiler::interp::symmetric_index;
-use specc_compiler::kernel::{Over, StageKind};
+use specc_compiler::kernel::{CrossFrame, Over, StageKind};
 
-use crate::jit::{out_map, reflect_index, rows_of, run_clip, run_rows, Float, Programs, ScopeMax};
+use crate::jit::{
+    deltas, out_map, reflect_index, row_bases, rows_of, run_clip, run_rows, Float, Programs, ScopeMax,
+};
 use crate::{Input, Limits, Output, RunError};
 
 /// A streaming run of one graph: [`Stream::push`] chunks, [`Stream::finish`] at the end.
@@ -39,6 +43,9 @@ pub struct Stream {
     mode: ClipMode,
     /// The clip after the blocks, in the deferred and running modes.
     clip: Option<Clip>,
+    /// A `deltas` stage after the blocks: frames come out once the frames after them that
+    /// their derivatives read have been computed.
+    deltas: Option<Deltas>,
     /// In deferred clip mode, after `finish`: what [`Stream::apply_clip`] needs.
     ended: Option<Ended>,
     /// The time axis of the last signal's output, kept after `finish` for concatenating.
@@ -139,6 +146,25 @@ struct Core1<T> {
     /// Chunks in standard layout are the rows one after another (samples the last axis, no
     /// axis selected): a push appends them without the general reshaping of `rows_of`.
     rows_direct: bool,
+    /// The `deltas` stage's frames held back, if the graph has one.
+    deltas: Option<DeltaStream<T>>,
+}
+
+/// A `deltas` stage over a stream: the frames the blocks computed, kept until the frames their
+/// derivatives read (the lag after them) are computed too, then run through the offline stage
+/// over a window holding every frame those derivatives read, so each emitted frame is computed
+/// from the same values in the same order as offline (the window's own edges fall only on
+/// frames not emitted from it, or on the signal's true ends).
+struct DeltaStream<T> {
+    d: Deltas,
+    /// Frames read past a frame on either side.
+    lag: usize,
+    /// The blocks' frames `[lo, lo + len)` in the output layout (the derivative columns not
+    /// filled yet).
+    hist: ArrayD<T>,
+    lo: usize,
+    /// Frames returned so far.
+    emitted: usize,
 }
 
 /// Frame counts are planned without a memory limit: the stream never holds the whole signal.
@@ -177,8 +203,19 @@ impl Stream {
         let prog = programs.get(&g, precision).map_err(|why| {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
-        let clip = check_phases(&prog, mode)?;
-        Ok(Stream { g, programs, geo, state: None, mode, clip, ended: None, time_axis: None, group: 1 })
+        let (clip, deltas) = check_phases(&prog, mode)?;
+        Ok(Stream {
+            g,
+            programs,
+            geo,
+            state: None,
+            mode,
+            clip,
+            deltas,
+            ended: None,
+            time_axis: None,
+            group: 1,
+        })
     }
 
     /// How this stream treats a clip against a maximum.
@@ -259,7 +296,8 @@ impl Stream {
     /// `length / 2`; for uncentred framing (Kaldi's `snip_edges`) the whole window. The first
     /// frames also wait for [`Stream::warmup`] samples, to mirror the signal's start.
     pub fn latency(&self) -> usize {
-        (self.geo.length as i64 - self.geo.left).max(0) as usize
+        let lag = self.deltas.as_ref().map_or(0, delta_lag) * self.geo.hop;
+        (self.geo.length as i64 - self.geo.left).max(0) as usize + lag
     }
 
     /// Samples needed before any frame reading the left pad is emitted: a reflect pad of `l`
@@ -286,8 +324,8 @@ impl Stream {
     /// Frames emitted since the start.
     pub fn emitted(&self) -> usize {
         self.state.as_ref().map_or(0, |s| match &s.core {
-            Core::F32(c) => c.emitted,
-            Core::F64(c) => c.emitted,
+            Core::F32(c) => c.returned(),
+            Core::F64(c) => c.returned(),
         })
     }
 
@@ -422,6 +460,7 @@ impl Stream {
             refuse(format!("streaming runs the JIT's kernels, and the JIT cannot compile this graph: {why}"))
         })?;
         check_phases(&prog, self.mode)?;
+        let deltas = self.deltas;
         if let Some((axis, index)) = &prog.info().select {
             let have = axes.iter().find(|(a, _)| a == axis).map_or(0, |(_, s)| *s);
             if *index >= have {
@@ -433,8 +472,8 @@ impl Stream {
             }
         }
         let core = match precision {
-            Precision::F32 => Core::F32(Core1::new(g, prog, chunk, &lead_shape, samples_axis)?),
-            Precision::F64 => Core::F64(Core1::new(g, prog, chunk, &lead_shape, samples_axis)?),
+            Precision::F32 => Core::F32(Core1::new(g, prog, chunk, &lead_shape, samples_axis, deltas)?),
+            Precision::F64 => Core::F64(Core1::new(g, prog, chunk, &lead_shape, samples_axis, deltas)?),
         };
         Ok(State { dtype, lead_shape, samples_axis, core })
     }
@@ -469,12 +508,21 @@ fn precision_of(g: &Graph, dtype: &str) -> Result<Precision, RunError> {
     }
 }
 
-/// Only the phase over blocks streams: any later phase reads the whole output. In the deferred
-/// and running clip modes, one clip stage after the blocks is allowed (and returned).
-fn check_phases(prog: &Program, mode: ClipMode) -> Result<Option<Clip>, RunError> {
+/// Only the phase over blocks streams, and a `deltas` stage after it (each frame's derivatives
+/// read a bounded number of frames around it): any other later phase reads the whole output.
+/// In the deferred and running clip modes, one clip stage after the blocks is allowed. Returns
+/// the clip and the deltas.
+fn check_phases(prog: &Program, mode: ClipMode) -> Result<(Option<Clip>, Option<Deltas>), RunError> {
     let mut clip = None;
+    let mut found_deltas = None;
     let modal = mode != ClipMode::Exact;
     for ph in &prog.info().plan.phases {
+        if let (Over::Signals, None, None, [st]) = (ph.over, &clip, &found_deltas, ph.stages.as_slice()) {
+            if let StageKind::CrossFrame(CrossFrame::Deltas(d)) = &st.kind {
+                found_deltas = Some(*d);
+                continue;
+            }
+        }
         if let (true, None, [st]) = (modal && ph.over == Over::Output, &clip, ph.stages.as_slice()) {
             if let StageKind::Clip(c) = &st.kind {
                 clip = Some(c.clip);
@@ -495,7 +543,17 @@ fn check_phases(prog: &Program, mode: ClipMode) -> Result<Option<Clip>, RunError
             "the {name} clip mode needs a clip after the blocks, and this graph has none"
         )));
     }
-    Ok(clip)
+    Ok((clip, found_deltas))
+}
+
+/// Frames a `deltas` stage reads past a frame on either side: its half width (Savitzky-Golay
+/// fits read the original values), or the stencil's reach per order (each order reads the
+/// last).
+fn delta_lag(d: &Deltas) -> usize {
+    match d.mode {
+        DeltaMode::Interp => d.width / 2,
+        DeltaMode::Replicate => d.order * (d.width.saturating_sub(1) / 2),
+    }
 }
 
 /// Reads the framed load's geometry and checks what streaming needs of the graph.
@@ -598,11 +656,19 @@ impl<T: Float> Core1<T> {
         chunk: &Input<'_>,
         lead_shape: &[usize],
         axis: usize,
+        deltas: Option<Deltas>,
     ) -> Result<Self, RunError> {
         let (_, lead_names, lead_sizes, _) = rows_of::<T>(g, chunk, prog.info())?;
         let nrows = lead_sizes.iter().product();
         let (out_shape, out_t) = Self::shape_of(g, lead_shape, axis)?;
         let rows_direct = axis + 1 == lead_shape.len() && prog.info().select.is_none();
+        let deltas = deltas.map(|d| DeltaStream {
+            lag: delta_lag(&d),
+            d,
+            hist: ArrayD::from_elem(IxDyn(&out_shape), T::default()),
+            lo: 0,
+            emitted: 0,
+        });
         Ok(Core1 {
             prog,
             lead_names,
@@ -617,6 +683,7 @@ impl<T: Float> Core1<T> {
             out_shape,
             out_t,
             rows_direct,
+            deltas,
         })
     }
 
@@ -673,9 +740,64 @@ impl<T: Float> Core1<T> {
         };
         self.received += c;
         let ready = self.ready(g, geo, dtype, lead_shape, axis)?;
-        let ready = self.emitted + (ready - self.emitted) / group * group;
+        // With deltas the group applies to the frames they return (the blocks run as soon as
+        // their samples are in).
+        let ready = match self.deltas {
+            Some(_) => ready,
+            None => self.emitted + (ready - self.emitted) / group * group,
+        };
         let out = self.emit(g, geo, ready, None)?;
         self.trim(geo);
+        self.deltas_of(g, out, group, None)
+    }
+
+    /// With a `deltas` stage: keeps `base` (the blocks' newest frames) and returns the frames
+    /// whose derivatives can now be computed exactly (all of them once the signal's `total`
+    /// frames are known), in multiples of `group`. Without one, `base` itself.
+    fn deltas_of(
+        &mut self,
+        g: &Graph,
+        base: ArrayD<T>,
+        group: usize,
+        total: Option<usize>,
+    ) -> Result<ArrayD<T>, RunError> {
+        let (t, values) = (self.out_t, self.prog.info().out_bands());
+        let Some(ds) = &mut self.deltas else { return Ok(base) };
+        if base.len_of(Axis(t)) > 0 {
+            ds.hist = concatenate(Axis(t), &[ds.hist.view(), base.view()])
+                .map_err(|e| RunError::Engine(format!("internal error: joining frames: {e}")))?;
+        }
+        let frames = ds.hist.len_of(Axis(t));
+        let avail = ds.lo + frames;
+        let end = match total {
+            Some(n) => n,
+            None => {
+                let end = avail.saturating_sub(ds.lag).max(ds.emitted);
+                ds.emitted + (end - ds.emitted) / group * group
+            }
+        };
+        // Savitzky-Golay fits need a whole window of frames (the offline run refuses fewer).
+        let short = ds.d.mode == DeltaMode::Interp && frames < ds.d.width;
+        if end <= ds.emitted || (short && total.is_none()) {
+            let mut shape = self.out_shape.clone();
+            shape[t] = 0;
+            return Ok(ArrayD::from_elem(IxDyn(&shape), T::default()));
+        }
+        let mut win = ds.hist.as_standard_layout().into_owned();
+        let map =
+            out_map(g, &self.lead_names, &self.lead_sizes, frames, self.prog.info().plan.output_values())
+                .map_err(RunError::Engine)?;
+        let bases = row_bases(&self.lead_sizes, &map);
+        let data = win
+            .as_slice_mut()
+            .ok_or_else(|| RunError::Engine(String::from("internal error: frames not in standard layout")))?;
+        deltas(&ds.d, data, &bases, &map, frames, values)?;
+        let out = win.slice_axis(Axis(t), Slice::from(ds.emitted - ds.lo..end - ds.lo)).to_owned();
+        ds.emitted = end;
+        // Keep what the next frames' derivatives read (and a whole fit window at the end).
+        let keep_from = end.saturating_sub(ds.lag.max(ds.d.width)).max(ds.lo);
+        ds.hist = ds.hist.slice_axis(Axis(t), Slice::from(keep_from - ds.lo..)).to_owned();
+        ds.lo = keep_from;
         Ok(out)
     }
 
@@ -695,7 +817,13 @@ impl<T: Float> Core1<T> {
                 self.emitted, plan.frames
             )));
         }
-        self.emit(g, geo, plan.frames, Some(n))
+        let out = self.emit(g, geo, plan.frames, Some(n))?;
+        self.deltas_of(g, out, 1, Some(plan.frames))
+    }
+
+    /// Frames returned so far (behind the blocks' by the deltas' lag).
+    fn returned(&self) -> usize {
+        self.deltas.as_ref().map_or(self.emitted, |d| d.emitted)
     }
 
     /// Frames whose values no later sample can change: the library keeps them at this length
@@ -796,8 +924,8 @@ impl<T: Float> Core1<T> {
                 seg[lo..hi].copy_from_slice(&row[from..from + (hi - lo)]);
             }
         }
-        let map =
-            out_map(g, &self.lead_names, &self.lead_sizes, k, info.out_bands()).map_err(RunError::Engine)?;
+        let map = out_map(g, &self.lead_names, &self.lead_sizes, k, info.plan.output_values())
+            .map_err(RunError::Engine)?;
         let slice = out
             .as_slice_mut()
             .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
