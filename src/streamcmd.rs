@@ -355,7 +355,7 @@ fn emit(
     Ok(frames)
 }
 
-/// `parts` (a stream's outputs) joined along `axis`.
+/// `parts` (a stream's outputs) joined along `axis`, in C order (as `run` writes).
 pub(crate) fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
     let err = |e: ndarray::ShapeError| Error::Internal(format!("cannot join the streamed frames: {e}"));
     match parts.first() {
@@ -365,14 +365,19 @@ pub(crate) fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
                 .iter()
                 .filter_map(|o| if let Output::F32(a) = o { Some(a.view()) } else { None })
                 .collect();
-            Ok(Output::F32(ndarray::concatenate(Axis(axis), &v).map_err(err)?))
+            // `concatenate` lays out a join along an inner axis column-major; `run` writes C order.
+            Ok(Output::F32(
+                ndarray::concatenate(Axis(axis), &v).map_err(err)?.as_standard_layout().into_owned(),
+            ))
         }
         Some(Output::F64(_)) => {
             let v: Vec<_> = parts
                 .iter()
                 .filter_map(|o| if let Output::F64(a) = o { Some(a.view()) } else { None })
                 .collect();
-            Ok(Output::F64(ndarray::concatenate(Axis(axis), &v).map_err(err)?))
+            Ok(Output::F64(
+                ndarray::concatenate(Axis(axis), &v).map_err(err)?.as_standard_layout().into_owned(),
+            ))
         }
     }
 }

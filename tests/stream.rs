@@ -543,6 +543,30 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&ran).unwrap(), "{args:?}");
     }
 
+    // A layout with frames last (torchaudio's) and deltas: the same file as run, byte for byte
+    // (C order, as run writes).
+    let sets = ["--set", "log_mels=true", "--set", "deltas=2"];
+    let (streamed, whole) = (dir.join("mfcc_stream.npy"), dir.join("mfcc_run.npy"));
+    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["run", "torchaudio_mfcc", wav, "-o"])
+        .arg(&whole)
+        .args(sets)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["stream", "torchaudio_mfcc", "-o"])
+        .arg(&streamed)
+        .args(sets)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&whole).unwrap());
+
     // Whisper's clip deferred to the end: the same file as run.
     let (streamed, whole) = (dir.join("whisper_stream.npy"), dir.join("whisper_run.npy"));
     let o = Command::new(env!("CARGO_BIN_EXE_specc"))

@@ -267,3 +267,15 @@ def test_stream_group():
         assert np.array_equal(got.view(np.uint32), mel(x).view(np.uint32))
     with pytest.raises(ValueError, match="group"):
         mel.stream(group=0)
+
+
+def test_stream_deltas():
+    """A deltas stage streams (frames held until the frames their derivatives read have come),
+    equal to the offline run bit for bit."""
+    mfcc = specc.preset("torchaudio_mfcc", log_mels=True, deltas=2)
+    x = clip(8000, seed=7)
+    st = mfcc.stream()
+    parts = [st.push(c) for c in np.array_split(x, 23)] + [st.finish()]
+    got = np.concatenate(parts, axis=st.time_axis)
+    assert np.array_equal(got.view(np.uint32), mfcc(x).view(np.uint32))
+    assert st.latency == 200 + 4 * 200
