@@ -544,61 +544,14 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
     }
 
     // A layout with frames last (torchaudio's) and deltas: the same file as run, byte for byte
-    // (C order, as run writes).
-    let sets = ["--set", "log_mels=true", "--set", "deltas=2"];
-    let (streamed, whole) = (dir.join("mfcc_stream.npy"), dir.join("mfcc_run.npy"));
-    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["run", "torchaudio_mfcc", wav, "-o"])
-        .arg(&whole)
-        .args(sets)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["stream", "torchaudio_mfcc", "-o"])
-        .arg(&streamed)
-        .args(sets)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&whole).unwrap());
-
-    // Whisper's clip deferred to the end: the same file as run.
+    // (C order, as run writes); Whisper's clip deferred to the end: the same file as run.
+    same_file_as_run(&dir, wav, "torchaudio_mfcc", &["--set", "log_mels=true", "--set", "deltas=2"], &[]);
+    same_file_as_run(&dir, wav, "whisper", &[], &["--defer-clip"]);
     let (streamed, whole) = (dir.join("whisper_stream.npy"), dir.join("whisper_run.npy"));
-    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["run", "whisper", wav, "-o"])
-        .arg(&whole)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["stream", "whisper", "--defer-clip", "-o"])
-        .arg(&streamed)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&whole).unwrap());
 
     // The running clip: frames on stdout as they come, as many as run gives; the last frame
     // (clipped against the whole recording's maximum) equals run's.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["stream", "whisper", "--running-clip"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = stream_wav(wav, &["stream", "whisper", "--running-clip"]);
     let whole_f32 = match specc::npy::read(&whole).unwrap() {
         specc::npy::Array::F32(a) => a,
         _ => panic!("whisper writes f32"),
@@ -640,6 +593,44 @@ fn the_cli_streams_a_pipe_in_small_writes_like_run() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `specc ARGS` with the file `wav` on stdin; asserts it succeeds.
+fn stream_wav(wav: &str, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(wav).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// `specc stream SPEC SETS FLAGS -o` fed `wav` on stdin writes the same bytes as
+/// `specc run SPEC wav SETS`.
+fn same_file_as_run(dir: &std::path::Path, wav: &str, spec: &str, sets: &[&str], flags: &[&str]) {
+    use std::process::Command;
+    let (streamed, whole) = (dir.join(format!("{spec}_stream.npy")), dir.join(format!("{spec}_run.npy")));
+    let o = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["run", spec, wav, "-o"])
+        .arg(&whole)
+        .args(sets)
+        .output();
+    let o = o.unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = streamed.to_str().unwrap();
+    stream_wav(wav, &[&["stream", spec, "-o", out], sets, flags].concat());
+    assert_eq!(
+        std::fs::read(&streamed).unwrap(),
+        std::fs::read(&whole).unwrap(),
+        "{spec} {sets:?} {flags:?}"
+    );
 }
 
 /// The README's table of which presets stream (with their defaults, and with the `--set`
