@@ -7,8 +7,36 @@
 //! natural log on exp(x)). Angles are not drawn here (the property test covers them).
 #![no_main]
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use libfuzzer_sys::fuzz_target;
 use specc::{Engine, Input, Pipeline};
+
+/// Pipelines already compiled, by preset and `--set` values: libFuzzer's mutations mostly
+/// change the samples and keep the leading bytes that choose the params, so most inputs reuse
+/// a compiled pipeline (its JIT program and interpreter graph) instead of compiling again.
+/// Bounded: cleared when it reaches `CACHED` entries.
+static PIPELINES: Mutex<Option<HashMap<(&'static str, Vec<String>), Option<(Pipeline, Pipeline)>>>> =
+    Mutex::new(None);
+const CACHED: usize = 256;
+
+/// The JIT and interpreter pipelines of `preset` with `sets`, or None if it does not compile.
+fn pipelines(preset: &'static str, sets: &[String]) -> Option<(Pipeline, Pipeline)> {
+    let mut guard = PIPELINES.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = guard.get_or_insert_with(HashMap::new);
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache
+        .entry((preset, sets.to_vec()))
+        .or_insert_with(|| {
+            let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+            let p = Pipeline::preset(preset, &refs).ok()?;
+            Some((p.clone().with_engine(Engine::Jit), p.with_engine(Engine::Interp)))
+        })
+        .clone()
+}
 
 struct Bytes<'a>(&'a [u8]);
 
@@ -115,10 +143,9 @@ fuzz_target!(|data: &[u8]| {
         x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][special as usize / 4 % 3];
     }
     let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), x).expect("shape");
-    let refs: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let Ok(p) = Pipeline::preset(preset, &refs) else { return };
-    let run = |e: Engine| p.clone().with_engine(e).run(&Input::F32(a.view())).map(|o| o.to_f64());
-    let (got, want) = (run(Engine::Jit), run(Engine::Interp));
+    let Some((jit, interp)) = pipelines(preset, &sets) else { return };
+    let run = |p: &Pipeline| p.run(&Input::F32(a.view())).map(|o| o.to_f64());
+    let (got, want) = (run(&jit), run(&interp));
     let (got, want) = match (got, want) {
         (Ok(g), Ok(w)) => (g, w),
         (Err(_), Err(_)) => return,
