@@ -101,17 +101,22 @@ fn row<T: Copy>(spec: &MelSpec, points: &[T], weight: impl Fn(T) -> f64) -> Vec<
     points.iter().enumerate().map(|(k, &x)| if spec.zero_dc && k == 0 { 0.0 } else { weight(x) }).collect()
 }
 
-/// JAX's `jnp.linspace` in float32: `start * (1 - i/div) + stop * (i/div)`, last point `stop`.
+/// JAX's `jnp.linspace` in float32 as XLA compiles it: the division by `num - 1` becomes a
+/// multiplication by its float32 reciprocal `c`, `stop * (i * c)` is reassociated to
+/// `i * (stop * c)`, and LLVM contracts the rest into FMAs:
+/// `fma(i, stop·c, start · fma(-i, c, 1))`, last point `stop` (read from the optimized HLO and
+/// checked against `jnp.linspace` on random ranges and lengths).
 fn linspace_f32(start: f32, stop: f32, num: usize) -> Vec<f32> {
     match num {
         0 => Vec::new(),
         1 => vec![start],
         _ => {
-            let div = (num - 1) as f32;
+            let c = 1.0 / (num - 1) as f32;
+            let sc = stop * c;
             let mut v: Vec<f32> = (0..num - 1)
                 .map(|i| {
-                    let step = i as f32 / div;
-                    start * (1.0 - step) + stop * step
+                    let i = i as f32;
+                    i.mul_add(sc, start * (-i).mul_add(c, 1.0))
                 })
                 .collect();
             v.push(stop);
@@ -162,13 +167,15 @@ pub fn xla_log_f32(x: f32) -> f32 {
 }
 
 /// The filterbank computed in float32 the way Keras's `linear_to_mel_weight_matrix` (a port of
-/// TF's) computes it: float32 `linspace` bins and band edges, float32 HTK mel with XLA's `log`,
-/// float32 slopes. Scalar edges go through Python floats first (`1 + f / 700` in float64), as
-/// in Keras.
+/// TF's) computes it on JAX, op by op as XLA runs each: float32 `linspace` bins and band edges,
+/// the HTK mel `1127 · log(1 + f / 700)` with the division by the constant 700 done as a
+/// multiplication by its float32 reciprocal (XLA's rewrite) and XLA's `log`, float32 slopes.
+/// The edges are float32 tensors first (`convert_to_tensor`), like the bins.
 fn filterbank_f32(spec: &MelSpec) -> Vec<Vec<f64>> {
     let bins = spec.n_fft / 2 + 1;
-    let mel_t = |f: f32| 1127.0f32 * xla_log_f32(1.0f32 + f / 700.0f32);
-    let mel_s = |f: f64| 1127.0f32 * xla_log_f32((1.0 + f / 700.0) as f32);
+    let recip = 1.0f32 / 700.0;
+    let mel_t = |f: f32| 1127.0f32 * xla_log_f32(1.0f32 + f * recip);
+    let mel_s = |f: f64| mel_t(f as f32);
     let to_mel = |f: f32, s: f64| match spec.scale {
         MelScale::Htk => (mel_t(f), mel_s(s)),
         MelScale::Slaney => (hz_to_mel(f as f64, spec.scale) as f32, hz_to_mel(s, spec.scale) as f32),
