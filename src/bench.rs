@@ -32,28 +32,6 @@ pub struct BenchOptions {
     pub stream_clip: specc::ClipMode,
 }
 
-/// `bench --stream-clip`: the stream's clip mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum StreamClip {
-    /// Refuse a clip at a maximum (`Pipeline::stream`).
-    Exact,
-    /// Clip the concatenated frames at the end (timed).
-    Deferred,
-    /// Clip each push's frames against the maximum so far.
-    Running,
-}
-
-impl StreamClip {
-    /// The library's mode.
-    pub fn mode(self) -> specc::ClipMode {
-        match self {
-            StreamClip::Exact => specc::ClipMode::Exact,
-            StreamClip::Deferred => specc::ClipMode::Deferred,
-            StreamClip::Running => specc::ClipMode::Running,
-        }
-    }
-}
-
 /// A chunk size for `bench --stream`: samples, or milliseconds at the spec's rate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StreamChunk {
@@ -94,7 +72,8 @@ fn slice(x: &npy::Array, axis: usize, a: usize, b: usize) -> specc::Input<'_> {
 }
 
 /// Per-push latencies and whole-stream times of streaming `x` in chunks of `chunk` samples,
-/// over `runs` streams (after one warm-up): (push times, stream times), in seconds.
+/// over `runs` streams (after one warm-up): (push times, stream times) in seconds, and the
+/// frames per emission the streams used.
 fn time_stream(
     p: &Pipeline,
     x: &npy::Array,
@@ -102,14 +81,16 @@ fn time_stream(
     chunk: usize,
     runs: usize,
     opts: &BenchOptions,
-) -> Result<(Vec<f64>, Vec<f64>), Error> {
+) -> Result<(Vec<f64>, Vec<f64>, usize), Error> {
     let n = x.view().shape()[axis];
     let mut pushes = Vec::new();
     let mut totals = Vec::new();
+    let mut group = 1;
     let deferred = opts.stream_clip == specc::ClipMode::Deferred;
     for run in 0..=runs {
         let mut st = p.stream_with(opts.stream_clip)?;
         opts.stream_group.apply(&mut st);
+        group = st.group();
         let start = Instant::now();
         let mut at = 0;
         let mut parts = Vec::new();
@@ -137,7 +118,7 @@ fn time_stream(
             totals.push(start.elapsed().as_secs_f64());
         }
     }
-    Ok((pushes, totals))
+    Ok((pushes, totals, group))
 }
 
 /// The most timed runs `--runs` takes: far beyond any useful median, and a bound on the list of
@@ -298,11 +279,7 @@ pub fn run(spec: &str, sets: &[String], engine: specc::Engine, opts: &BenchOptio
             StreamChunk::Samples(s) => s,
             StreamChunk::Millis(ms) => ((ms * rate / 1000.0).round() as usize).max(1),
         };
-        let (pushes, totals) = time_stream(&p, &x, s_axis, chunk, opts.runs.max(1), opts)?;
-        let group = match opts.stream_group {
-            crate::streamcmd::Group::Frames(n) => n,
-            crate::streamcmd::Group::Block => p.stream_with(opts.stream_clip)?.block_frames(),
-        };
+        let (pushes, totals, group) = time_stream(&p, &x, s_axis, chunk, opts.runs.max(1), opts)?;
         let mut sorted = pushes.clone();
         sorted.sort_by(f64::total_cmp);
         let pct = |q: f64| sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1];

@@ -110,8 +110,8 @@ enum Cmd {
         stream_group: streamcmd::Group,
         /// With --stream: stream a clip at a maximum in this mode (deferred includes the clip
         /// of the concatenated frames at the end).
-        #[arg(long, value_enum, default_value = "exact", requires = "stream")]
-        stream_clip: bench::StreamClip,
+        #[arg(long, value_name = "exact|deferred|running", default_value = "exact", requires = "stream")]
+        stream_clip: specc::ClipMode,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -400,7 +400,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 max_bytes: limits.max_memory,
                 stream,
                 stream_group,
-                stream_clip: stream_clip.mode(),
+                stream_clip,
             },
         ),
         Cmd::Check { spec, sets } => {

@@ -355,6 +355,16 @@ fn emit(
     Ok(frames)
 }
 
+/// `a` in C order: `concatenate` lays out a join along an inner axis column-major, and `run`
+/// writes C order; a join along the outermost axis is already, and is not copied again.
+fn c_order<T: Clone>(a: ndarray::ArrayD<T>) -> ndarray::ArrayD<T> {
+    if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    }
+}
+
 /// `parts` (a stream's outputs) joined along `axis`, in C order (as `run` writes).
 pub(crate) fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
     let err = |e: ndarray::ShapeError| Error::Internal(format!("cannot join the streamed frames: {e}"));
@@ -365,19 +375,14 @@ pub(crate) fn concat(parts: &[Output], axis: usize) -> Result<Output, Error> {
                 .iter()
                 .filter_map(|o| if let Output::F32(a) = o { Some(a.view()) } else { None })
                 .collect();
-            // `concatenate` lays out a join along an inner axis column-major; `run` writes C order.
-            Ok(Output::F32(
-                ndarray::concatenate(Axis(axis), &v).map_err(err)?.as_standard_layout().into_owned(),
-            ))
+            Ok(Output::F32(c_order(ndarray::concatenate(Axis(axis), &v).map_err(err)?)))
         }
         Some(Output::F64(_)) => {
             let v: Vec<_> = parts
                 .iter()
                 .filter_map(|o| if let Output::F64(a) = o { Some(a.view()) } else { None })
                 .collect();
-            Ok(Output::F64(
-                ndarray::concatenate(Axis(axis), &v).map_err(err)?.as_standard_layout().into_owned(),
-            ))
+            Ok(Output::F64(c_order(ndarray::concatenate(Axis(axis), &v).map_err(err)?)))
         }
     }
 }

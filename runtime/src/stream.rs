@@ -69,6 +69,19 @@ pub enum ClipMode {
     Running,
 }
 
+impl std::str::FromStr for ClipMode {
+    type Err = String;
+    /// `exact`, `deferred` or `running`, as the CLI and Python spell the modes.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "exact" => Ok(ClipMode::Exact),
+            "deferred" => Ok(ClipMode::Deferred),
+            "running" => Ok(ClipMode::Running),
+            other => Err(format!("`{other}` is not a clip mode; the modes are exact, deferred and running")),
+        }
+    }
+}
+
 /// A finished signal's maxima, for the deferred clip.
 struct Ended {
     prog: Arc<Program>,
@@ -223,6 +236,11 @@ impl Stream {
         self.mode
     }
 
+    /// The clip each push applies (the running mode's).
+    fn running_clip(&self) -> Option<Clip> {
+        self.clip.filter(|_| self.mode == ClipMode::Running)
+    }
+
     /// Emits frames in multiples of `frames` (at least 1): a push returns the ready frames
     /// rounded down to a multiple, holding the rest for a later push; `finish` returns all.
     /// The kernels compute a block of frames at once (one per vector lane, see
@@ -359,6 +377,7 @@ impl Stream {
             self.time_axis = Some(before.iter().map(|a| if a.is_ellipsis() { ell } else { 1 }).sum());
             self.state = Some(st);
         }
+        let (running, group) = (self.running_clip(), self.group);
         let Stream { g, geo, state, .. } = self;
         let st = state.as_mut().expect("set above");
         if chunk.dtype_name() != st.dtype {
@@ -388,8 +407,6 @@ impl Stream {
             }
         }
         let (dtype, lead_shape, axis) = (st.dtype, &st.lead_shape, st.samples_axis);
-        let running = self.clip.filter(|_| self.mode == ClipMode::Running);
-        let group = self.group;
         match &mut st.core {
             Core::F32(c) => {
                 let mut out = c.push(g, geo, chunk, dtype, lead_shape, axis, group)?;
@@ -412,7 +429,7 @@ impl Stream {
             return Err(RunError::Empty(vec![0]));
         };
         let (dtype, lead_shape, axis) = (st.dtype, &st.lead_shape, st.samples_axis);
-        let running = self.clip.filter(|_| self.mode == ClipMode::Running);
+        let running = self.running_clip();
         let out = match &mut st.core {
             Core::F32(c) => {
                 let mut out = c.finish(&self.g, &self.geo, dtype, lead_shape, axis)?;
@@ -762,6 +779,7 @@ impl<T: Float> Core1<T> {
         total: Option<usize>,
     ) -> Result<ArrayD<T>, RunError> {
         let (t, values) = (self.out_t, self.prog.info().out_bands());
+        let none = self.shape(0);
         let Some(ds) = &mut self.deltas else { return Ok(base) };
         if base.len_of(Axis(t)) > 0 {
             ds.hist = concatenate(Axis(t), &[ds.hist.view(), base.view()])
@@ -779,9 +797,7 @@ impl<T: Float> Core1<T> {
         // Savitzky-Golay fits need a whole window of frames (the offline run refuses fewer).
         let short = ds.d.mode == DeltaMode::Interp && frames < ds.d.width;
         if end <= ds.emitted || (short && total.is_none()) {
-            let mut shape = self.out_shape.clone();
-            shape[t] = 0;
-            return Ok(ArrayD::from_elem(IxDyn(&shape), T::default()));
+            return Ok(ArrayD::from_elem(IxDyn(&none), T::default()));
         }
         let mut win = ds.hist.as_standard_layout().into_owned();
         let map =
@@ -945,9 +961,9 @@ impl<T: Float> Core1<T> {
         if out.is_empty() {
             return Ok(());
         }
-        let bands = self.prog.info().out_bands();
-        let frames = out.len() / (self.lead_sizes.iter().product::<usize>().max(1) * bands);
-        let map = out_map(g, &self.lead_names, &self.lead_sizes, frames, bands).map_err(RunError::Engine)?;
+        let frames = out.len_of(Axis(self.out_t));
+        let map = out_map(g, &self.lead_names, &self.lead_sizes, frames, self.prog.info().out_bands())
+            .map_err(RunError::Engine)?;
         let data = out
             .as_slice_mut()
             .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;

@@ -318,16 +318,8 @@ impl PyPipeline {
     /// op when the spec needs the whole signal, `ValueError` for an unknown mode.
     #[pyo3(signature = (clip="exact"))]
     fn stream(slf: &Bound<'_, Self>, clip: &str) -> PyResult<PyStream> {
-        let mode = match clip {
-            "exact" => specc::ClipMode::Exact,
-            "deferred" => specc::ClipMode::Deferred,
-            "running" => specc::ClipMode::Running,
-            other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "clip={other:?}: the modes are \"exact\", \"deferred\" and \"running\""
-                )))
-            }
-        };
+        let mode: specc::ClipMode =
+            clip.parse().map_err(|why: String| PyValueError::new_err(format!("clip={clip:?}: {why}")))?;
         let me = slf.get();
         let st = me.core.stream_with(mode).map_err(py_err)?;
         Ok(PyStream { st: std::sync::Mutex::new(st), pipeline: slf.clone().unbind() })

@@ -131,7 +131,7 @@ fn linspace_f32(start: f32, stop: f32, num: usize) -> Vec<f32> {
 /// `jnp.log` under jax 0.10.2). It is not glibc's `logf` (1 ulp apart on ~5% of inputs), and
 /// a mel filterbank's narrow triangles turn that ulp into a visible weight difference (see
 /// tests/golden/FINDINGS.md). Equal to `jax.jit(jnp.log)` on 300,000 sampled inputs.
-pub fn xla_log_f32(x: f32) -> f32 {
+fn xla_log_f32(x: f32) -> f32 {
     // XLA's CPU code flushes subnormals to zero: they are 0 here, and log 0 is -inf.
     if x.abs() < f32::MIN_POSITIVE {
         return f32::NEG_INFINITY;
@@ -143,7 +143,6 @@ pub fn xla_log_f32(x: f32) -> f32 {
         return x;
     }
     let c = f32::from_bits;
-    let x = x.max(f32::MIN_POSITIVE);
     let bits = x.to_bits();
     // The mantissa in [0.5, 1) and the exponent that goes with it, then shifted so the
     // mantissa lies in [sqrt(1/2), sqrt(2)) around 1.
