@@ -141,10 +141,11 @@ fn refusal(g: &Graph, clip_mode: bool) -> Option<Refusal> {
     let clips = |op: &Op| matches!(op, Op::Db { top_db: Some(_), .. } | Op::Db { reference: DbRef::Max, .. });
     g.nodes.iter().enumerate().find_map(|(node, n)| {
         let why = match &n.op {
-            // A dct mixes the clipped values of a frame: the clip must be final before it runs.
-            op if clip_mode && clips(op) && g.nodes[node..].iter().any(|m| matches!(m.op, Op::Dct(_))) => {
-                String::from(
-                    "`db` clips at a maximum before `dct` mixes each frame's values: the clip can be neither deferred past it nor applied per push",
+            // An op mixing the clipped values of a frame (a dct) needs the clip final first.
+            op if clip_mode && clips(op) && g.nodes[node..].iter().any(|m| m.op.mixes_frame()) => {
+                let mixer = g.nodes[node..].iter().find(|m| m.op.mixes_frame()).map_or("", |m| m.op.name());
+                format!(
+                    "`db` clips at a maximum before `{mixer}` mixes each frame's values: the clip can be neither deferred past it nor applied per push"
                 )
             }
             Op::Db { .. } if clip_mode => return None,

@@ -3,7 +3,8 @@
 //! Written to be obviously right rather than fast: it is the oracle every optimisation and every
 //! generated kernel is checked against. It shares nothing with code generation but the graph.
 
-use crate::consts::{cepstral, mel, window};
+use crate::consts::{mel, window};
+use crate::graph::cepstral::savgol_weights;
 use crate::graph::*;
 use num_complex::Complex64;
 use rustfft::FftPlanner;
@@ -356,19 +357,19 @@ fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
                 out
             })
         }
-        Op::Dct(d) => {
+        Op::Cepstral(Cepstral::Dct(d)) => {
             let k = last(x);
-            let m = cepstral::dct_matrix(d, k);
+            let m = d.matrix(k);
             rows_real(x, 1, &[("coeffs", d.n)], |s| {
                 m.chunks(k).map(|row| row.iter().zip(s).map(|(a, b)| a * b).sum()).collect()
             })
         }
-        Op::Lifter(l) => {
-            let w = cepstral::lifter_weights(l, last(x));
+        Op::Cepstral(Cepstral::Lifter(l)) => {
+            let w = l.weights(last(x));
             let name = x.names[x.names.len() - 1].clone();
             rows_real(x, 1, &[(name.as_str(), w.len())], |s| s.iter().zip(&w).map(|(a, b)| a * b).collect())
         }
-        Op::Deltas(d) => deltas(x, d)?,
+        Op::Cepstral(Cepstral::Deltas(d)) => deltas(x, d)?,
         Op::RemoveDc => {
             let k = last(x);
             rows_real(x, 1, &[("taps", k)], |s| {
@@ -540,7 +541,7 @@ fn deltas(x: &Tensor, d: &Deltas) -> Result<Tensor, InterpError> {
     // the first and last windows' fits at the edges.
     let savgol: Vec<Vec<Vec<f64>>> = (1..=d.order)
         .map(|o| match d.mode {
-            DeltaMode::Interp => (0..d.width).map(|p| cepstral::savgol_weights(d.width, o, o, p)).collect(),
+            DeltaMode::Interp => (0..d.width).map(|p| savgol_weights(d.width, o, o, p)).collect(),
             DeltaMode::Replicate => Vec::new(),
         })
         .collect();

@@ -27,7 +27,7 @@ use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::consts::cepstral;
+use specc_compiler::graph::cepstral::savgol_weights;
 use specc_compiler::graph::{Clip, DeltaMode, Deltas, Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
 use specc_compiler::interp::symmetric_index;
 use specc_compiler::kernel::{Buf, CrossFrame, Dense, Over, Stage, StageKind};
@@ -66,6 +66,8 @@ pub(crate) trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'st
     fn to_f64(self) -> f64;
     /// The program's clip kernel for this precision.
     fn clip(prog: &Program, data: &mut [Self], threshold: Self, shift: Self);
+    /// The program's dense kernel for this precision; false when it has none.
+    fn dense(prog: &Program, src: &[Self], dst: &mut [Self]) -> bool;
 }
 
 impl Float for f32 {
@@ -78,6 +80,9 @@ impl Float for f32 {
     fn clip(prog: &Program, data: &mut [f32], threshold: f32, shift: f32) {
         prog.clip_f32(data, threshold, shift);
     }
+    fn dense(prog: &Program, src: &[f32], dst: &mut [f32]) -> bool {
+        prog.dense_f32(src, dst)
+    }
 }
 
 impl Float for f64 {
@@ -89,6 +94,9 @@ impl Float for f64 {
     }
     fn clip(prog: &Program, data: &mut [f64], threshold: f64, shift: f64) {
         prog.clip_f64(data, threshold, shift);
+    }
+    fn dense(prog: &Program, src: &[f64], dst: &mut [f64]) -> bool {
+        prog.dense_f64(src, dst)
     }
 }
 
@@ -815,7 +823,7 @@ fn run_stage<T: Float>(
             }
             let (out, map) = (bufs.out, bufs.map);
             let staged = &*bufs.staged;
-            dense(d, staged, out, &row_bases(ctx.lead_sizes, map), map, ctx.frames, ctx.threads);
+            dense(prog, d, staged, out, map, ctx)?;
             Ok(d.rows)
         }
         StageKind::CrossFrame(c) => {
@@ -839,53 +847,38 @@ fn run_stage<T: Float>(
 /// Frames per parallel piece of the dense stage.
 const DENSE_FRAMES: usize = 256;
 
-/// The dense stage: each frame's `cols` staged values (row-major `[rows, frames, cols]`) times
-/// the `rows x cols` weights, into the output's first `rows` columns. Each product is summed
-/// in f64, in column order, and rounded once: the split into pieces and groups changes no
-/// value.
+/// The dense stage: the program's dense kernel over the staged values (row-major `[rows,
+/// frames, cols]`), in pieces of frames over the pool, then the coefficients into the output's
+/// first `rows` columns. The kernel sums each product in f64 in column order and rounds once,
+/// so the split into pieces changes no value.
 fn dense<T: Float>(
+    prog: &Program,
     d: &Dense,
     staged: &[T],
     out: &mut [T],
-    bases: &[usize],
     map: &OutMap,
-    frames: usize,
-    threads: usize,
-) {
-    let (rows, cols) = (d.rows, d.cols);
-    // The weights column by column, so the inner loop runs over contiguous rows (vectorized),
-    // and each weight loaded serves `GROUP` frames.
-    let wt: Vec<f64> = (0..cols).flat_map(|j| (0..rows).map(move |i| d.weights[i * cols + j])).collect();
-    const GROUP: usize = 4;
-    let product = |src: &[T], dst: &mut [T]| {
-        let mut acc = vec![0.0f64; GROUP * rows];
-        for (x, y) in src.chunks(GROUP * cols).zip(dst.chunks_mut(GROUP * rows)) {
-            let g = x.len() / cols;
-            acc.fill(0.0);
-            for (j, w) in wt.chunks_exact(rows).enumerate() {
-                for (f, a) in acc.chunks_exact_mut(rows).take(g).enumerate() {
-                    let v = x[f * cols + j].to_f64();
-                    for (a, w) in a.iter_mut().zip(w) {
-                        *a += w * v;
-                    }
-                }
-            }
-            for (y, a) in y.iter_mut().zip(&acc) {
-                *y = T::from_f64(*a);
-            }
-        }
-    };
-    // Frame-major products first (contiguous pieces for the pool), then one pass into the
-    // layout's strides.
+    ctx: &Ctx<'_>,
+) -> Result<(), RunError> {
+    let (rows, cols, frames, threads) = (d.rows, d.cols, ctx.frames, ctx.threads);
+    let bases = row_bases(ctx.lead_sizes, map);
     let mut coeffs = vec![T::default(); bases.len() * frames * rows];
-    if threads == 1 || coeffs.len() <= DENSE_FRAMES * rows {
-        product(staged, &mut coeffs);
+    let Some(staged) = staged.get(..bases.len() * frames * cols) else {
+        return Err(RunError::Engine(String::from(
+            "internal error: fewer staged values than the dense stage reads",
+        )));
+    };
+    let ran = if threads == 1 || coeffs.len() <= DENSE_FRAMES * rows {
+        T::dense(prog, staged, &mut coeffs)
     } else {
         use rayon::prelude::*;
         coeffs
             .par_chunks_mut(DENSE_FRAMES * rows)
             .zip(staged.par_chunks(DENSE_FRAMES * cols))
-            .for_each(|(y, x)| product(x, y));
+            .map(|(y, x)| T::dense(prog, x, y))
+            .reduce(|| true, |a, b| a && b)
+    };
+    if !ran {
+        return Err(RunError::Engine(String::from("internal error: a dense stage without its kernel")));
     }
     for (r, &base) in bases.iter().enumerate() {
         for t in 0..frames {
@@ -895,6 +888,7 @@ fn dense<T: Float>(
             }
         }
     }
+    Ok(())
 }
 
 /// The `deltas` stage over each signal's first `values` columns, across its frames: the
@@ -920,7 +914,7 @@ pub(crate) fn deltas<T: Float>(
     // the first and last windows' fits at the edges).
     let savgol: Vec<Vec<Vec<f64>>> = match d.mode {
         DeltaMode::Interp => {
-            (1..=d.order).map(|o| (0..w).map(|p| cepstral::savgol_weights(w, o, o, p)).collect()).collect()
+            (1..=d.order).map(|o| (0..w).map(|p| savgol_weights(w, o, o, p)).collect()).collect()
         }
         DeltaMode::Replicate => Vec::new(),
     };

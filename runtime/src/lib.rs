@@ -6,7 +6,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use specc_compiler::graph::{
-    infer, DTypeRule, DeltaMode, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size,
+    infer, Cepstral, DTypeRule, DeltaMode, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size,
 };
 use specc_compiler::interp;
 
@@ -261,7 +261,7 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
                 return Err(RunError::TooShort(format!("{have} samples are too few, {count} needed: {why}")));
             }
         }
-        if let Op::Deltas(d) = &node.op {
+        if let Op::Cepstral(Cepstral::Deltas(d)) = &node.op {
             // librosa.feature.delta(mode='interp') fits its edge polynomials to `width` frames.
             let frames = node.ty.axes.iter().find(|a| a.name == "frames").and_then(|a| size(&a.size));
             if let (DeltaMode::Interp, Some(t)) = (d.mode, frames) {

@@ -139,6 +139,7 @@ pub struct EnergyColumn {
 
 type StageFn = unsafe extern "C" fn(*const BlockArgs);
 type ClipFn = unsafe extern "C" fn(*mut u8, usize, *const u8);
+type DenseFn = unsafe extern "C" fn(*const u8, usize, *mut u8);
 
 struct Fns {
     load: StageFn,
@@ -147,6 +148,8 @@ struct Fns {
     dft: StageFn,
     tail: StageFn,
     clip: Option<ClipFn>,
+    /// The dense kernel, with its rows and columns.
+    dense: Option<(DenseFn, usize, usize)>,
 }
 
 /// A compiled program: its JIT module (freed on drop) and the stage entry points.
@@ -289,6 +292,34 @@ impl Program {
         args[..8].copy_from_slice(&threshold.to_le_bytes());
         args[8..].copy_from_slice(&shift.to_le_bytes());
         self.clip_bytes(data.as_mut_ptr().cast(), data.len(), &args, 8)
+    }
+
+    /// The dense stage over `frames = src.len() / cols` frames: `src` row-major `frames x
+    /// cols`, `dst` frame-major `frames x rows` (see [`Dense`](crate::kernel::Dense)). Returns
+    /// false (doing nothing) when the program has no dense stage.
+    ///
+    /// # Panics
+    /// When the slices' lengths are not whole frames of the stage's columns and rows.
+    pub fn dense_f32(&self, src: &[f32], dst: &mut [f32]) -> bool {
+        assert_eq!(self.info.precision, Precision::F32, "an f32 program");
+        self.dense_bytes(src.as_ptr().cast(), src.len(), dst.as_mut_ptr().cast(), dst.len())
+    }
+
+    /// [`dense_f32`](Self::dense_f32) for f64 programs.
+    pub fn dense_f64(&self, src: &[f64], dst: &mut [f64]) -> bool {
+        assert_eq!(self.info.precision, Precision::F64, "an f64 program");
+        self.dense_bytes(src.as_ptr().cast(), src.len(), dst.as_mut_ptr().cast(), dst.len())
+    }
+
+    fn dense_bytes(&self, src: *const u8, src_len: usize, dst: *mut u8, dst_len: usize) -> bool {
+        let Some((f, rows, cols)) = self.fns.dense else { return false };
+        let frames = src_len / cols;
+        assert!(src_len == frames * cols && dst_len == frames * rows, "whole frames in and out");
+        // SAFETY: `src` holds `frames * cols` and `dst` `frames * rows` elements of the
+        // program's precision (from slices, checked above), which is all the kernel reads and
+        // writes; the two come from a `&` and a `&mut` slice, so they do not overlap.
+        unsafe { f(src, frames, dst) };
+        true
     }
 
     /// `args`: the threshold and the shift, `esz` bytes each.
@@ -440,17 +471,22 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         stage::per_band::emit(e, addrs, args, b.per_band, bt, &s, time_contiguous, &mut pool, pool_table)
     })?;
     jit.define_declared_data("p.pool", pool_id, pool.bytes(), 16)?;
-    // Later phases: a clip stage is a kernel; cross-frame stages run in the runtime.
+    // Later phases: clip and dense stages are kernels; cross-frame stages run in the runtime.
     let clip_stage = plan.phases[1..].iter().flat_map(|ph| &ph.stages).find_map(|st| match &st.kind {
         StageKind::Clip(c) => Some(c),
         _ => None,
     });
     let clip_fn = clip_stage.map(|c| stage::clip::define(&mut jit, c, vk)).transpose()?;
+    let dense_stage = plan.phases[1..].iter().flat_map(|ph| &ph.stages).find_map(|st| match &st.kind {
+        StageKind::Dense(d) => Some(d),
+        _ => None,
+    });
+    let dense_fn = dense_stage.map(|d| stage::dense::define(&mut jit, d, precision)).transpose()?;
     jit.finalize()?;
     let get = |id: FuncId| -> Result<*const u8, JitError> { Ok(jit.function(id)?.as_ptr()) };
     // SAFETY: each pointer is the finalized code of a function defined above with exactly the
     // signature it is cast to (one pointer argument for block kernels; pointer, usize, pointer
-    // for the clip), and the module that owns the code moves into the same `Program`.
+    // for the clip and the dense kernel), and the module that owns the code moves into the same `Program`.
     let fns = unsafe {
         Fns {
             load: std::mem::transmute::<*const u8, StageFn>(get(load)?),
@@ -464,11 +500,17 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
                 Some(id) => Some(std::mem::transmute::<*const u8, ClipFn>(get(id)?)),
                 None => None,
             },
+            dense: match (dense_fn, dense_stage) {
+                (Some(id), Some(d)) => {
+                    Some((std::mem::transmute::<*const u8, DenseFn>(get(id)?), d.rows, d.cols))
+                }
+                _ => None,
+            },
         }
     };
     let bands = b.store.bands;
     let description = format!(
-        "{} x{lanes}{}: load {taps} taps, fft {}{}, tail {bands} values{}",
+        "{} x{lanes}{}: load {taps} taps, fft {}{}, tail {bands} values{}{}",
         precision.as_str(),
         if halves > 1 { format!(" (kernels x{} twice)", vk.lanes()) } else { String::new() },
         t.plan,
@@ -476,7 +518,8 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
             Some((w, ..)) => format!(" on the wide {} kernels", w.isa),
             None => String::new(),
         },
-        if clip_stage.is_some() { ", clip" } else { "" }
+        if clip_stage.is_some() { ", clip" } else { "" },
+        dense_stage.map_or(String::new(), |d| format!(", dense {}x{}", d.rows, d.cols))
     );
     let wide_stage = wide.as_ref().map(|(_, cpu, f)| WideStage {
         cpu: *cpu,

@@ -1,7 +1,47 @@
-//! The cepstral ops (`dct`, `lifter`, `deltas`): each op's attributes, type rule and text in
-//! one place. The central `Op` matches (name, inference, printing) delegate here.
+//! The cepstral ops (`dct`, `lifter`, `deltas`), one op family: each op's attributes, type
+//! rule, text and defining constants (the DCT matrix, lifter and Savitzky-Golay weights) in one
+//! place. The graph holds them as `Op::Cepstral`, whose name, inference and printing delegate
+//! to [`OpDecl`] here, so an op added to this family touches no central match.
 
-use super::{Axis, Elem, Size, Type};
+use std::f64::consts::PI;
+
+use super::{Axis, Elem, OpDecl, Size, Type};
+
+/// The cepstral family: what `Op::Cepstral` holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cepstral {
+    /// `... x K` -> `... x coeffs`: a DCT-II of each row.
+    Dct(Dct),
+    /// Weights each coefficient of the last axis.
+    Lifter(Lifter),
+    /// Time derivatives along `frames`.
+    Deltas(Deltas),
+}
+
+impl Cepstral {
+    fn decl(&self) -> &dyn OpDecl {
+        match self {
+            Cepstral::Dct(d) => d,
+            Cepstral::Lifter(l) => l,
+            Cepstral::Deltas(d) => d,
+        }
+    }
+}
+
+impl OpDecl for Cepstral {
+    fn name(&self) -> &'static str {
+        self.decl().name()
+    }
+    fn infer(&self, t: &Type) -> Result<Type, String> {
+        self.decl().infer(t)
+    }
+    fn text(&self) -> String {
+        self.decl().text()
+    }
+    fn mixes_frame(&self) -> bool {
+        self.decl().mixes_frame()
+    }
+}
 
 /// Normalisation of a DCT-II (scipy's `norm`, torchaudio's `create_dct(norm)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,9 +64,12 @@ pub struct Dct {
     pub norm: DctNorm,
 }
 
-impl Dct {
+impl OpDecl for Dct {
+    fn name(&self) -> &'static str {
+        "dct"
+    }
     /// `... x K` real -> `... x coeffs=n`.
-    pub fn infer(&self, t: &Type) -> Result<Type, String> {
+    fn infer(&self, t: &Type) -> Result<Type, String> {
         let k = last_real(t, "dct")?;
         if self.first + self.n > k {
             return Err(format!(
@@ -37,14 +80,36 @@ impl Dct {
         }
         Ok(with_last(t, Axis::new("coeffs", Size::Const(self.n as i64))))
     }
-    /// Graph text.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         let norm = match self.norm {
             DctNorm::None => "none",
             DctNorm::Ortho => "ortho",
         };
         let first = if self.first == 0 { String::new() } else { format!(", first: {}", self.first) };
         format!("dct(n: {}, type: 2, norm: {norm}{first})", self.n)
+    }
+    fn mixes_frame(&self) -> bool {
+        true
+    }
+}
+
+impl Dct {
+    /// The `n x k` row-major matrix of this DCT over `k` points: row `r` is coefficient
+    /// `first + r`, `2 cos(pi c (2j + 1) / 2k)` scaled by the norm (scipy.fftpack's DCT-II;
+    /// torchaudio's `create_dct` is its transpose), in f64.
+    pub fn matrix(&self, k: usize) -> Vec<f64> {
+        let mut m = Vec::with_capacity(self.n * k);
+        for c in self.first..self.first + self.n {
+            let scale = match self.norm {
+                DctNorm::None => 2.0,
+                DctNorm::Ortho if c == 0 => 2.0 * (1.0 / (4.0 * k as f64)).sqrt(),
+                DctNorm::Ortho => 2.0 * (1.0 / (2.0 * k as f64)).sqrt(),
+            };
+            for j in 0..k {
+                m.push(scale * (PI * c as f64 * (2 * j + 1) as f64 / (2 * k) as f64).cos());
+            }
+        }
+        m
     }
 }
 
@@ -58,15 +123,24 @@ pub struct Lifter {
     pub base: usize,
 }
 
-impl Lifter {
+impl OpDecl for Lifter {
+    fn name(&self) -> &'static str {
+        "lifter"
+    }
     /// Real `... x coeffs` -> the same.
-    pub fn infer(&self, t: &Type) -> Result<Type, String> {
+    fn infer(&self, t: &Type) -> Result<Type, String> {
         last_real(t, "lifter")?;
         Ok(t.clone())
     }
-    /// Graph text.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         format!("lifter({:?}, base: {})", self.coeff, self.base)
+    }
+}
+
+impl Lifter {
+    /// The weight of each of `n` coefficients.
+    pub fn weights(&self, n: usize) -> Vec<f64> {
+        (0..n).map(|j| 1.0 + self.coeff / 2.0 * (PI * (j + self.base) as f64 / self.coeff).sin()).collect()
     }
 }
 
@@ -97,9 +171,12 @@ pub struct Deltas {
     pub append: bool,
 }
 
-impl Deltas {
+impl OpDecl for Deltas {
+    fn name(&self) -> &'static str {
+        "deltas"
+    }
     /// Real `... x frames x K` -> `... x frames x K`, or `K * (order + 1)` with `append`.
-    pub fn infer(&self, t: &Type) -> Result<Type, String> {
+    fn infer(&self, t: &Type) -> Result<Type, String> {
         last_real(t, "deltas")?;
         if t.axes.len() < 2 || t.axes[t.axes.len() - 2].name != "frames" {
             return Err(String::from("deltas takes real frames x values"));
@@ -110,8 +187,7 @@ impl Deltas {
         let last = t.last();
         Ok(with_last(t, Axis::new(&last.name, last.size.clone().times(self.order as i64 + 1))))
     }
-    /// Graph text.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         let mode = match self.mode {
             DeltaMode::Interp => "interp",
             DeltaMode::Replicate => "replicate",
@@ -136,4 +212,93 @@ fn with_last(t: &Type, last: Axis) -> Type {
     let mut axes = t.axes[..t.axes.len() - 1].to_vec();
     axes.push(last);
     Type { elem: t.elem, axes }
+}
+
+/// Savitzky-Golay weights: the `deriv`-th derivative at position `pos` (`0 .. width`) of the
+/// least-squares polynomial of degree `polyorder` through `width` equally spaced samples, as a
+/// linear combination of those samples (scipy's `savgol_coeffs` for the window centre,
+/// `_fit_edge` for the edges). `polyorder < width`.
+pub fn savgol_weights(width: usize, polyorder: usize, deriv: usize, pos: usize) -> Vec<f64> {
+    // Positions are centred so the normal equations stay well conditioned.
+    let c = (width as f64 - 1.0) / 2.0;
+    let t: Vec<f64> = (0..width).map(|j| j as f64 - c).collect();
+    let m = polyorder + 1;
+    // Normal matrix A = V^T V, V[j][p] = t_j^p.
+    let mut a = vec![vec![0.0; m]; m];
+    for (p, row) in a.iter_mut().enumerate() {
+        for (q, v) in row.iter_mut().enumerate() {
+            *v = t.iter().map(|x| x.powi((p + q) as i32)).sum();
+        }
+    }
+    // e: the derivative of each monomial at the position, d^deriv/dx^deriv x^p.
+    let x = pos as f64 - c;
+    let e: Vec<f64> = (0..m)
+        .map(|p| {
+            if p < deriv {
+                0.0
+            } else {
+                let falling: f64 = ((p - deriv + 1)..=p).map(|f| f as f64).product();
+                falling * x.powi((p - deriv) as i32)
+            }
+        })
+        .collect();
+    // Weights w = V A^-1 e (A is symmetric): solve A z = e, then w_j = sum_p z_p t_j^p.
+    let z = solve(a, e);
+    t.iter().map(|tj| z.iter().enumerate().map(|(p, zp)| zp * tj.powi(p as i32)).sum()).collect()
+}
+
+/// Solves `a z = b` by Gaussian elimination with partial pivoting (`a` is small and
+/// non-singular: a Vandermonde normal matrix with more distinct points than unknowns).
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let m = b.len();
+    for col in 0..m {
+        let piv = (col..m).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap_or(col);
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for r in col + 1..m {
+            let f = a[r][col] / a[col][col];
+            let pivot = a[col].clone();
+            for (x, p) in a[r][col..].iter_mut().zip(&pivot[col..]) {
+                *x -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut z = vec![0.0; m];
+    for r in (0..m).rev() {
+        let s: f64 = (r + 1..m).map(|k| a[r][k] * z[k]).sum();
+        z[r] = (b[r] - s) / a[r][r];
+    }
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savgol_first_derivative_is_the_regression_slope() {
+        // scipy.signal.savgol_coeffs(5, 1, deriv=1, use='dot') = [-0.2, -0.1, 0, 0.1, 0.2]
+        let w = savgol_weights(5, 1, 1, 2);
+        for (got, want) in w.iter().zip([-0.2, -0.1, 0.0, 0.1, 0.2]) {
+            assert!((got - want).abs() < 1e-15, "{w:?}");
+        }
+        // scipy.signal.savgol_coeffs(5, 2, deriv=2, use='dot') = [2, -1, -2, -1, 2] / 7
+        let w = savgol_weights(5, 2, 2, 0);
+        for (got, want) in w.iter().zip([2.0, -1.0, -2.0, -1.0, 2.0]) {
+            assert!((got - want / 7.0).abs() < 1e-14, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn ortho_dct_is_orthonormal() {
+        let k = 6;
+        let m = Dct { n: k, first: 0, norm: DctNorm::Ortho }.matrix(k);
+        for r in 0..k {
+            for s in 0..k {
+                let dot: f64 = (0..k).map(|j| m[r * k + j] * m[s * k + j]).sum();
+                assert!((dot - f64::from(u8::from(r == s))).abs() < 1e-14);
+            }
+        }
+    }
 }

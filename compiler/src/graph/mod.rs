@@ -10,7 +10,7 @@ pub mod print;
 mod shape;
 mod verify;
 
-pub use cepstral::{Dct, DctNorm, DeltaMode, Deltas, Lifter};
+pub use cepstral::{Cepstral, Dct, DctNorm, DeltaMode, Deltas, Lifter};
 pub use print::type_text;
 pub use shape::Size;
 pub use verify::{infer, infer_all, verify};
@@ -19,6 +19,25 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use fft_plan::RealPlan;
+
+/// An op declared in its family's module: its name, type rule and graph text in one place.
+/// `Op`'s central matches (`name`, `verify::infer`, `print::op_text`) hold one delegating arm
+/// per family, so an op added to a family touches only that module (see docs/ARCHITECTURE.md,
+/// "How to add an op").
+pub trait OpDecl {
+    /// Short op name, as in the graph text.
+    fn name(&self) -> &'static str;
+    /// The result type of an operand of type `t`, or why `t` does not fit.
+    fn infer(&self, t: &Type) -> Result<Type, String>;
+    /// The op with its attributes, as in the graph text.
+    fn text(&self) -> String;
+    /// Whether a result value depends on several values of its frame (a transform across the
+    /// last axis), so a clip before it must be final before it runs (streaming refuses a
+    /// deferred or running clip ahead of such an op).
+    fn mixes_frame(&self) -> bool {
+        false
+    }
+}
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
@@ -665,12 +684,8 @@ pub enum Op {
     /// `frames x K`: each column minus its mean over frames, per signal (Kaldi's
     /// `subtract_mean`).
     SubtractMean,
-    /// `... x K` -> `... x coeffs`: a DCT-II of each row (see [`Dct`]).
-    Dct(Dct),
-    /// Weights each coefficient of the last axis (see [`Lifter`]).
-    Lifter(Lifter),
-    /// Time derivatives along `frames` (see [`Deltas`]).
-    Deltas(Deltas),
+    /// The cepstral family (`dct`, `lifter`, `deltas`), declared in `graph/cepstral.rs`.
+    Cepstral(Cepstral),
 
     // Forms made by the passes.
     /// `window` folded: multiply taps by a `1 x taps` table.
@@ -726,6 +741,15 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether a result value depends on several values of its frame (see
+    /// [`OpDecl::mixes_frame`]): a filterbank or an op that declares it.
+    pub fn mixes_frame(&self) -> bool {
+        match self {
+            Op::Cepstral(c) => c.mixes_frame(),
+            Op::Mel(_) | Op::MelTable(_) | Op::PowerMel { .. } | Op::Rfft { .. } | Op::Fft { .. } => true,
+            _ => false,
+        }
+    }
     /// Short op name, as in the graph text.
     pub fn name(&self) -> &'static str {
         match self {
@@ -761,9 +785,7 @@ impl Op {
             Op::LogEnergy { .. } => "log_energy",
             Op::Concat { .. } => "concat",
             Op::SubtractMean => "subtract_mean",
-            Op::Dct(_) => "dct",
-            Op::Lifter(_) => "lifter",
-            Op::Deltas(_) => "deltas",
+            Op::Cepstral(c) => c.name(),
             Op::WindowTable(_) => "window_table",
             Op::MelTable(_) => "mel_table",
             Op::DbFolded { .. } => "db_folded",

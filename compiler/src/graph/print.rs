@@ -74,9 +74,7 @@ pub fn op_text(op: &Op) -> String {
         },
         Op::Concat { at_end } => format!("concat({})", if *at_end { "last" } else { "first" }),
         Op::SubtractMean => String::from("subtract_mean(over: frames)"),
-        Op::Dct(d) => d.text(),
-        Op::Lifter(l) => l.text(),
-        Op::Deltas(d) => d.text(),
+        Op::Cepstral(c) => c.text(),
         Op::Preemphasis(c) => format!("preemphasis({})", fmt_f(*c)),
         Op::Rfft { n, period, basis } => {
             let p = if n == period { String::new() } else { format!(", period: {period}") };

@@ -177,9 +177,7 @@ pub fn infer(op: &Op, t: &Type) -> Result<Type, String> {
             }
             t.clone()
         }
-        Op::Dct(d) => d.infer(t)?,
-        Op::Lifter(l) => l.infer(t)?,
-        Op::Deltas(d) => d.infer(t)?,
+        Op::Cepstral(c) => c.infer(t)?,
         Op::RemoveDc | Op::Preemphasis(_) => {
             core(t, &["frames", "taps"], Elem::Real)?;
             t.clone()

@@ -17,8 +17,8 @@ use std::fmt;
 use crate::graph::fft_plan::RealPlan;
 use crate::graph::print::op_text;
 use crate::graph::{
-    Clip, Deltas, Epilogue, FromComplex, NanMax, NodeId, Op, OutAxis, PadStep, Precision, Scope, SparseRows,
-    SpectrumPower, Step, Table,
+    Clip, Deltas, Epilogue, FromComplex, NanMax, NodeId, Op, OpDecl, OutAxis, PadStep, Precision, Scope,
+    SparseRows, SpectrumPower, Step, Table,
 };
 
 /// What the schedule pass attaches to a graph.

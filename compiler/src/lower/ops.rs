@@ -533,7 +533,7 @@ fn dct(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
             &help,
         ));
     }
-    a.push(Op::Dct(Dct { n, first, norm }), input)
+    a.push(Op::Cepstral(Cepstral::Dct(Dct { n, first, norm })), input)
 }
 
 fn lifter(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
@@ -542,7 +542,7 @@ fn lifter(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
     if coeff == 0.0 {
         return Ok(input);
     }
-    a.push(Op::Lifter(Lifter { coeff, base }), input)
+    a.push(Op::Cepstral(Cepstral::Lifter(Lifter { coeff, base })), input)
 }
 
 fn deltas(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
@@ -568,5 +568,5 @@ fn deltas(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
         ));
     }
     let append = a.bool_or("append", false)?;
-    a.push(Op::Deltas(Deltas { width, order, mode, append }), input)
+    a.push(Op::Cepstral(Cepstral::Deltas(Deltas { width, order, mode, append })), input)
 }

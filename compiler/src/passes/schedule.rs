@@ -6,7 +6,6 @@
 //! or where an op needs every frame of a signal (Kaldi's `subtract_mean`, `deltas`). A graph no
 //! plan can express gets the reason instead.
 
-use crate::consts::cepstral;
 use crate::graph::*;
 use crate::kernel::{
     Buf, ClipStage, Column, CrossFrame, Dense, FrameOp, KernelPlan, Load, Over, PerBand, Phase, Schedule,
@@ -148,12 +147,14 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     }
     // A DCT of the filterbank's bands (and a lifter after it): a dense product per frame.
     let mut dense: Option<(NodeId, Dense)> = None;
-    if let (Some(&(id, Op::Dct(d))), Some((_, PerBand::Filterbank { matrix, .. }))) = (it.peek(), &per_band) {
+    if let (Some(&(id, Op::Cepstral(Cepstral::Dct(d)))), Some((_, PerBand::Filterbank { matrix, .. }))) =
+        (it.peek(), &per_band)
+    {
         let cols = matrix.rows.len();
-        let mut weights = cepstral::dct_matrix(d, cols);
+        let mut weights = d.matrix(cols);
         it.next();
-        let lifter = if let Some(&(_, Op::Lifter(l))) = it.peek() {
-            let lw = cepstral::lifter_weights(l, d.n);
+        let lifter = if let Some(&(_, Op::Cepstral(Cepstral::Lifter(l)))) = it.peek() {
+            let lw = l.weights(d.n);
             for (row, w) in weights.chunks_mut(cols).zip(&lw) {
                 row.iter_mut().for_each(|x| *x *= w);
             }
@@ -172,7 +173,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     while let Some(&(id, op)) = it.peek() {
         match op {
             Op::SubtractMean => cross.push((id, CrossFrame::SubtractMean)),
-            Op::Deltas(d) => cross.push((id, CrossFrame::Deltas(*d))),
+            Op::Cepstral(Cepstral::Deltas(d)) => cross.push((id, CrossFrame::Deltas(*d))),
             _ => break,
         }
         it.next();
@@ -180,7 +181,7 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
     let subtract_mean = cross.iter().any(|(_, c)| *c == CrossFrame::SubtractMean);
     let (layout_id, layout) = match it.next() {
         Some((id, Op::Layout(out))) => (id, out.clone()),
-        Some((id, op @ (Op::Dct(_) | Op::Lifter(_)))) => {
+        Some((id, op @ Op::Cepstral(Cepstral::Dct(_) | Cepstral::Lifter(_)))) => {
             let why = format!("no stage for `{}` here: a dct must follow the filterbank's steps", op.name());
             return Err(Unsupported::new(id, why));
         }

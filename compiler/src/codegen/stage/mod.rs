@@ -9,13 +9,15 @@
 //! - `tail`: [`per_band`], whose values go through [`store`] (which also runs the `reduce`
 //!   stage's running maximum).
 //!
-//! Stages of later phases: [`clip`] is a kernel over the output; `cross_frame` stages run in the
-//! runtime (`runtime/src/jit.rs`), which walks the plan's phases.
+//! Stages of later phases: [`clip`] is a kernel over the output, [`dense`] a kernel over the
+//! staged values; `cross_frame` stages run in the runtime (`runtime/src/jit.rs`), which walks
+//! the plan's phases.
 //!
 //! Every emitter reads the scratch layout from [`Scratch`], decided once in
 //! [`program::compile`](super::program::compile).
 
 pub mod clip;
+pub mod dense;
 pub mod load;
 pub mod per_band;
 pub mod per_frame;
