@@ -27,7 +27,6 @@ use ndarray::{ArrayViewD, Axis, IxDyn};
 use specc_compiler::codegen::jit::IsaChoice;
 use specc_compiler::codegen::program::EnergyColumn;
 use specc_compiler::codegen::program::{compile, BlockArgs, CodegenError, Program, ProgramInfo};
-use specc_compiler::graph::cepstral::savgol_weights;
 use specc_compiler::graph::{Clip, DeltaMode, Deltas, Graph, NanMax, Op, PadMode, PadStep, Precision, Scope};
 use specc_compiler::interp::symmetric_index;
 use specc_compiler::kernel::{Buf, CrossFrame, Dense, Over, Stage, StageKind};
@@ -831,10 +830,10 @@ fn run_stage<T: Float>(
             let bases = row_bases(ctx.lead_sizes, map);
             match c {
                 CrossFrame::SubtractMean => {
-                    subtract_mean(data, &bases, map, ctx.frames, values);
+                    subtract_mean(prog, data, &bases, map, ctx.frames, values)?;
                     Ok(values)
                 }
-                CrossFrame::Deltas(d) => deltas(d, data, &bases, map, ctx.frames, values),
+                CrossFrame::Deltas(d) => deltas(prog, d, data, &bases, map, ctx.frames, values),
             }
         }
         other => Err(RunError::Engine(format!(
@@ -892,10 +891,11 @@ fn dense<T: Float>(
 }
 
 /// The `deltas` stage over each signal's first `values` columns, across its frames: the
-/// derivatives of orders `1..=order` in f64 from the column, rounded once when stored (with
-/// `append`, order `o` into columns `o·values ..`; else the last order in place). Returns the
-/// values per frame after it.
+/// program's kernel gives the derivatives of orders `1..=order` of each column in f64, rounded
+/// once when stored (with `append`, order `o` into columns `o·values ..`; else the last order in
+/// place). Returns the values per frame after it.
 pub(crate) fn deltas<T: Float>(
+    prog: &Program,
     d: &Deltas,
     out: &mut [T],
     bases: &[usize],
@@ -903,62 +903,38 @@ pub(crate) fn deltas<T: Float>(
     frames: usize,
     values: usize,
 ) -> Result<usize, RunError> {
-    let (t, w, h) = (frames, d.width, d.width / 2);
-    if d.mode == DeltaMode::Interp && t < w {
+    if d.mode == DeltaMode::Interp && frames < d.width {
         // `plan` rejects such inputs before any phase runs.
         return Err(RunError::Engine(format!(
-            "internal error: deltas of width {w} over {t} frames reached the runner"
+            "internal error: deltas of width {} over {frames} frames reached the runner",
+            d.width
         )));
     }
-    // Interp: per order, the Savitzky-Golay weights of each window position (centre inside,
-    // the first and last windows' fits at the edges).
-    let savgol: Vec<Vec<Vec<f64>>> = match d.mode {
-        DeltaMode::Interp => {
-            (1..=d.order).map(|o| (0..w).map(|p| savgol_weights(w, o, o, p)).collect()).collect()
-        }
-        DeltaMode::Replicate => Vec::new(),
-    };
-    let n = (w.saturating_sub(1) / 2) as i64;
-    let denom = (n * (n + 1) * (2 * n + 1)) as f64 / 3.0;
-    let mut col = vec![0.0f64; t];
-    let mut cur = vec![0.0f64; t];
-    let mut next = vec![0.0f64; t];
+    let c = CrossFrame::Deltas(*d);
+    let mut col = vec![0.0f64; frames];
+    let mut ys = vec![0.0f64; frames * d.order];
     for &base in bases {
-        for c in 0..values {
+        for v in 0..values {
             let at = |f: usize, c: usize| base + f * map.frames + c * map.band;
-            for (f, v) in col.iter_mut().enumerate() {
-                *v = out[at(f, c)].to_f64();
+            for (f, x) in col.iter_mut().enumerate() {
+                *x = out[at(f, v)].to_f64();
             }
-            cur.copy_from_slice(&col);
-            for o in 1..=d.order {
-                for (i, y) in next.iter_mut().enumerate() {
-                    *y = match d.mode {
-                        DeltaMode::Interp => {
-                            let (start, pos) = if i < h {
-                                (0, i)
-                            } else if i + h >= t {
-                                (t - w, i + w - t)
-                            } else {
-                                (i - h, h)
-                            };
-                            savgol[o - 1][pos].iter().zip(&col[start..start + w]).map(|(a, b)| a * b).sum()
-                        }
-                        DeltaMode::Replicate => {
-                            let x = |j: i64| cur[j.clamp(0, t as i64 - 1) as usize];
-                            (-n..=n).map(|j| j as f64 * x(i as i64 + j)).sum::<f64>() / denom
-                        }
-                    };
-                }
-                std::mem::swap(&mut cur, &mut next);
-                if d.append {
-                    for (f, &v) in cur.iter().enumerate() {
-                        out[at(f, o * values + c)] = T::from_f64(v);
-                    }
-                }
+            if !prog.cross_frame(&c, &col, &mut ys) {
+                return Err(RunError::Engine(String::from(
+                    "internal error: a deltas stage without its kernel",
+                )));
             }
-            if !d.append {
-                for (f, &v) in cur.iter().enumerate() {
-                    out[at(f, c)] = T::from_f64(v);
+            for (o, y) in ys.chunks_exact(frames.max(1)).enumerate().take(d.order) {
+                // Order o + 1 into its columns, or the last order in place.
+                let dst = if d.append {
+                    (o + 1) * values + v
+                } else if o + 1 == d.order {
+                    v
+                } else {
+                    continue;
+                };
+                for (f, &y) in y.iter().enumerate() {
+                    out[at(f, dst)] = T::from_f64(y);
                 }
             }
         }
@@ -966,18 +942,36 @@ pub(crate) fn deltas<T: Float>(
     Ok(if d.append { values * (d.order + 1) } else { values })
 }
 
-/// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), the
-/// mean summed in f64; a NaN or inf in a column makes the whole column NaN, as in torch.
-fn subtract_mean<T: Float>(out: &mut [T], bases: &[usize], map: &OutMap, frames: usize, bands: usize) {
+/// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), by
+/// the program's kernel (the mean summed in f64; a NaN or inf in a column makes the whole
+/// column NaN, as in torch).
+fn subtract_mean<T: Float>(
+    prog: &Program,
+    out: &mut [T],
+    bases: &[usize],
+    map: &OutMap,
+    frames: usize,
+    bands: usize,
+) -> Result<(), RunError> {
+    let mut col = vec![0.0f64; frames];
+    let mut y = vec![0.0f64; frames];
     for &base in bases {
         for b in 0..bands {
             let at = |t: usize| base + t * map.frames + b * map.band;
-            let mean = (0..frames).map(|t| out[at(t)].to_f64()).sum::<f64>() / frames as f64;
-            for t in 0..frames {
-                out[at(t)] = T::from_f64(out[at(t)].to_f64() - mean);
+            for (t, x) in col.iter_mut().enumerate() {
+                *x = out[at(t)].to_f64();
+            }
+            if !prog.cross_frame(&CrossFrame::SubtractMean, &col, &mut y) {
+                return Err(RunError::Engine(String::from(
+                    "internal error: a subtract_mean stage without its kernel",
+                )));
+            }
+            for (t, &v) in y.iter().enumerate() {
+                out[at(t)] = T::from_f64(v);
             }
         }
     }
+    Ok(())
 }
 
 /// Kaldi's log energy of a frame from its sum of squares (see `EnergyColumn`), NaN propagating.

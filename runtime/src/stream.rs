@@ -807,7 +807,7 @@ impl<T: Float> Core1<T> {
         let data = win
             .as_slice_mut()
             .ok_or_else(|| RunError::Engine(String::from("internal error: frames not in standard layout")))?;
-        deltas(&ds.d, data, &bases, &map, frames, values)?;
+        deltas(&self.prog, &ds.d, data, &bases, &map, frames, values)?;
         let out = win.slice_axis(Axis(t), Slice::from(ds.emitted - ds.lo..end - ds.lo)).to_owned();
         ds.emitted = end;
         // Keep what the next frames' derivatives read (and a whole fit window at the end).

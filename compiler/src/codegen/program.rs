@@ -22,7 +22,7 @@ use super::stage::{self, Scratch};
 use super::vec::Vk;
 use crate::graph::*;
 use crate::kernel::check::{block_stages, check};
-use crate::kernel::{KernelPlan, Over, StageKind, Unsupported};
+use crate::kernel::{CrossFrame, KernelPlan, Over, StageKind, Unsupported};
 use crate::target::Target;
 
 /// Why a graph could not be compiled to machine code.
@@ -140,6 +140,7 @@ pub struct EnergyColumn {
 type StageFn = unsafe extern "C" fn(*const BlockArgs);
 type ClipFn = unsafe extern "C" fn(*mut u8, usize, *const u8);
 type DenseFn = unsafe extern "C" fn(*const u8, usize, *mut u8);
+type CrossFn = unsafe extern "C" fn(*const f64, usize, *mut f64);
 
 struct Fns {
     load: StageFn,
@@ -150,6 +151,8 @@ struct Fns {
     clip: Option<ClipFn>,
     /// The dense kernel, with its rows and columns.
     dense: Option<(DenseFn, usize, usize)>,
+    /// The cross-frame stages' kernels, in plan order.
+    cross: Vec<(CrossFrame, CrossFn)>,
 }
 
 /// A compiled program: its JIT module (freed on drop) and the stage entry points.
@@ -309,6 +312,32 @@ impl Program {
     pub fn dense_f64(&self, src: &[f64], dst: &mut [f64]) -> bool {
         assert_eq!(self.info.precision, Precision::F64, "an f64 program");
         self.dense_bytes(src.as_ptr().cast(), src.len(), dst.as_mut_ptr().cast(), dst.len())
+    }
+
+    /// The kernel of the cross-frame stage `c` over one column of `frames = x.len()` values:
+    /// `y` receives [`outputs`](super::stage::cross_frame::outputs)`(c)` blocks of `frames`
+    /// values (see [`cross_frame`](super::stage::cross_frame)). Returns false (doing nothing)
+    /// when the program has no such stage.
+    ///
+    /// # Panics
+    /// When `y` does not hold those blocks, or an interp `deltas` gets fewer frames than its
+    /// width (the runtime's plan refuses such inputs first).
+    pub fn cross_frame(&self, c: &CrossFrame, x: &[f64], y: &mut [f64]) -> bool {
+        let Some((_, f)) = self.fns.cross.iter().find(|(k, _)| k == c) else { return false };
+        let frames = x.len();
+        assert_eq!(y.len(), frames * super::stage::cross_frame::outputs(c), "whole output blocks");
+        if let CrossFrame::Deltas(d) = c {
+            assert!(d.mode != DeltaMode::Interp || frames >= d.width, "a whole Savitzky-Golay window");
+        }
+        if frames == 0 {
+            return true;
+        }
+        // SAFETY: the kernel reads `frames` values at `x` (and, for an interp `deltas`, windows
+        // of `width <= frames` values inside them, checked above) and writes `outputs(c)`
+        // blocks of `frames` values at `y`, which holds exactly that (checked above); `x` and
+        // `y` come from a `&` and a `&mut` slice, so they do not overlap.
+        unsafe { f(x.as_ptr(), frames, y.as_mut_ptr()) };
+        true
     }
 
     fn dense_bytes(&self, src: *const u8, src_len: usize, dst: *mut u8, dst_len: usize) -> bool {
@@ -471,7 +500,7 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         stage::per_band::emit(e, addrs, args, b.per_band, bt, &s, time_contiguous, &mut pool, pool_table)
     })?;
     jit.define_declared_data("p.pool", pool_id, pool.bytes(), 16)?;
-    // Later phases: clip and dense stages are kernels; cross-frame stages run in the runtime.
+    // Later phases: a kernel per clip, dense and cross-frame stage.
     let clip_stage = plan.phases[1..].iter().flat_map(|ph| &ph.stages).find_map(|st| match &st.kind {
         StageKind::Clip(c) => Some(c),
         _ => None,
@@ -482,11 +511,20 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         _ => None,
     });
     let dense_fn = dense_stage.map(|d| stage::dense::define(&mut jit, d, precision)).transpose()?;
+    let mut cross_fns = Vec::new();
+    for st in plan.phases[1..].iter().flat_map(|ph| &ph.stages) {
+        if let StageKind::CrossFrame(c) = &st.kind {
+            if !cross_fns.iter().any(|(k, _)| k == c) {
+                cross_fns.push((*c, stage::cross_frame::define(&mut jit, c, cross_fns.len())?));
+            }
+        }
+    }
     jit.finalize()?;
     let get = |id: FuncId| -> Result<*const u8, JitError> { Ok(jit.function(id)?.as_ptr()) };
     // SAFETY: each pointer is the finalized code of a function defined above with exactly the
     // signature it is cast to (one pointer argument for block kernels; pointer, usize, pointer
-    // for the clip and the dense kernel), and the module that owns the code moves into the same `Program`.
+    // for the clip, dense and cross-frame kernels), and the module that owns the code moves
+    // into the same `Program`.
     let fns = unsafe {
         Fns {
             load: std::mem::transmute::<*const u8, StageFn>(get(load)?),
@@ -506,6 +544,10 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
                 }
                 _ => None,
             },
+            cross: cross_fns
+                .iter()
+                .map(|&(c, id)| Ok((c, std::mem::transmute::<*const u8, CrossFn>(get(id)?))))
+                .collect::<Result<_, JitError>>()?,
         }
     };
     let bands = b.store.bands;
@@ -580,6 +622,158 @@ mod tests {
     fn dump_stage_vcode() {
         let spec = std::env::var("SPEC").unwrap_or_else(|_| String::from("keras_mel"));
         compile(&graph(&spec, &[]), Precision::F32, IsaChoice::Native).unwrap();
+    }
+
+    /// Values for the later-phase kernel tests: a spread of magnitudes and signs, with zeros of
+    /// both signs, NaN and infinities when `special`.
+    fn column(len: usize, seed: u64, special: bool) -> Vec<f64> {
+        let mut x = seed;
+        (0..len)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 10f64.powi((x % 7) as i32 - 3);
+                match (special, i % 11) {
+                    (true, 3) => f64::NAN,
+                    (true, 5) => f64::INFINITY,
+                    (true, 7) => -0.0,
+                    (_, 9) => 0.0,
+                    _ => v,
+                }
+            })
+            .collect()
+    }
+
+    /// Equal bits, or both NaN: which NaN an operation on two NaNs returns (and so its sign)
+    /// depends on the operand order the register allocator picks for a commutative `fadd`.
+    fn same_bits(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// The cross-frame kernels (deltas in both modes, subtract_mean) give the formulas' bits
+    /// (NaN as NaN), each sum in order with no fused multiply-add, on every ISA choice: what the
+    /// interpreter computes (the runtime's runners before these kernels, written out).
+    #[test]
+    fn cross_frame_kernels_equal_the_formulas_bit_for_bit() {
+        let cases: [(&str, &[&str]); 4] = [
+            ("librosa_mfcc", &["deltas=3", "delta_width=5"]),
+            ("librosa_mfcc", &["deltas=1", "delta_width=9"]),
+            ("torchaudio_mfcc", &["deltas=2", "delta_win_length=4"]),
+            ("kaldi_fbank", &["subtract_mean=true"]),
+        ];
+        for (spec, sets) in cases {
+            let g = graph(spec, sets);
+            for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
+                let prog = compile(&g, Precision::F32, isa).unwrap();
+                let stages: Vec<CrossFrame> = prog
+                    .info()
+                    .plan
+                    .stages()
+                    .filter_map(|s| match &s.kind {
+                        StageKind::CrossFrame(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect();
+                assert!(!stages.is_empty(), "{spec} {sets:?}: a cross-frame stage");
+                for c in stages {
+                    for t in [0usize, 1, 2, 5, 9, 10, 31] {
+                        if let CrossFrame::Deltas(d) = c {
+                            if d.mode == DeltaMode::Interp && t < d.width {
+                                continue;
+                            }
+                        }
+                        for special in [false, true] {
+                            let x = column(t, t as u64 * 31 + 7, special);
+                            let want = reference(&c, &x);
+                            let mut got = vec![0.0; want.len()];
+                            assert!(prog.cross_frame(&c, &x, &mut got));
+                            let same = got.iter().zip(&want).all(|(a, b)| same_bits(*a, *b));
+                            assert!(same, "{spec} {sets:?} {isa:?} {c:?} t={t}: {got:?} vs {want:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The formulas of `cross_frame` in plain Rust (`Iterator::sum` of f64 starts at -0.0,
+    /// which is what starting from the first term gives).
+    fn reference(c: &CrossFrame, x: &[f64]) -> Vec<f64> {
+        let t = x.len();
+        match c {
+            CrossFrame::SubtractMean => {
+                let mean = x.iter().sum::<f64>() / t as f64;
+                x.iter().map(|v| v - mean).collect()
+            }
+            CrossFrame::Deltas(d) => {
+                let (w, h) = (d.width, d.width / 2);
+                let n = (w.saturating_sub(1) / 2) as i64;
+                let denom = (n * (n + 1) * (2 * n + 1)) as f64 / 3.0;
+                let mut out = Vec::new();
+                let mut cur = x.to_vec();
+                for o in 1..=d.order {
+                    let next: Vec<f64> = (0..t)
+                        .map(|i| match d.mode {
+                            DeltaMode::Interp => {
+                                let (start, pos) = if i < h {
+                                    (0, i)
+                                } else if i + h >= t {
+                                    (t - w, i + w - t)
+                                } else {
+                                    (i - h, h)
+                                };
+                                let wt = crate::graph::cepstral::savgol_weights(w, o, o, pos);
+                                wt.iter().zip(&x[start..start + w]).map(|(a, b)| a * b).sum()
+                            }
+                            DeltaMode::Replicate => {
+                                let at = |j: i64| cur[j.clamp(0, t as i64 - 1) as usize];
+                                (-n..=n).map(|j| j as f64 * at(i as i64 + j)).sum::<f64>() / denom
+                            }
+                        })
+                        .collect();
+                    out.extend_from_slice(&next);
+                    cur = next;
+                }
+                out
+            }
+        }
+    }
+
+    /// The dense kernel gives `sum_j w[i][j] x[j]` in f64 in column order, rounded once, for
+    /// matrices wider than one group of accumulators and an odd number of rows.
+    #[test]
+    fn dense_kernel_equals_the_formula_bit_for_bit() {
+        for sets in [&["n_mfcc=20"][..], &["n_mfcc=37", "n_mels=64", "lifter=22"]] {
+            let g = graph("librosa_mfcc", sets);
+            for isa in [IsaChoice::Native, IsaChoice::Baseline, IsaChoice::Avx2] {
+                let prog = compile(&g, Precision::F32, isa).unwrap();
+                let Some(d) = prog.info().plan.stages().find_map(|s| match &s.kind {
+                    StageKind::Dense(d) => Some(d.clone()),
+                    _ => None,
+                }) else {
+                    panic!("{sets:?}: a dense stage")
+                };
+                for frames in [0usize, 1, 3, 257] {
+                    for special in [false, true] {
+                        let x: Vec<f32> = column(frames * d.cols, frames as u64 + 3, special)
+                            .iter()
+                            .map(|&v| v as f32)
+                            .collect();
+                        let mut got = vec![0f32; frames * d.rows];
+                        assert!(prog.dense_f32(&x, &mut got));
+                        for (f, y) in got.chunks(d.rows).enumerate() {
+                            for (i, &v) in y.iter().enumerate() {
+                                let row = &d.weights[i * d.cols..][..d.cols];
+                                let xs = &x[f * d.cols..][..d.cols];
+                                let want =
+                                    row.iter().zip(xs).fold(0.0f64, |a, (w, &v)| a + w * v as f64) as f32;
+                                let same = same_bits(f64::from(v), f64::from(want));
+                                assert!(same, "{sets:?} {isa:?} frame {f} row {i}: {v} vs {want}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Every shipped spec compiles for both precisions on every ISA choice the JIT offers, and

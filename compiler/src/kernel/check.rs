@@ -5,11 +5,12 @@
 //! [`Unsupported`] at compile time instead of failing halfway through emission.
 
 use super::{
-    Buf, Column, KernelPlan, Load, Over, PerBand, Phase, Stage, StageKind, Store, Transform, Unsupported,
+    Buf, Column, CrossFrame, KernelPlan, Load, Over, PerBand, Phase, Stage, StageKind, Store, Transform,
+    Unsupported,
 };
 use crate::graph::fft_plan::RealPlan;
-use crate::graph::Clip;
 use crate::graph::Precision;
+use crate::graph::{Clip, DeltaMode};
 use crate::target::Target;
 
 /// Checks `plan` against `target` for kernels computing in `precision`.
@@ -100,6 +101,22 @@ pub fn check(plan: &KernelPlan, target: &Target, precision: Precision) -> Result
                             format!("a filterbank of {total} weights (largest: {})", target.max_weights),
                         ));
                     }
+                }
+                // An interp `deltas` kernel reads a table of Savitzky-Golay weights per order and
+                // window position.
+                StageKind::CrossFrame(CrossFrame::Deltas(d))
+                    if d.mode == DeltaMode::Interp && d.order * d.width * d.width > target.max_weights =>
+                {
+                    return Err(Unsupported::new(
+                        s.node,
+                        format!(
+                            "deltas of width {} and order {}: {} Savitzky-Golay weights (largest: {})",
+                            d.width,
+                            d.order,
+                            d.order * d.width * d.width,
+                            target.max_weights
+                        ),
+                    ));
                 }
                 StageKind::Dense(d)
                     if s.reads != Buf::Staged

@@ -265,7 +265,7 @@ pub enum PerBand {
         matrix: SparseRows,
         /// Steps per band.
         steps: Vec<Step>,
-        /// A dense matrix over the bands after the steps (the `dct`), whose rows are the values
+        /// A dense matrix over the bands after the steps (a `dct`), whose rows are the values
         /// stored.
         dense: Option<Dense>,
     },
@@ -280,8 +280,9 @@ pub enum PerBand {
     ReIm,
 }
 
-/// A dense `rows x cols` product over each frame's band values: `dct`'s DCT-II matrix, with a
-/// following `lifter` folded in (`diag(lifter) · DCT`).
+/// A dense `rows x cols` product over each frame's band values: any linear map of the last
+/// axis the schedule folds into a matrix (`dct`'s DCT-II, with a following `lifter` folded in as
+/// `diag(lifter) · DCT`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dense {
     /// Values out (coefficients).
@@ -290,8 +291,8 @@ pub struct Dense {
     pub cols: usize,
     /// Row-major weights.
     pub weights: Vec<f64>,
-    /// Whether a lifter is folded in (for the text form).
-    pub lifter: bool,
+    /// The ops folded into the matrix, for the text form (`dct · lifter`).
+    pub ops: String,
 }
 
 /// Storing into the output.
@@ -439,10 +440,7 @@ impl fmt::Display for StageKind {
                 }
                 match dense {
                     None => write!(f, ")"),
-                    Some(d) => {
-                        let what = if d.lifter { "dct · lifter" } else { "dct" };
-                        write!(f, "; then dense {}x{} ({what}))", d.rows, d.cols)
-                    }
+                    Some(d) => write!(f, "; then dense {}x{} ({}))", d.rows, d.cols, d.ops),
                 }
             }
             StageKind::PerBand(PerBand::Bins { from, steps }) => {
@@ -466,10 +464,7 @@ impl fmt::Display for StageKind {
                     write!(f, "clip({what}; then {})", steps_text(None, &c.post))
                 }
             }
-            StageKind::Dense(d) => {
-                let what = if d.lifter { "dct · lifter" } else { "dct" };
-                write!(f, "dense({}x{} per frame, {what})", d.rows, d.cols)
-            }
+            StageKind::Dense(d) => write!(f, "dense({}x{} per frame, {})", d.rows, d.cols, d.ops),
             StageKind::CrossFrame(CrossFrame::SubtractMean) => {
                 write!(f, "cross_frame(subtract_mean over frames)")
             }

@@ -153,17 +153,16 @@ pub fn plan_of(g: &Graph) -> Result<KernelPlan, Unsupported> {
         let cols = matrix.rows.len();
         let mut weights = d.matrix(cols);
         it.next();
-        let lifter = if let Some(&(_, Op::Cepstral(Cepstral::Lifter(l)))) = it.peek() {
+        let mut ops = String::from("dct");
+        if let Some(&(_, Op::Cepstral(Cepstral::Lifter(l)))) = it.peek() {
             let lw = l.weights(d.n);
             for (row, w) in weights.chunks_mut(cols).zip(&lw) {
                 row.iter_mut().for_each(|x| *x *= w);
             }
             it.next();
-            true
-        } else {
-            false
-        };
-        dense = Some((id, Dense { rows: d.n, cols, weights, lifter }));
+            ops.push_str(" · lifter");
+        }
+        dense = Some((id, Dense { rows: d.n, cols, weights, ops }));
     }
     if let Some(&(_, Op::Concat { .. })) = it.peek() {
         it.next();

@@ -9,14 +9,15 @@
 //! - `tail`: [`per_band`], whose values go through [`store`] (which also runs the `reduce`
 //!   stage's running maximum).
 //!
-//! Stages of later phases: [`clip`] is a kernel over the output, [`dense`] a kernel over the
-//! staged values; `cross_frame` stages run in the runtime (`runtime/src/jit.rs`), which walks
-//! the plan's phases.
+//! Stages of later phases, a kernel each, which the runtime (`runtime/src/jit.rs`) calls as it
+//! walks the plan's phases: [`clip`] over the output in place, [`dense`] over the staged
+//! values, [`cross_frame`] over one column of a signal's frames.
 //!
 //! Every emitter reads the scratch layout from [`Scratch`], decided once in
 //! [`program::compile`](super::program::compile).
 
 pub mod clip;
+pub mod cross_frame;
 pub mod dense;
 pub mod load;
 pub mod per_band;
