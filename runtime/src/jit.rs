@@ -67,6 +67,8 @@ pub(crate) trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'st
     fn clip(prog: &Program, data: &mut [Self], threshold: Self, shift: Self);
     /// The program's dense kernel for this precision; false when it has none.
     fn dense(prog: &Program, src: &[Self], dst: &mut [Self]) -> bool;
+    /// The program's subtract_mean kernel over a strided column; false when it has none.
+    fn subtract_mean(prog: &Program, data: &mut [Self], start: usize, stride: usize, frames: usize) -> bool;
 }
 
 impl Float for f32 {
@@ -82,6 +84,9 @@ impl Float for f32 {
     fn dense(prog: &Program, src: &[f32], dst: &mut [f32]) -> bool {
         prog.dense_f32(src, dst)
     }
+    fn subtract_mean(prog: &Program, data: &mut [f32], start: usize, stride: usize, frames: usize) -> bool {
+        prog.subtract_mean_f32(data, start, stride, frames)
+    }
 }
 
 impl Float for f64 {
@@ -96,6 +101,9 @@ impl Float for f64 {
     }
     fn dense(prog: &Program, src: &[f64], dst: &mut [f64]) -> bool {
         prog.dense_f64(src, dst)
+    }
+    fn subtract_mean(prog: &Program, data: &mut [f64], start: usize, stride: usize, frames: usize) -> bool {
+        prog.subtract_mean_f64(data, start, stride, frames)
     }
 }
 
@@ -919,7 +927,7 @@ pub(crate) fn deltas<T: Float>(
             for (f, x) in col.iter_mut().enumerate() {
                 *x = out[at(f, v)].to_f64();
             }
-            if !prog.cross_frame(&c, &col, &mut ys) {
+            if !prog.deltas(&c, &col, &mut ys) {
                 return Err(RunError::Engine(String::from(
                     "internal error: a deltas stage without its kernel",
                 )));
@@ -943,8 +951,8 @@ pub(crate) fn deltas<T: Float>(
 }
 
 /// Each signal's output columns minus their means over frames (Kaldi's `subtract_mean`), by
-/// the program's kernel (the mean summed in f64; a NaN or inf in a column makes the whole
-/// column NaN, as in torch).
+/// the program's kernel in place (the mean summed in f64; a NaN or inf in a column makes the
+/// whole column NaN, as in torch).
 fn subtract_mean<T: Float>(
     prog: &Program,
     out: &mut [T],
@@ -953,21 +961,12 @@ fn subtract_mean<T: Float>(
     frames: usize,
     bands: usize,
 ) -> Result<(), RunError> {
-    let mut col = vec![0.0f64; frames];
-    let mut y = vec![0.0f64; frames];
     for &base in bases {
         for b in 0..bands {
-            let at = |t: usize| base + t * map.frames + b * map.band;
-            for (t, x) in col.iter_mut().enumerate() {
-                *x = out[at(t)].to_f64();
-            }
-            if !prog.cross_frame(&CrossFrame::SubtractMean, &col, &mut y) {
+            if !T::subtract_mean(prog, out, base + b * map.band, map.frames, frames) {
                 return Err(RunError::Engine(String::from(
                     "internal error: a subtract_mean stage without its kernel",
                 )));
-            }
-            for (t, &v) in y.iter().enumerate() {
-                out[at(t)] = T::from_f64(v);
             }
         }
     }

@@ -140,7 +140,15 @@ pub struct EnergyColumn {
 type StageFn = unsafe extern "C" fn(*const BlockArgs);
 type ClipFn = unsafe extern "C" fn(*mut u8, usize, *const u8);
 type DenseFn = unsafe extern "C" fn(*const u8, usize, *mut u8);
-type CrossFn = unsafe extern "C" fn(*const f64, usize, *mut f64);
+type DeltasFn = unsafe extern "C" fn(*const f64, usize, *mut f64);
+type MeanFn = unsafe extern "C" fn(*mut u8, usize, usize);
+
+/// A cross-frame stage's kernel, by the signature its kind has.
+#[derive(Clone, Copy)]
+enum CrossFn {
+    Deltas(DeltasFn),
+    Mean(MeanFn),
+}
 
 struct Fns {
     load: StageFn,
@@ -314,29 +322,70 @@ impl Program {
         self.dense_bytes(src.as_ptr().cast(), src.len(), dst.as_mut_ptr().cast(), dst.len())
     }
 
-    /// The kernel of the cross-frame stage `c` over one column of `frames = x.len()` values:
-    /// `y` receives [`outputs`](super::stage::cross_frame::outputs)`(c)` blocks of `frames`
-    /// values (see [`cross_frame`](super::stage::cross_frame)). Returns false (doing nothing)
-    /// when the program has no such stage.
+    /// The `deltas` kernel of stage `c` over one column of `frames = x.len()` values: `y`
+    /// receives [`outputs`](super::stage::cross_frame::outputs)`(c)` blocks of `frames` values
+    /// (see [`cross_frame`](super::stage::cross_frame)). Returns false (doing nothing) when the
+    /// program has no such stage.
     ///
     /// # Panics
-    /// When `y` does not hold those blocks, or an interp `deltas` gets fewer frames than its
-    /// width (the runtime's plan refuses such inputs first).
-    pub fn cross_frame(&self, c: &CrossFrame, x: &[f64], y: &mut [f64]) -> bool {
-        let Some((_, f)) = self.fns.cross.iter().find(|(k, _)| k == c) else { return false };
+    /// When `c` is not a `deltas` stage, `y` does not hold those blocks, or an interp `deltas`
+    /// gets fewer frames than its width (the runtime's plan refuses such inputs first).
+    pub fn deltas(&self, c: &CrossFrame, x: &[f64], y: &mut [f64]) -> bool {
+        let CrossFrame::Deltas(d) = c else { panic!("a deltas stage") };
+        let Some(&(_, CrossFn::Deltas(f))) = self.fns.cross.iter().find(|(k, _)| k == c) else {
+            return false;
+        };
         let frames = x.len();
-        assert_eq!(y.len(), frames * super::stage::cross_frame::outputs(c), "whole output blocks");
-        if let CrossFrame::Deltas(d) = c {
-            assert!(d.mode != DeltaMode::Interp || frames >= d.width, "a whole Savitzky-Golay window");
-        }
+        assert_eq!(y.len(), frames * d.order, "whole output blocks");
+        assert!(d.mode != DeltaMode::Interp || frames >= d.width, "a whole Savitzky-Golay window");
         if frames == 0 {
             return true;
         }
         // SAFETY: the kernel reads `frames` values at `x` (and, for an interp `deltas`, windows
-        // of `width <= frames` values inside them, checked above) and writes `outputs(c)`
-        // blocks of `frames` values at `y`, which holds exactly that (checked above); `x` and
-        // `y` come from a `&` and a `&mut` slice, so they do not overlap.
+        // of `width <= frames` values inside them, checked above) and writes `order` blocks of
+        // `frames` values at `y`, which holds exactly that (checked above); `x` and `y` come
+        // from a `&` and a `&mut` slice, so they do not overlap.
         unsafe { f(x.as_ptr(), frames, y.as_mut_ptr()) };
+        true
+    }
+
+    /// The `subtract_mean` kernel in place over the column of `frames` values `data[start]`,
+    /// `data[start + stride]`, ... Returns false (doing nothing) when the program has no such
+    /// stage.
+    ///
+    /// # Panics
+    /// When the column does not lie inside `data`.
+    pub fn subtract_mean_f32(&self, data: &mut [f32], start: usize, stride: usize, frames: usize) -> bool {
+        assert_eq!(self.info.precision, Precision::F32, "an f32 program");
+        self.subtract_mean_bytes(data.as_mut_ptr().cast(), data.len(), start, stride, frames, 4)
+    }
+
+    /// [`subtract_mean_f32`](Self::subtract_mean_f32) for f64 programs.
+    pub fn subtract_mean_f64(&self, data: &mut [f64], start: usize, stride: usize, frames: usize) -> bool {
+        assert_eq!(self.info.precision, Precision::F64, "an f64 program");
+        self.subtract_mean_bytes(data.as_mut_ptr().cast(), data.len(), start, stride, frames, 8)
+    }
+
+    fn subtract_mean_bytes(
+        &self,
+        data: *mut u8,
+        len: usize,
+        start: usize,
+        stride: usize,
+        frames: usize,
+        esz: usize,
+    ) -> bool {
+        let c = CrossFrame::SubtractMean;
+        let Some(&(_, CrossFn::Mean(f))) = self.fns.cross.iter().find(|(k, _)| *k == c) else { return false };
+        if frames == 0 {
+            return true;
+        }
+        let last = (frames - 1).checked_mul(stride).and_then(|o| o.checked_add(start));
+        assert!(last.is_some_and(|l| l < len), "the column lies inside the data");
+        // SAFETY: the kernel reads and writes the `frames` elements at `start + i * stride`,
+        // `i < frames`, of the slice `data` points to (`len` elements of `esz` bytes from a
+        // `&mut` slice); the last of them is inside it (checked above).
+        unsafe { f(data.add(start * esz), frames, stride * esz) };
         true
     }
 
@@ -515,7 +564,7 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     for st in plan.phases[1..].iter().flat_map(|ph| &ph.stages) {
         if let StageKind::CrossFrame(c) = &st.kind {
             if !cross_fns.iter().any(|(k, _)| k == c) {
-                cross_fns.push((*c, stage::cross_frame::define(&mut jit, c, cross_fns.len())?));
+                cross_fns.push((*c, stage::cross_frame::define(&mut jit, c, cross_fns.len(), precision)?));
             }
         }
     }
@@ -523,7 +572,8 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     let get = |id: FuncId| -> Result<*const u8, JitError> { Ok(jit.function(id)?.as_ptr()) };
     // SAFETY: each pointer is the finalized code of a function defined above with exactly the
     // signature it is cast to (one pointer argument for block kernels; pointer, usize, pointer
-    // for the clip, dense and cross-frame kernels), and the module that owns the code moves
+    // for the clip, dense and deltas kernels; pointer, usize, usize for subtract_mean, the
+    // signatures `stage::cross_frame` gives each kind), and the module that owns the code moves
     // into the same `Program`.
     let fns = unsafe {
         Fns {
@@ -546,7 +596,20 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
             },
             cross: cross_fns
                 .iter()
-                .map(|&(c, id)| Ok((c, std::mem::transmute::<*const u8, CrossFn>(get(id)?))))
+                .map(|&(c, id)| {
+                    let f = get(id)?;
+                    Ok((
+                        c,
+                        match c {
+                            CrossFrame::Deltas(_) => {
+                                CrossFn::Deltas(std::mem::transmute::<*const u8, DeltasFn>(f))
+                            }
+                            CrossFrame::SubtractMean => {
+                                CrossFn::Mean(std::mem::transmute::<*const u8, MeanFn>(f))
+                            }
+                        },
+                    ))
+                })
                 .collect::<Result<_, JitError>>()?,
         }
     };
@@ -649,9 +712,10 @@ mod tests {
         a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
     }
 
-    /// The cross-frame kernels (deltas in both modes, subtract_mean) give the formulas' bits
-    /// (NaN as NaN), each sum in order with no fused multiply-add, on every ISA choice: what the
-    /// interpreter computes (the runtime's runners before these kernels, written out).
+    /// The cross-frame kernels (deltas in both modes over f64 columns, subtract_mean in place
+    /// over a strided f32 column) give the formulas' bits (NaN as NaN), each sum in order with
+    /// no fused multiply-add, on every ISA choice: what the interpreter computes (the runtime's
+    /// runners before these kernels, written out).
     #[test]
     fn cross_frame_kernels_equal_the_formulas_bit_for_bit() {
         let cases: [(&str, &[&str]); 4] = [
@@ -683,9 +747,28 @@ mod tests {
                         }
                         for special in [false, true] {
                             let x = column(t, t as u64 * 31 + 7, special);
-                            let want = reference(&c, &x);
-                            let mut got = vec![0.0; want.len()];
-                            assert!(prog.cross_frame(&c, &x, &mut got));
+                            let (got, want) = match c {
+                                CrossFrame::Deltas(_) => {
+                                    let want = reference(&c, &x);
+                                    let mut got = vec![0.0; want.len()];
+                                    assert!(prog.deltas(&c, &x, &mut got));
+                                    (got, want)
+                                }
+                                // In place over a strided f32 column (every third value).
+                                CrossFrame::SubtractMean => {
+                                    let x: Vec<f64> = x.iter().map(|&v| f64::from(v as f32)).collect();
+                                    let want: Vec<f64> =
+                                        reference(&c, &x).iter().map(|&v| f64::from(v as f32)).collect();
+                                    let mut data = vec![7f32; 3 * t + 1];
+                                    for (i, &v) in x.iter().enumerate() {
+                                        data[1 + 3 * i] = v as f32;
+                                    }
+                                    assert!(prog.subtract_mean_f32(&mut data, 1, 3, t));
+                                    let got = (0..t).map(|i| f64::from(data[1 + 3 * i])).collect();
+                                    assert!(data.iter().step_by(3).all(|&v| v == 7.0), "values between");
+                                    (got, want)
+                                }
+                            };
                             let same = got.iter().zip(&want).all(|(a, b)| same_bits(*a, *b));
                             assert!(same, "{spec} {sets:?} {isa:?} {c:?} t={t}: {got:?} vs {want:?}");
                         }

@@ -10,7 +10,7 @@ pub mod print;
 mod shape;
 mod verify;
 
-pub use cepstral::{Cepstral, Dct, DctNorm, DeltaMode, Deltas, Lifter};
+pub use cepstral::*;
 pub use print::type_text;
 pub use shape::Size;
 pub use verify::{infer, infer_all, verify};

@@ -1,10 +1,12 @@
-//! `cross_frame` stages, a kernel each: one column of a signal's values across its frames in,
-//! in f64 (the runtime gathers it from the output's layout and stores the result rounded once).
-//! Signature `extern "C" fn(x, frames, y)`: `frames` values at `x`; at `y`, the stage's
-//! [`outputs`] blocks of `frames` values.
+//! `cross_frame` stages, a kernel each over one column of a signal's values across its frames.
 //!
-//! - `subtract_mean`: `y = x - mean(x)`, the mean summed in frame order (one block).
-//! - `deltas`: block `o - 1` holds the order-`o` derivative, `o = 1..=order`. Interp: the
+//! - `subtract_mean`: in place in the output, `x - mean(x)`, the mean summed in f64 in frame
+//!   order, each value rounded once. Signature `extern "C" fn(data, frames, stride)`: the
+//!   column's `frames` values (the program's precision) `stride` bytes apart.
+//! - `deltas`: signature `extern "C" fn(x, frames, y)`: the column's `frames` values in f64 at
+//!   `x` (the runtime gathers it from the output's layout, and stores the results rounded once:
+//!   replicate's next order reads the unrounded previous one); at `y`, [`outputs`] blocks of
+//!   `frames` values: block `o - 1` holds the order-`o` derivative, `o = 1..=order`. Interp: the
 //!   Savitzky-Golay weights of each window position over the original column (the centre row
 //!   inside, the first and last windows' fits at the edges, as `scipy.signal.savgol_filter(mode=
 //!   'interp')`); the runtime guarantees `frames >= width`. Replicate: `sum_k k (c[t+k] -
@@ -22,13 +24,13 @@ use cranelift_module::FuncId;
 use super::super::fft::{data, readonly};
 use super::super::jit::{JitError, JitModule};
 use crate::graph::cepstral::savgol_weights;
-use crate::graph::DeltaMode;
+use crate::graph::{DeltaMode, Precision};
 use crate::kernel::CrossFrame;
 
-/// Blocks of `frames` values the kernel of `c` writes.
+/// Blocks of `frames` f64 values the `deltas` kernel of `c` writes.
 pub fn outputs(c: &CrossFrame) -> usize {
     match c {
-        CrossFrame::SubtractMean => 1,
+        CrossFrame::SubtractMean => 0,
         CrossFrame::Deltas(d) => d.order,
     }
 }
@@ -39,22 +41,46 @@ pub fn interp_weights(width: usize, order: usize) -> usize {
     order * width * width
 }
 
-/// Defines the kernel of cross-frame stage number `k` of the plan.
-pub fn define(jit: &mut JitModule, c: &CrossFrame, k: usize) -> Result<FuncId, JitError> {
+/// Defines the kernel of cross-frame stage number `k` of the plan, for programs of `precision`.
+pub fn define(
+    jit: &mut JitModule,
+    c: &CrossFrame,
+    k: usize,
+    precision: Precision,
+) -> Result<FuncId, JitError> {
     let ptr = jit.target().pointer_type;
     let mut sig = jit.make_signature();
     sig.params.extend([AbiParam::new(ptr); 3]);
     let name = format!("cross_frame{k}");
     match c {
         CrossFrame::SubtractMean => jit.define(&name, sig, |b, _| {
-            let (x, t, y) = entry(b);
-            let sum = sum_over(b, ptr, t, |b, i| load_at(b, x, i));
+            let (x, t, stride) = entry(b);
+            let elem = |b: &mut FunctionBuilder<'_>, i: Value| {
+                let off = b.ins().imul(i, stride);
+                b.ins().iadd(x, off)
+            };
+            let (ty, f32) = match precision {
+                Precision::F32 => (types::F32, true),
+                Precision::F64 => (types::F64, false),
+            };
+            let sum = sum_over(b, ptr, t, |b, i| {
+                let a = elem(b, i);
+                let v = b.ins().load(ty, readonly(), a, 0);
+                if f32 {
+                    b.ins().fpromote(types::F64, v)
+                } else {
+                    v
+                }
+            });
             let tf = b.ins().fcvt_from_uint(types::F64, t);
             let mean = b.ins().fdiv(sum, tf);
             for_each(b, ptr, t, |b, i| {
-                let v = load_at(b, x, i);
+                let a = elem(b, i);
+                let v = b.ins().load(ty, data(), a, 0);
+                let v = if f32 { b.ins().fpromote(types::F64, v) } else { v };
                 let v = b.ins().fsub(v, mean);
-                store_at(b, v, y, i);
+                let v = if f32 { b.ins().fdemote(types::F32, v) } else { v };
+                b.ins().store(data(), v, a, 0);
             });
             b.ins().return_(&[]);
         }),
