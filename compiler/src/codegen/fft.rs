@@ -33,16 +33,16 @@
 //! tables (gather offsets, twiddles, chirps, the convolution kernel's spectrum) are
 //! read-only data objects of the JIT module.
 //!
-//! The codelets themselves are in [`codelets`]; `mul_add` emits `fma` only on ISAs with native
-//! FMA. The stand-alone kernels and tests are in `tests` (test builds only).
+//! The codelets themselves are in [`codelets`]; the shared toolkit ([`Emit`], [`DataSet`]) is
+//! `codegen::emit`, whose `mul_add` emits `fma` only on ISAs with native FMA. The stand-alone
+//! kernels and tests are in `tests` (test builds only).
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{BlockArg, GlobalValue, InstBuilder, MemFlagsData, Type, Value};
-use cranelift_frontend::FunctionBuilder;
-use cranelift_module::DataId;
+use cranelift_codegen::ir::{BlockArg, InstBuilder, Value};
 use num_complex::Complex64;
 
-use super::jit::{JitError, JitModule, TargetInfo};
+use super::emit::{readonly, Addrs, DataSet, Emit};
+use super::jit::JitError;
 use super::vec::Vk;
 use crate::graph::fft_plan::{execute_complex, ComplexPlan, RealPlan};
 use crate::target::Target;
@@ -67,76 +67,6 @@ pub enum FftError {
     Jit(#[from] JitError),
 }
 
-/// Read-only tables for a kernel, collected while planning and registered as data objects of
-/// the module before the function that reads them is defined.
-#[derive(Default)]
-pub struct DataSet {
-    blobs: Vec<Vec<u8>>,
-}
-
-impl DataSet {
-    /// Adds a table; the index redeems its address inside the function (see [`Addrs`]).
-    pub fn push(&mut self, bytes: Vec<u8>) -> usize {
-        self.blobs.push(bytes);
-        self.blobs.len() - 1
-    }
-    /// Adds floats stored in the lane type of `vk`.
-    pub fn push_floats(&mut self, vk: Vk, values: impl IntoIterator<Item = f64>) -> usize {
-        let mut bytes = Vec::new();
-        for v in values {
-            match vk.elem_bytes() {
-                4 => bytes.extend((v as f32).to_le_bytes()),
-                _ => bytes.extend(v.to_le_bytes()),
-            }
-        }
-        self.push(bytes)
-    }
-    /// Adds floats as whole vectors, each value once per lane of `vk`: kernels then use them
-    /// as memory operands instead of broadcasting scalars.
-    pub fn push_per_lane(&mut self, vk: Vk, values: impl IntoIterator<Item = f64>) -> usize {
-        let lanes = vk.lanes();
-        self.push_floats(vk, values.into_iter().flat_map(|x| std::iter::repeat_n(x, lanes)))
-    }
-    /// Adds `u32` values.
-    pub fn push_u32(&mut self, values: impl IntoIterator<Item = u32>) -> usize {
-        self.push(values.into_iter().flat_map(u32::to_le_bytes).collect())
-    }
-    /// Registers every table in `jit` (names prefixed by `prefix`).
-    pub fn register(self, jit: &mut JitModule, prefix: &str) -> Result<Vec<DataId>, JitError> {
-        self.blobs
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| jit.define_data(&format!("{prefix}.d{i}"), bytes, 16))
-            .collect()
-    }
-}
-
-/// The addresses of a [`DataSet`]'s tables inside a function being built.
-pub struct Addrs {
-    gvs: Vec<GlobalValue>,
-}
-
-impl Addrs {
-    /// Wraps the global values `define_with_data` handed to the builder.
-    pub fn new(gvs: &[GlobalValue]) -> Self {
-        Addrs { gvs: gvs.to_vec() }
-    }
-    /// The address of table `i`.
-    pub fn get(&self, b: &mut FunctionBuilder<'_>, ptr: Type, i: usize) -> Value {
-        b.ins().symbol_value(ptr, self.gvs[i])
-    }
-}
-
-/// Flags for data the kernel writes or reads through caller pointers (no alignment promise).
-pub fn data() -> MemFlagsData {
-    MemFlagsData::new().with_notrap()
-}
-
-/// Flags for the immutable tables.
-pub fn readonly() -> MemFlagsData {
-    MemFlagsData::new().with_notrap().with_readonly()
-}
-
 /// One complex vector (one point of `lanes` frames).
 #[derive(Clone, Copy)]
 pub struct C {
@@ -146,139 +76,8 @@ pub struct C {
     pub im: Value,
 }
 
-/// IR emission state shared by the kernels: the builder, the target, the lane kind.
-pub struct Emit<'a, 'b> {
-    /// The function builder.
-    pub b: &'a mut FunctionBuilder<'b>,
-    /// Target facts (FMA).
-    pub t: TargetInfo,
-    /// Pointer type.
-    pub ptr: Type,
-    /// Lane kind.
-    pub vk: Vk,
-}
-
+/// Complex arithmetic on split re/im vectors, for the FFT emitters.
 impl Emit<'_, '_> {
-    /// Runs `body(i)` for `i in 0..count` (a do-while loop; straight line when `count == 1`;
-    /// nothing when `count == 0`).
-    pub fn counted_loop(&mut self, count: usize, body: impl FnOnce(&mut Self, Value)) {
-        self.range_loop(0, count, body)
-    }
-
-    /// Runs `body(i)` for `i in start..end` with constant bounds.
-    pub fn range_loop(&mut self, start: usize, end: usize, body: impl FnOnce(&mut Self, Value)) {
-        if end <= start {
-            return;
-        }
-        if end - start == 1 {
-            let i = self.b.ins().iconst(self.ptr, start as i64);
-            body(self, i);
-            return;
-        }
-        let lp = self.b.create_block();
-        let exit = self.b.create_block();
-        self.b.append_block_param(lp, self.ptr);
-        let first = self.b.ins().iconst(self.ptr, start as i64);
-        self.b.ins().jump(lp, &[BlockArg::Value(first)]);
-        self.b.switch_to_block(lp);
-        let i = self.b.block_params(lp)[0];
-        body(self, i);
-        let next = self.b.ins().iadd_imm_s(i, 1);
-        let more = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, end as i64);
-        self.b.ins().brif(more, lp, &[BlockArg::Value(next)], exit, &[]);
-        self.b.switch_to_block(exit);
-    }
-
-    /// Runs `body(offsets)` `count` times (a do-while loop; straight line when `count == 1`);
-    /// offset `j` starts at 0 and grows by `steps[j]` per iteration, so addresses are
-    /// `base + offset` with no multiply.
-    pub fn offset_loop(&mut self, count: usize, steps: &[i64], body: impl FnOnce(&mut Self, &[Value])) {
-        if count == 0 {
-            return;
-        }
-        let zero = self.b.ins().iconst(self.ptr, 0);
-        if count == 1 {
-            let offs = vec![zero; steps.len()];
-            body(self, &offs);
-            return;
-        }
-        let lp = self.b.create_block();
-        let exit = self.b.create_block();
-        for _ in steps {
-            self.b.append_block_param(lp, self.ptr);
-        }
-        let init: Vec<BlockArg> = steps.iter().map(|_| BlockArg::Value(zero)).collect();
-        self.b.ins().jump(lp, &init);
-        self.b.switch_to_block(lp);
-        let offs = self.b.block_params(lp).to_vec();
-        body(self, &offs);
-        let next: Vec<Value> = offs.iter().zip(steps).map(|(&o, &s)| self.b.ins().iadd_imm_s(o, s)).collect();
-        let end = count as i64 * steps[0];
-        let more = self.b.ins().icmp_imm_u(IntCC::SignedLessThan, next[0], end);
-        let args: Vec<BlockArg> = next.iter().map(|&v| BlockArg::Value(v)).collect();
-        self.b.ins().brif(more, lp, &args, exit, &[]);
-        self.b.switch_to_block(exit);
-    }
-
-    /// Passes `vals` through a new block's parameters and continues there: every pure
-    /// instruction they depend on is placed before this point (Cranelift otherwise sinks pure
-    /// arithmetic to its first side-effecting use, after all the loads, and spills).
-    ///
-    /// `guard` is any integer that is never -1 at run time (an offset): the never-taken edge
-    /// that tests it passes other values, so Cranelift cannot fold the parameters away.
-    pub fn barrier(&mut self, vals: &[Value], guard: Value) -> Vec<Value> {
-        let blk = self.b.create_block();
-        for &v in vals {
-            let ty = self.b.func.dfg.value_type(v);
-            self.b.append_block_param(blk, ty);
-        }
-        let args: Vec<BlockArg> = vals.iter().map(|&v| BlockArg::Value(v)).collect();
-        let mut rot: Vec<BlockArg> = vec![args[0]; args.len()];
-        rot[0] = args[args.len() - 1];
-        // The never-taken edge goes through a block of its own, so the register shuffling
-        // its rotated arguments need sits there and not on the hot path.
-        let cold = self.b.create_block();
-        let never = self.b.ins().icmp_imm_s(IntCC::Equal, guard, -1);
-        self.b.ins().brif(never, cold, &[], blk, &args);
-        self.b.switch_to_block(cold);
-        self.b.set_cold_block(cold);
-        self.b.ins().jump(blk, &rot);
-        self.b.switch_to_block(blk);
-        self.b.block_params(blk).to_vec()
-    }
-
-    /// Loads a vector at `base + off`.
-    pub fn vload(&mut self, base: Value, off: i64) -> Value {
-        let off = i32::try_from(off).expect("offsets were checked to fit i32");
-        self.b.ins().load(self.vk.ty(), data(), base, off)
-    }
-
-    /// Stores a vector at `base + off`.
-    pub fn vstore(&mut self, v: Value, base: Value, off: i64) {
-        let off = i32::try_from(off).expect("offsets were checked to fit i32");
-        self.b.ins().store(data(), v, base, off);
-    }
-
-    /// A vector from a read-only table at `base + off`, as a pure value (placed at its use,
-    /// where it can become a memory operand).
-    pub fn vload_ro(&mut self, base: Value, off: i64) -> Value {
-        let off = i32::try_from(off).expect("offsets were checked to fit i32");
-        self.b.ins().load(self.vk.ty(), readonly().with_can_move(), base, off)
-    }
-
-    /// A table scalar at `base + off`, broadcast to every lane.
-    pub fn splat_load(&mut self, base: Value, off: i64) -> Value {
-        let off = i32::try_from(off).expect("offsets were checked to fit i32");
-        let s = self.b.ins().load(self.vk.scalar(), readonly(), base, off);
-        self.b.ins().splat(self.vk.ty(), s)
-    }
-
-    /// `base + i * scale` for an index value `i`.
-    pub fn index(&mut self, base: Value, i: Value, scale: i64) -> Value {
-        let off = self.b.ins().imul_imm_s(i, scale);
-        self.b.ins().iadd(base, off)
-    }
-
     fn load(&mut self, re: Value, im: Value, off: i64) -> C {
         C { re: self.vload(re, off), im: self.vload(im, off) }
     }
@@ -288,22 +87,12 @@ impl Emit<'_, '_> {
         self.vstore(v.im, im, off);
     }
 
-    fn add(&mut self, a: C, b: C) -> C {
+    fn cadd(&mut self, a: C, b: C) -> C {
         C { re: self.b.ins().fadd(a.re, b.re), im: self.b.ins().fadd(a.im, b.im) }
     }
 
-    fn sub(&mut self, a: C, b: C) -> C {
+    fn csub(&mut self, a: C, b: C) -> C {
         C { re: self.b.ins().fsub(a.re, b.re), im: self.b.ins().fsub(a.im, b.im) }
-    }
-
-    /// A constant vector.
-    pub fn splat(&mut self, v: f64) -> Value {
-        self.vk.splat(self.b, v)
-    }
-
-    /// `a·x + c` (fma only when native).
-    pub fn mul_add(&mut self, a: Value, x: Value, c: Value) -> Value {
-        self.vk.mul_add(self.b, self.t, a, x, c)
     }
 
     /// `v · (c + i·s)` with vector `c`, `s`.

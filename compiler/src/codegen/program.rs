@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use cranelift_module::FuncId;
 
-use super::fft::{DataSet, FftError};
+use super::emit::DataSet;
+use super::fft::FftError;
 use super::jit::{IsaChoice, JitError, JitModule};
 use super::stage::{self, Scratch};
 use super::vec::Vk;

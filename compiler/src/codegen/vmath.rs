@@ -70,6 +70,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, ConstantData, Endianness, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::FunctionBuilder;
 
+use super::emit::Emit;
 use super::jit::TargetInfo;
 use super::math::{self, LogBase};
 use super::vec::Vk;
@@ -158,17 +159,8 @@ const TAN_HALF: f64 = 0.546_302_489_843_790_5;
 const MUL_POW_F64: (f64, f64) = (4.0, 2.0);
 const MUL_POW_F32: (f64, f64) = (16.0, 16.0);
 
-/// The emitter state shared by all helpers: builder, target and lane kind.
-struct Em<'a, 'f> {
-    b: &'a mut FunctionBuilder<'f>,
-    t: TargetInfo,
-    vk: Vk,
-}
-
-impl Em<'_, '_> {
-    fn c(&mut self, v: f64) -> Value {
-        self.vk.splat(self.b, v)
-    }
+/// Scalar-style arithmetic on whole vectors for the math emitters (private to this module).
+impl Emit<'_, '_> {
     fn ci(&mut self, v: i64) -> Value {
         self.vk.splat_int(self.b, v)
     }
@@ -184,18 +176,14 @@ impl Em<'_, '_> {
     fn div(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fdiv(a, b)
     }
-    /// `a·x + c`, fused only with native FMA.
-    fn fma(&mut self, a: Value, x: Value, c: Value) -> Value {
-        self.vk.mul_add(self.b, self.t, a, x, c)
-    }
     /// `a + k` for a constant `k`.
     fn addk(&mut self, a: Value, k: f64) -> Value {
-        let k = self.c(k);
+        let k = self.splat(k);
         self.add(a, k)
     }
     /// `a·k` for a constant `k`.
     fn mulk(&mut self, a: Value, k: f64) -> Value {
-        let k = self.c(k);
+        let k = self.splat(k);
         self.mul(a, k)
     }
     /// All-ones lanes where `a cc b` (as floats, for `sel`/`and`/`or`).
@@ -204,7 +192,7 @@ impl Em<'_, '_> {
         self.vk.as_float(self.b, m)
     }
     fn cmpk(&mut self, cc: FloatCC, a: Value, k: f64) -> Value {
-        let k = self.c(k);
+        let k = self.splat(k);
         self.cmp(cc, a, k)
     }
     /// `m ? a : b` per lane.
@@ -212,7 +200,7 @@ impl Em<'_, '_> {
         self.b.ins().bitselect(m, a, b)
     }
     fn selk(&mut self, m: Value, a: f64, b: f64) -> Value {
-        let (a, b) = (self.c(a), self.c(b));
+        let (a, b) = (self.splat(a), self.splat(b));
         self.sel(m, a, b)
     }
     fn bits(&mut self, a: Value) -> Value {
@@ -238,7 +226,7 @@ impl Em<'_, '_> {
     }
     /// The sign bit of each lane (`-0.0` or `+0.0`).
     fn sign(&mut self, a: Value) -> Value {
-        let m = self.c(-0.0);
+        let m = self.splat(-0.0);
         self.and(a, m)
     }
     fn abs(&mut self, a: Value) -> Value {
@@ -246,17 +234,17 @@ impl Em<'_, '_> {
     }
     /// `lo ≤ a ≤ hi`, NaN stays NaN (one `maxp*` + one `minp*`).
     fn clamp(&mut self, a: Value, lo: f64, hi: f64) -> Value {
-        let (lo, hi) = (self.c(lo), self.c(hi));
+        let (lo, hi) = (self.splat(lo), self.splat(hi));
         let a = self.vk.max_nanprop(self.b, a, lo);
         self.vk.min_nanprop(self.b, a, hi)
     }
     /// Horner's scheme, `coef` from the lowest degree up.
     fn poly(&mut self, x: Value, coef: &[f64]) -> Value {
         let (&last, rest) = coef.split_last().expect("non-empty polynomial");
-        let mut p = self.c(last);
+        let mut p = self.splat(last);
         for &k in rest.iter().rev() {
-            let k = self.c(k);
-            p = self.fma(p, x, k);
+            let k = self.splat(k);
+            p = self.mul_add(p, x, k);
         }
         p
     }
@@ -276,7 +264,7 @@ impl Em<'_, '_> {
 
 /// Runs `f` on the two `F64X2` halves of the `F32X4` `x` and rounds the results back to one
 /// `F32X4`. All lane moves are SSE2: `cvtps2pd`, `punpckhqdq`, `cvtpd2ps`, `punpcklqdq`.
-fn via_f64(e: &mut Em<'_, '_>, x: Value, mut f: impl FnMut(&mut Em<'_, '_>, Value) -> Value) -> Value {
+fn via_f64(e: &mut Emit<'_, '_>, x: Value, mut f: impl FnMut(&mut Emit<'_, '_>, Value) -> Value) -> Value {
     let le = MemFlagsData::new().with_endianness(Endianness::Little);
     let shuffle = |b: &mut FunctionBuilder<'_>, lo: Value, hi: Value, first: u8, second: u8| {
         let mask: Vec<u8> = (first..first + 8).chain(second..second + 8).collect();
@@ -289,7 +277,7 @@ fn via_f64(e: &mut Em<'_, '_>, x: Value, mut f: impl FnMut(&mut Em<'_, '_>, Valu
     let lo = e.b.ins().fvpromote_low(x);
     let upper = shuffle(e.b, x, x, 8, 24);
     let hi = e.b.ins().fvpromote_low(upper);
-    let mut e64 = Em { b: &mut *e.b, t: e.t, vk: Vk::F64X2 };
+    let mut e64 = Emit { b: &mut *e.b, t: e.t, ptr: e.ptr, vk: Vk::F64X2 };
     let lo = f(&mut e64, lo);
     let hi = f(&mut e64, hi);
     let lo = e.b.ins().fvdemote(lo);
@@ -321,11 +309,11 @@ pub fn emit_log10(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value) 
 pub fn emit_log_base(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value, base: LogBase) -> Value {
     match vk.precision {
         Precision::F32 => math::emit_log(b, t, x, base),
-        Precision::F64 => log_f64(&mut Em { b, t, vk }, x, base),
+        Precision::F64 => log_f64(&mut Emit { b, t, ptr: t.pointer_type, vk }, x, base),
     }
 }
 
-fn log_f64(e: &mut Em<'_, '_>, x: Value, base: LogBase) -> Value {
+fn log_f64(e: &mut Emit<'_, '_>, x: Value, base: LogBase) -> Value {
     // Denormals: scale by 2^54 (exact) and take 54 off the exponent.
     let tiny = e.cmpk(FloatCC::LessThan, x, f64::MIN_POSITIVE);
     let scaled = e.mulk(x, TWO54);
@@ -365,13 +353,13 @@ fn log_f64(e: &mut Em<'_, '_>, x: Value, base: LogBase) -> Value {
     let v = match base {
         LogBase::E => {
             // s(hfsq+R) + k·ln2_lo - hfsq + f + k·ln2_hi
-            let ln2_lo = e.c(LN2_LO);
+            let ln2_lo = e.splat(LN2_LO);
             let klo = e.mul(dk, ln2_lo);
-            let v = e.fma(s, hr, klo);
+            let v = e.mul_add(s, hr, klo);
             let v = e.sub(v, hfsq);
             let v = e.add(v, f);
-            let ln2_hi = e.c(LN2_HI);
-            e.fma(dk, ln2_hi, v)
+            let ln2_hi = e.splat(LN2_HI);
+            e.mul_add(dk, ln2_hi, v)
         }
         LogBase::Two | LogBase::Ten => {
             // hi + lo = f - hfsq + s(hfsq+R), hi with 21 bits so hi·IVLN*_HI is exact.
@@ -379,20 +367,20 @@ fn log_f64(e: &mut Em<'_, '_>, x: Value, base: LogBase) -> Value {
             let hi = e.trunc32(hi);
             let lo = e.sub(f, hi);
             let lo = e.sub(lo, hfsq);
-            let lo = e.fma(s, hr, lo);
+            let lo = e.mul_add(s, hr, lo);
             let (iv_hi, iv_lo) =
                 if base == LogBase::Two { (IVLN2_HI, IVLN2_LO) } else { (IVLN10_HI, IVLN10_LO) };
             let val_hi = e.mulk(hi, iv_hi);
             let lohi = e.add(lo, hi);
-            let iv_lo = e.c(iv_lo);
+            let iv_lo = e.splat(iv_lo);
             let val_lo = e.mul(lohi, iv_lo);
-            let iv_hi = e.c(iv_hi);
-            let val_lo = e.fma(lo, iv_hi, val_lo);
+            let iv_hi = e.splat(iv_hi);
+            let val_lo = e.mul_add(lo, iv_hi, val_lo);
             let (y, val_lo) = if base == LogBase::Two {
                 (dk, val_lo)
             } else {
-                let k_lo = e.c(LOG10_2_LO);
-                let val_lo = e.fma(dk, k_lo, val_lo);
+                let k_lo = e.splat(LOG10_2_LO);
+                let val_lo = e.mul_add(dk, k_lo, val_lo);
                 (e.mulk(dk, LOG10_2_HI), val_lo)
             };
             // w = y + val_hi with its rounding error folded into val_lo.
@@ -407,21 +395,21 @@ fn log_f64(e: &mut Em<'_, '_>, x: Value, base: LogBase) -> Value {
 }
 
 /// `+inf → +inf`, `±0 → -inf`, `x < 0` or NaN `→ NaN`.
-fn log_specials(e: &mut Em<'_, '_>, x: Value, v: Value) -> Value {
+fn log_specials(e: &mut Emit<'_, '_>, x: Value, v: Value) -> Value {
     let is_inf = e.cmpk(FloatCC::Equal, x, f64::INFINITY);
-    let inf = e.c(f64::INFINITY);
+    let inf = e.splat(f64::INFINITY);
     let v = e.sel(is_inf, inf, v);
     let is_zero = e.cmpk(FloatCC::Equal, x, 0.0);
-    let ninf = e.c(f64::NEG_INFINITY);
+    let ninf = e.splat(f64::NEG_INFINITY);
     let v = e.sel(is_zero, ninf, v);
     let bad = e.cmpk(FloatCC::UnorderedOrLessThan, x, 0.0);
-    let nan = e.c(f64::NAN);
+    let nan = e.splat(f64::NAN);
     e.sel(bad, nan, v)
 }
 
 /// `e^x`: overflow gives `+inf`, underflow rounds into denormals / to `+0`, NaN stays NaN.
 pub fn emit_exp(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value) -> Value {
-    let e = &mut Em { b, t, vk };
+    let e = &mut Emit { b, t, ptr: t.pointer_type, vk };
     match vk.precision {
         Precision::F32 => via_f64(e, x, exp_f64),
         Precision::F64 => exp_f64(e, x),
@@ -430,28 +418,28 @@ pub fn emit_exp(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value) ->
 
 /// `2^x`, with the same special values as [`emit_exp`].
 pub fn emit_exp2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value) -> Value {
-    let e = &mut Em { b, t, vk };
+    let e = &mut Emit { b, t, ptr: t.pointer_type, vk };
     match vk.precision {
         Precision::F32 => via_f64(e, x, |e, x| {
             let x = e.clamp(x, -1100.0, 1100.0);
-            let zero = e.c(0.0);
+            let zero = e.splat(0.0);
             exp2_dd(e, x, zero)
         }),
         Precision::F64 => {
             let x = e.clamp(x, -1100.0, 1100.0);
-            let zero = e.c(0.0);
+            let zero = e.splat(0.0);
             exp2_dd(e, x, zero)
         }
     }
 }
 
-fn exp_f64(e: &mut Em<'_, '_>, x: Value) -> Value {
+fn exp_f64(e: &mut Emit<'_, '_>, x: Value) -> Value {
     let x = e.clamp(x, -800.0, 800.0);
     let xl = e.mulk(x, std::f64::consts::LOG2_E);
     let n = e.round(xl);
     // r = x - n·ln2 = z + w, with x - n·ln2_hi exact (ln2_hi has 32 bits, |n| < 2^11).
-    let ln2_hi = e.c(-LN2_HI);
-    let hi = e.fma(n, ln2_hi, x);
+    let ln2_hi = e.splat(-LN2_HI);
+    let hi = e.mul_add(n, ln2_hi, x);
     let lo = e.mulk(n, LN2_LO);
     let z = e.sub(hi, lo);
     let w = e.sub(hi, z);
@@ -461,7 +449,7 @@ fn exp_f64(e: &mut Em<'_, '_>, x: Value) -> Value {
 }
 
 /// `e^(z+w)` for `|z| ≲ 0.35`, `w` a small correction (fdlibm).
-fn exp_core(e: &mut Em<'_, '_>, z: Value, w: Value) -> Value {
+fn exp_core(e: &mut Emit<'_, '_>, z: Value, w: Value) -> Value {
     let tt = e.mul(z, z);
     let p = e.poly(tt, &P);
     let tp = e.mul(tt, p);
@@ -474,13 +462,13 @@ fn exp_core(e: &mut Em<'_, '_>, z: Value, w: Value) -> Value {
     let wzw = e.add(w, zw);
     let r = e.sub(q, wzw);
     let rz = e.sub(r, z);
-    let one = e.c(1.0);
+    let one = e.splat(1.0);
     e.sub(one, rz)
 }
 
 /// `y·2^n` for integral `|n| ≤ 2200` as two exact power-of-two products, so the result
 /// overflows to inf or rounds into denormals exactly once.
-fn scale2(e: &mut Em<'_, '_>, y: Value, n: Value) -> Value {
+fn scale2(e: &mut Emit<'_, '_>, y: Value, n: Value) -> Value {
     let half = e.mulk(n, 0.5);
     let n1 = e.round(half);
     let n2 = e.sub(n, n1);
@@ -498,7 +486,7 @@ fn scale2(e: &mut Em<'_, '_>, y: Value, n: Value) -> Value {
 }
 
 /// `2^(ph+pl)` for `|ph| ≤ 1100`, `|pl|` ≪ 1 (fdlibm `pow`'s tail).
-fn exp2_dd(e: &mut Em<'_, '_>, ph: Value, pl: Value) -> Value {
+fn exp2_dd(e: &mut Emit<'_, '_>, ph: Value, pl: Value) -> Value {
     let z = e.add(ph, pl);
     let n = e.round(z);
     let ph = e.sub(ph, n);
@@ -507,10 +495,10 @@ fn exp2_dd(e: &mut Em<'_, '_>, ph: Value, pl: Value) -> Value {
     let u = e.mulk(tt, LG2_H);
     let d = e.sub(tt, ph);
     let d = e.sub(pl, d);
-    let lg2_l = e.c(LG2_L);
+    let lg2_l = e.splat(LG2_L);
     let v = e.mul(tt, lg2_l);
-    let lg2 = e.c(LG2);
-    let v = e.fma(d, lg2, v);
+    let lg2 = e.splat(LG2);
+    let v = e.mul_add(d, lg2, v);
     let z = e.add(u, v);
     let zu = e.sub(z, u);
     let w = e.sub(v, zu);
@@ -519,7 +507,7 @@ fn exp2_dd(e: &mut Em<'_, '_>, ph: Value, pl: Value) -> Value {
 }
 
 /// `log2(a)` as `t1 + t2`, `t1` with 21 significant bits, for finite `a > 0` (fdlibm `pow`).
-fn log2_dd(e: &mut Em<'_, '_>, a: Value) -> (Value, Value) {
+fn log2_dd(e: &mut Emit<'_, '_>, a: Value) -> (Value, Value) {
     let tiny = e.cmpk(FloatCC::LessThan, a, f64::MIN_POSITIVE);
     let scaled = e.mulk(a, 2f64.powi(53));
     let a = e.sel(tiny, scaled, a);
@@ -550,7 +538,7 @@ fn log2_dd(e: &mut Em<'_, '_>, a: Value) -> (Value, Value) {
     // ss = s_h + s_l = (ax - bp)/(ax + bp)
     let u = e.sub(ax, bp);
     let sum = e.add(ax, bp);
-    let one = e.c(1.0);
+    let one = e.splat(1.0);
     let v = e.div(one, sum);
     let ss = e.mul(u, v);
     let s_h = e.trunc32(ss);
@@ -568,7 +556,7 @@ fn log2_dd(e: &mut Em<'_, '_>, a: Value) -> (Value, Value) {
     let lp = e.poly(s2, &L);
     let r = e.mul(s4, lp);
     let shs = e.add(s_h, ss);
-    let r = e.fma(s_l, shs, r);
+    let r = e.mul_add(s_l, shs, r);
     let s2 = e.mul(s_h, s_h);
     let th = e.addk(s2, 3.0);
     let th = e.add(th, r);
@@ -579,17 +567,17 @@ fn log2_dd(e: &mut Em<'_, '_>, a: Value) -> (Value, Value) {
     // u + v = ss·(3 + ...)
     let u = e.mul(s_h, t_h);
     let v1 = e.mul(s_l, t_h);
-    let v = e.fma(t_l, ss, v1);
+    let v = e.mul_add(t_l, ss, v1);
     let p_h = e.add(u, v);
     let p_h = e.trunc32(p_h);
     let pu = e.sub(p_h, u);
     let p_l = e.sub(v, pu);
     // log2(ax) = n + dp_h + z_h + z_l, z = (u+v)·2/(3 ln2)
     let z_h = e.mulk(p_h, CP_H);
-    let cp_l = e.c(CP_L);
-    let zl = e.fma(cp_l, p_h, dp_l);
-    let cp = e.c(CP);
-    let z_l = e.fma(p_l, cp, zl);
+    let cp_l = e.splat(CP_L);
+    let zl = e.mul_add(cp_l, p_h, dp_l);
+    let cp = e.splat(CP);
+    let z_l = e.mul_add(p_l, cp, zl);
     let t = e.add(z_h, z_l);
     let t = e.add(t, dp_h);
     let t = e.add(t, nf);
@@ -604,18 +592,18 @@ fn log2_dd(e: &mut Em<'_, '_>, a: Value) -> (Value, Value) {
 /// `x^p` with Rust `powf` semantics for a compile-time `p` (used at f64 precision on both
 /// kinds); see the module docs for the specializations and accuracy.
 pub fn emit_pow_const(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Value, p: f64) -> Value {
-    let e = &mut Em { b, t, vk };
+    let e = &mut Emit { b, t, ptr: t.pointer_type, vk };
     if p.is_nan() {
         // 1^NaN = 1, else NaN.
         let one = e.cmpk(FloatCC::Equal, x, 1.0);
         return e.selk(one, 1.0, f64::NAN);
     }
     match p {
-        0.0 => e.c(1.0),
+        0.0 => e.splat(1.0),
         1.0 => x,
         2.0 => e.mul(x, x),
         -1.0 => {
-            let one = e.c(1.0);
+            let one = e.splat(1.0);
             e.div(one, x)
         }
         0.5 => sqrt_pow(e, x),
@@ -627,17 +615,17 @@ pub fn emit_pow_const(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, x: Val
 }
 
 /// `powf(x, 0.5)`: `sqrt` but `(-0)^½ = +0` and `(-inf)^½ = +inf`.
-fn sqrt_pow(e: &mut Em<'_, '_>, x: Value) -> Value {
+fn sqrt_pow(e: &mut Emit<'_, '_>, x: Value) -> Value {
     let r = e.b.ins().sqrt(x);
     let r = e.abs(r);
     let ninf = e.cmpk(FloatCC::Equal, x, f64::NEG_INFINITY);
-    let inf = e.c(f64::INFINITY);
+    let inf = e.splat(f64::INFINITY);
     e.sel(ninf, inf, r)
 }
 
 /// `x^p` on `F64X2`; `for_f32`: the result will be rounded to f32, so plain f64 accuracy of
 /// `p·log2|x|` suffices.
-fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
+fn pow_f64(e: &mut Emit<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
     if p.is_infinite() || p.abs() >= 2f64.powi(63) {
         // |x| vs 1 decides; (±1)^p = 1, and such p are even integers or infinite.
         let a = e.abs(x);
@@ -645,7 +633,7 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
         let m_gt = e.cmpk(FloatCC::GreaterThan, a, 1.0);
         let m_lt = e.cmpk(FloatCC::LessThan, a, 1.0);
         let r = e.selk(m_lt, lt, 1.0);
-        let gt = e.c(gt);
+        let gt = e.splat(gt);
         let r = e.sel(m_gt, gt, r);
         let nan = e.cmp(FloatCC::Unordered, x, x);
         return e.sel(nan, x, r);
@@ -654,7 +642,7 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
     let is_int = p == p.trunc();
     if is_int && (-neg_max..=pos_max).contains(&p) {
         let base = if p < 0.0 {
-            let one = e.c(1.0);
+            let one = e.splat(1.0);
             e.div(one, x)
         } else {
             x
@@ -663,7 +651,7 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
     }
     if p == -0.5 {
         let r = sqrt_pow(e, x);
-        let one = e.c(1.0);
+        let one = e.splat(1.0);
         return e.div(one, r);
     }
     // |x| with 0, inf and NaN replaced by 1 for the computation, patched below.
@@ -671,28 +659,28 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
     let pos = e.cmpk(FloatCC::GreaterThan, a, 0.0);
     let fin = e.cmpk(FloatCC::LessThan, a, f64::INFINITY);
     let ok = e.and(pos, fin);
-    let one = e.c(1.0);
+    let one = e.splat(1.0);
     let a_ok = e.sel(ok, a, one);
     let (ph, pl) = if for_f32 {
         let l = log_f64(e, a_ok, LogBase::Two);
-        (e.mulk(l, p), e.c(0.0))
+        (e.mulk(l, p), e.splat(0.0))
     } else {
         let (t1, t2) = log2_dd(e, a_ok);
         // p·(t1 + t2) = ph + pl with ph = p_head·t1 exact (21 × 21 bits).
         let p_hi = h(p.to_bits() & 0xffff_ffff_0000_0000);
         let pt1 = e.mulk(t1, p - p_hi);
-        let pv = e.c(p);
-        (e.mulk(t1, p_hi), e.fma(pv, t2, pt1))
+        let pv = e.splat(p);
+        (e.mulk(t1, p_hi), e.mul_add(pv, t2, pt1))
     };
     let ph = e.clamp(ph, -1100.0, 1100.0);
     let r = exp2_dd(e, ph, pl);
 
     let (at_zero, at_inf) = if p > 0.0 { (0.0, f64::INFINITY) } else { (f64::INFINITY, 0.0) };
     let zero = e.cmpk(FloatCC::Equal, a, 0.0);
-    let v = e.c(at_zero);
+    let v = e.splat(at_zero);
     let r = e.sel(zero, v, r);
     let inf = e.cmpk(FloatCC::Equal, a, f64::INFINITY);
-    let v = e.c(at_inf);
+    let v = e.splat(at_inf);
     let r = e.sel(inf, v, r);
     let r = if is_int {
         if (p / 2.0).trunc() * 2.0 != p {
@@ -707,7 +695,7 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
         let neg = e.cmpk(FloatCC::LessThan, x, 0.0);
         let finite = e.cmpk(FloatCC::GreaterThan, x, f64::NEG_INFINITY);
         let bad = e.and(neg, finite);
-        let nan = e.c(f64::NAN);
+        let nan = e.splat(f64::NAN);
         e.sel(bad, nan, r)
     };
     let nan = e.cmp(FloatCC::Unordered, x, x);
@@ -715,7 +703,7 @@ fn pow_f64(e: &mut Em<'_, '_>, x: Value, p: f64, for_f32: bool) -> Value {
 }
 
 /// `x^n` by binary powering, `n ≥ 1`.
-fn int_pow(e: &mut Em<'_, '_>, x: Value, n: u32) -> Value {
+fn int_pow(e: &mut Emit<'_, '_>, x: Value, n: u32) -> Value {
     let (mut sq, mut k, mut acc) = (x, n, None);
     loop {
         if k & 1 == 1 {
@@ -735,7 +723,7 @@ fn int_pow(e: &mut Em<'_, '_>, x: Value, n: u32) -> Value {
 /// `atan2(y, x)` with C99 / numpy semantics (all ±0, ±inf and NaN cases exact); see the
 /// module docs for method and accuracy.
 pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, x: Value) -> Value {
-    let e = &mut Em { b, t, vk };
+    let e = &mut Emit { b, t, ptr: t.pointer_type, vk };
     let (poly, huge, tiny, up): (&[f64], f64, f64, f64) = match vk.precision {
         Precision::F32 => (&ATAN_F32, 2f64.powi(125), 2f64.powi(-100), 2f64.powi(50)),
         Precision::F64 => (&ATAN_F64, 2f64.powi(1020), 2f64.powi(-960), 2f64.powi(200)),
@@ -760,7 +748,7 @@ pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, 
     let yi = e.cmpk(FloatCC::Equal, ay, f64::INFINITY);
     let xi = e.cmpk(FloatCC::Equal, ax, f64::INFINITY);
     let both = e.and(yi, xi);
-    let one = e.c(1.0);
+    let one = e.splat(1.0);
     ay = e.sel(both, one, ay);
     ax = e.sel(both, one, ax);
     // Keep |y| + |x| finite and the threshold products normal: scale huge pairs down and pairs
@@ -772,7 +760,7 @@ pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, 
     let xs = e.cmpk(FloatCC::LessThan, ax, tiny);
     let small = e.and(ys, xs);
     let s = e.selk(small, up, 1.0);
-    let quarter = e.c(0.25);
+    let quarter = e.splat(0.25);
     let s = e.sel(big, quarter, s);
     ay = e.mul(ay, s);
     ax = e.mul(ax, s);
@@ -790,7 +778,7 @@ pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, 
     let den = e.sel(m_a, ax, sum);
     let den = e.sel(m_d, ay, den);
     let q = e.div(num, den);
-    let zero = e.c(0.0);
+    let zero = e.splat(0.0);
     let den0 = e.cmp(FloatCC::Equal, den, zero);
     let q = e.sel(den0, zero, q);
     // x with its sign bit set: θ = π - θ(|x|), i.e. constant π - C and argument -t.
@@ -805,7 +793,7 @@ pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, 
     let z = e.mul(tq, tq);
     let p = e.poly(z, poly);
     let tz = e.mul(tq, z);
-    let tail = e.fma(tz, p, c_lo);
+    let tail = e.mul_add(tz, p, c_lo);
     let s = e.add(tq, tail);
     let th = e.add(c_hi, s);
     let sy = e.sign(y);
@@ -818,7 +806,7 @@ pub fn emit_atan2(b: &mut FunctionBuilder<'_>, t: TargetInfo, vk: Vk, y: Value, 
 /// The constant `C` of [`emit_atan2`] per lane: 0 / π (`|t| = |y|/|x|`), π/4 / 3π/4 (the
 /// difference quotient), π/2 (`t = -|x|/|y|`), the second of each pair when `x` is negative.
 fn quadrant_const(
-    e: &mut Em<'_, '_>,
+    e: &mut Emit<'_, '_>,
     m_a: Value,
     m_d: Value,
     xneg: Value,
@@ -827,7 +815,7 @@ fn quadrant_const(
     let a = e.selk(xneg, pi, 0.0);
     let b = e.selk(xneg, pi34, pi4);
     let c = e.sel(m_a, a, b);
-    let d = e.c(pi2);
+    let d = e.splat(pi2);
     e.sel(m_d, d, c)
 }
 

@@ -60,16 +60,16 @@ impl Emit<'_, '_> {
                     out[k + h] = C { re: self.b.ins().fsub(e.re, o.im), im: self.b.ins().fadd(e.im, o.re) };
                 } else {
                     let tw = self.twiddle(od[k], k, r);
-                    out[k] = self.add(ev[k], tw);
-                    out[k + h] = self.sub(ev[k], tw);
+                    out[k] = self.cadd(ev[k], tw);
+                    out[k + h] = self.csub(ev[k], tw);
                 }
             }
             return out;
         }
         // Odd r: pairs a_j = x_j + x_{r-j}, b_j = x_j - x_{r-j}.
         let h = (r - 1) / 2;
-        let a: Vec<C> = (1..=h).map(|j| self.add(x[j], x[r - j])).collect();
-        let bd: Vec<C> = (1..=h).map(|j| self.sub(x[j], x[r - j])).collect();
+        let a: Vec<C> = (1..=h).map(|j| self.cadd(x[j], x[r - j])).collect();
+        let bd: Vec<C> = (1..=h).map(|j| self.csub(x[j], x[r - j])).collect();
         self.odd_from_pairs(x[0], &a, &bd)
     }
 
@@ -83,7 +83,7 @@ impl Emit<'_, '_> {
         let mut out = vec![x0; r];
         let mut sum = x0;
         for &aj in a {
-            sum = self.add(sum, aj);
+            sum = self.cadd(sum, aj);
         }
         out[0] = sum;
         for k in 1..=h {
@@ -136,8 +136,8 @@ pub(super) fn codelet(
         // sinking the arithmetic below all the loads (the generic order spills).
         let x0 = point(e, 0);
         let x2 = point(e, 2);
-        let a = e.add(x0, x2);
-        let bb = e.sub(x0, x2);
+        let a = e.cadd(x0, x2);
+        let bb = e.csub(x0, x2);
         let x1 = point(e, 1);
         let x3 = point(e, 3);
         let v = e.barrier(&[a.re, a.im, bb.re, bb.im, x1.re, x1.im, x3.re, x3.im], guard);
@@ -156,8 +156,8 @@ pub(super) fn codelet(
         let half = |e: &mut Emit<'_, '_>, s: [i64; 4], live: &mut Vec<Value>| -> [C; 4] {
             let y0 = point(e, s[0]);
             let y2 = point(e, s[2]);
-            let a = e.add(y0, y2);
-            let bb = e.sub(y0, y2);
+            let a = e.cadd(y0, y2);
+            let bb = e.csub(y0, y2);
             live.extend([a.re, a.im, bb.re, bb.im]);
             *live = e.barrier(live, guard);
             let n = live.len();
@@ -179,9 +179,9 @@ pub(super) fn codelet(
         let ev: [C; 4] = std::array::from_fn(|i| C { re: live[2 * i], im: live[2 * i + 1] });
         for k in 0..4 {
             let t = e.twiddle(od[k], k, 8);
-            let x = e.add(ev[k], t);
+            let x = e.cadd(ev[k], t);
             store(e, k, x);
-            let y = e.sub(ev[k], t);
+            let y = e.csub(ev[k], t);
             store(e, k + 4, y);
         }
         return;
@@ -197,8 +197,8 @@ pub(super) fn codelet(
         for j in 1..=h {
             let xj = point(e, j as i64);
             let xr = point(e, (r - j) as i64);
-            let a = e.add(xj, xr);
-            let b = e.sub(xj, xr);
+            let a = e.cadd(xj, xr);
+            let b = e.csub(xj, xr);
             live.extend([a.re, a.im, b.re, b.im]);
             live = e.barrier(&live, guard);
         }
@@ -220,10 +220,10 @@ pub(super) fn codelet(
 
 /// The 4-point DFT from `a = x0 + x2`, `bb = x0 - x2` and the (twiddled) `x1`, `x3`.
 fn radix4_outputs(e: &mut Emit<'_, '_>, a: C, bb: C, x1: C, x3: C) -> [C; 4] {
-    let c = e.add(x1, x3);
-    let d = e.sub(x1, x3);
-    let y0 = e.add(a, c);
-    let y2 = e.sub(a, c);
+    let c = e.cadd(x1, x3);
+    let d = e.csub(x1, x3);
+    let y0 = e.cadd(a, c);
+    let y2 = e.csub(a, c);
     // X1 = b - i·d, X3 = b + i·d.
     let y1 = C { re: e.b.ins().fadd(bb.re, d.im), im: e.b.ins().fsub(bb.im, d.re) };
     let y3 = C { re: e.b.ins().fsub(bb.re, d.im), im: e.b.ins().fadd(bb.im, d.re) };

@@ -2,7 +2,7 @@
 //! executor and a naive DFT.
 
 use super::*;
-use crate::codegen::jit::JitFn;
+use crate::codegen::jit::{JitFn, JitModule};
 use cranelift_codegen::ir::AbiParam;
 use cranelift_module::FuncId;
 

@@ -7,7 +7,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder};
 use cranelift_module::FuncId;
 
-use super::super::fft::{readonly, Emit};
+use super::super::emit::{readonly, Emit};
 use super::super::jit::{JitError, JitModule};
 use super::super::math::Inline;
 use super::super::vec::Vk;

@@ -21,7 +21,7 @@ use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 
-use super::super::fft::{data, readonly};
+use super::super::emit::{data, readonly};
 use super::super::jit::{JitError, JitModule};
 use crate::graph::cepstral::savgol_weights;
 use crate::graph::{DeltaMode, Precision};

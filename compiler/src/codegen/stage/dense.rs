@@ -13,7 +13,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, MemFlagsData, Value};
 use cranelift_module::FuncId;
 
-use super::super::fft::{data, readonly};
+use super::super::emit::{data, readonly};
 use super::super::jit::{JitError, JitModule};
 use crate::graph::Precision;
 use crate::kernel::Dense;

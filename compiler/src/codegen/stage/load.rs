@@ -8,7 +8,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::Variable;
 use std::mem::offset_of;
 
-use super::super::fft::{data, Addrs, DataSet, Emit};
+use super::super::emit::{data, Addrs, DataSet, Emit};
 use super::super::program::BlockArgs;
 use super::super::vec::Vk;
 use super::{arg, at, per_frame, Scratch};

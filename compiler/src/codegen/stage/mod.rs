@@ -29,7 +29,7 @@ pub mod transform;
 use cranelift_codegen::ir::{AbiParam, InstBuilder, Value};
 use cranelift_module::{DataId, FuncId};
 
-use super::fft::{data, Addrs, Emit};
+use super::emit::{data, Addrs, Emit};
 use super::jit::{JitError, JitModule};
 use super::vec::Vk;
 

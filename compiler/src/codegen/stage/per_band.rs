@@ -14,7 +14,7 @@ use std::mem::offset_of;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::super::fft::{readonly, Addrs, DataSet, Emit};
+use super::super::emit::{readonly, Addrs, DataSet, Emit};
 use super::super::program::BlockArgs;
 use super::super::vec::Vk;
 use super::super::vmath;

@@ -4,7 +4,7 @@
 
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::super::fft::{DataSet, Emit};
+use super::super::emit::{DataSet, Emit};
 use super::super::vec::Vk;
 use super::{at, Scratch};
 use crate::kernel::{FrameOp, StageKind};

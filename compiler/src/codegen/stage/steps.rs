@@ -3,7 +3,7 @@
 
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use super::super::fft::{data, readonly, Addrs, Emit};
+use super::super::emit::{data, readonly, Addrs, Emit};
 use super::super::math::Consts;
 use super::super::vec::Vk;
 use super::super::vmath;

@@ -10,7 +10,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::Variable;
 
-use super::super::fft::{data, Emit};
+use super::super::emit::{data, Emit};
 use super::super::program::BlockArgs;
 use super::{arg, at, Scratch};
 

@@ -11,7 +11,8 @@ use std::mem::offset_of;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::super::fft::{Addrs, DataSet, Emit, FftError, PowerSink, RealFft};
+use super::super::emit::{Addrs, DataSet, Emit};
+use super::super::fft::{FftError, PowerSink, RealFft};
 use super::super::program::BlockArgs;
 use super::super::vec::Vk;
 use super::super::vmath;
