@@ -2,6 +2,7 @@
 # Runs the fuzz targets, one after another, one job each (the machine is shared).
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 s each for spec, expr, npy, audio, differential
+#   SPECC_FUZZ_SANITIZER=none fuzz/run.sh ...   without AddressSanitizer (default: address)
 #
 # Seeds the corpora (the shipped specs with --set lines, the golden .npy inputs, small
 # generated WAVs and the example recordings), builds once with overflow checks and debug
@@ -11,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-600}
+san=(-s "${SPECC_FUZZ_SANITIZER:-address}")
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(spec expr npy audio differential)
@@ -24,7 +26,7 @@ fi
 
 mkdir -p logs
 ./seeds.sh
-cargo "${tc[@]}" fuzz build -O -a 2>&1 | tail -3
+cargo "${tc[@]}" fuzz build -O -a "${san[@]}" 2>&1 | tail -3
 for t in "${targets[@]}"; do
     extra=()
     [ "$t" = spec ] && extra+=(-dict=spec.dict)
@@ -32,6 +34,6 @@ for t in "${targets[@]}"; do
     [ "$t" = audio ] && extra+=(-max_len=131072)
     [ "$t" = npy ] && extra+=(-max_len=70000)
     echo "== $t for $secs s"
-    cargo "${tc[@]}" fuzz run -O -a "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
+    cargo "${tc[@]}" fuzz run -O -a "${san[@]}" "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
         -print_final_stats=1 "${extra[@]}" 2>&1 | tee "logs/$t.log" | grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)" || true
 done

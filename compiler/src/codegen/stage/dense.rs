@@ -6,7 +6,7 @@
 //! Every product is summed in f64 in column order and rounded once to the program's precision
 //! (`fmul` then `fadd`, never fused): the interpreter's order, so the result does not depend on
 //! how the runtime splits frames between threads. The accumulators are `F64X2` vectors over
-//! pairs of rows, carried through a loop over the columns in passes of at most [`GROUP`]
+//! pairs of rows, carried through a loop over the columns in passes of at most `GROUP`
 //! vectors, so they stay in registers whatever the matrix's size.
 
 use cranelift_codegen::ir::condcodes::IntCC;
