@@ -4,7 +4,9 @@
 //! Both engines must accept or reject alike; outputs must agree in shape, NaN positions and
 //! infinities, and in value within the tolerances of `tests/differential.rs` (dB 2e-3 within
 //! 60 dB of the maximum, 0.05 dB down to 100 dB below it; linear 1e-4·|ref| + 1e-5·max|ref|;
-//! natural log on exp(x)). Angles are not drawn here (the property test covers them).
+//! natural log on exp(x); cepstra 2e-3 + 1e-4·max|ref|). Angles are not drawn here (the property
+//! test covers them). The cepstral presets (torchaudio, librosa and Kaldi MFCCs with lifters,
+//! deltas and mean subtraction) exercise the dense and cross-frame kernels.
 #![no_main]
 
 use std::collections::HashMap;
@@ -61,11 +63,14 @@ enum Kind {
     Db(f64),
     Linear,
     Ln,
+    /// Cepstra (and their deltas): linear maps of log mels, within 2e-3 + 1e-4 of the largest
+    /// (`tests/differential.rs`, `jit_cepstral_stages_match_the_interpreter`).
+    Cepstra,
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let (preset, sets, kind, shape): (&str, Vec<String>, Kind, Vec<usize>) = match b.byte() % 6 {
+    let (preset, sets, kind, shape): (&str, Vec<String>, Kind, Vec<usize>) = match b.byte() % 7 {
         0 => {
             let db = b.byte() % 2 == 0;
             let n = b.range(1, 6000);
@@ -122,6 +127,55 @@ fuzz_target!(|data: &[u8]| {
             vec![b.range(1, 2), b.range(1, 6000)],
         ),
         4 => ("whisper", vec![], Kind::Db(0.25), vec![b.range(1, 8000)]),
+        5 => {
+            // The cepstral stages: the dense DCT (in the blocks or after a clip), lifters,
+            // deltas in both modes, Kaldi's mean subtraction.
+            let bands = b.range(2, 48);
+            let ceps = b.range(1, bands);
+            let deltas = b.range(0, 2);
+            match b.byte() % 3 {
+                0 => (
+                    "torchaudio_mfcc",
+                    vec![
+                        format!("n_mels={bands}"),
+                        format!("n_mfcc={ceps}"),
+                        format!("log_mels={}", b.byte() % 2 == 0),
+                        format!("norm={}", if b.byte() % 2 == 0 { "ortho" } else { "none" }),
+                        format!("deltas={deltas}"),
+                        format!("delta_win_length={}", b.range(3, 9)),
+                    ],
+                    Kind::Cepstra,
+                    vec![b.range(1, 2), b.range(400, 6000)],
+                ),
+                1 => (
+                    "librosa_mfcc",
+                    vec![
+                        String::from("sr=16000"),
+                        String::from("n_fft=512"),
+                        format!("hop_length={}", b.range(64, 256)),
+                        format!("n_mels={bands}"),
+                        format!("n_mfcc={ceps}"),
+                        format!("lifter={}", [0, 22, 7][b.byte() as usize % 3]),
+                        format!("deltas={deltas}"),
+                        format!("delta_width={}", [3, 5, 9][b.byte() as usize % 3]),
+                    ],
+                    Kind::Cepstra,
+                    vec![b.range(1, 6000)],
+                ),
+                _ => (
+                    "kaldi_mfcc",
+                    vec![
+                        format!("num_mel_bins={bands}"),
+                        format!("num_ceps={}", ceps.max(2).min(bands)),
+                        format!("cepstral_lifter={}", [0, 22, 7][b.byte() as usize % 3]),
+                        format!("use_energy={}", b.byte() % 2 == 0),
+                        format!("subtract_mean={}", b.byte() % 2 == 0),
+                    ],
+                    Kind::Cepstra,
+                    vec![1, b.range(400, 6000)],
+                ),
+            }
+        }
         _ => {
             let log = b.byte() % 2 == 0;
             (
@@ -153,6 +207,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(got.len(), want.len());
     let top = want.iter().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let abs_max = want.iter().filter(|v| v.is_finite()).fold(0f64, |m, &v| m.max(v.abs()));
     let lin_max = want
         .iter()
         .filter(|v| v.is_finite())
@@ -170,6 +225,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Kind::Linear => (g - w).abs() <= 1e-4 * w.abs() + 1e-5 * lin_max,
             Kind::Ln => (g.exp() - w.exp()).abs() <= 1e-4 * w.exp() + 1e-5 * lin_max,
+            Kind::Cepstra => (g - w).abs() <= 2e-3 + 1e-4 * abs_max,
         };
         assert!(ok, "{preset} {sets:?} {shape:?} element {i}: JIT {g}, interpreter {w} (max {top})");
     }
