@@ -1606,7 +1606,7 @@ fn keyword_prefixed_words_are_parsed_once() {
         // 40 levels: 80 by the pre-parse depth count (a keyword inside a word counts), under
         // the bound of 100, so the text reaches the parser.
         let text = format!("spec t\nlet a = {}z\n", format!("{word} - (").repeat(40));
-        let e = Pipeline::compile("t.spec", &text, &[]).err().expect("an unclosed parenthesis");
+        let e = Pipeline::compile("t.spec", &text, &[]).expect_err("an unclosed parenthesis");
         assert!(format!("{e:?}").contains("syntax error"), "{word}: {e:?}");
     }
     let ok = "spec t\nparam iffy: int = 3\nparam matchy: int = 4\ninput audio: f32[..., samples]\n\

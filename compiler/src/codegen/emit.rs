@@ -225,3 +225,29 @@ impl Emit<'_, '_> {
         self.vk.mul_add(self.b, self.t, a, x, c)
     }
 }
+
+/// Runs `body(i)` for `i in 0..count` with `count` known only at run time (possibly 0): a loop
+/// that tests before each iteration. For kernels built on the bare builder (the later phases'
+/// kernels, which take counts as arguments).
+pub fn for_count(
+    b: &mut FunctionBuilder<'_>,
+    ptr: Type,
+    count: Value,
+    body: impl FnOnce(&mut FunctionBuilder<'_>, Value),
+) {
+    let head = b.create_block();
+    let lp = b.create_block();
+    let exit = b.create_block();
+    b.append_block_param(head, ptr);
+    let zero = b.ins().iconst(ptr, 0);
+    b.ins().jump(head, &[BlockArg::Value(zero)]);
+    b.switch_to_block(head);
+    let i = b.block_params(head)[0];
+    let more = b.ins().icmp(IntCC::UnsignedLessThan, i, count);
+    b.ins().brif(more, lp, &[], exit, &[]);
+    b.switch_to_block(lp);
+    body(b, i);
+    let next = b.ins().iadd_imm_s(i, 1);
+    b.ins().jump(head, &[BlockArg::Value(next)]);
+    b.switch_to_block(exit);
+}

@@ -21,7 +21,7 @@ use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 
-use super::super::emit::{data, readonly};
+use super::super::emit::{data, for_count, readonly};
 use super::super::jit::{JitError, JitModule};
 use crate::graph::cepstral::savgol_weights;
 use crate::graph::{DeltaMode, Precision};
@@ -74,7 +74,7 @@ pub fn define(
             });
             let tf = b.ins().fcvt_from_uint(types::F64, t);
             let mean = b.ins().fdiv(sum, tf);
-            for_each(b, ptr, t, |b, i| {
+            for_count(b, ptr, t, |b, i| {
                 let a = elem(b, i);
                 let v = b.ins().load(ty, data(), a, 0);
                 let v = if f32 { b.ins().fpromote(types::F64, v) } else { v };
@@ -101,7 +101,7 @@ pub fn define(
                 let wt = b.ins().symbol_value(ptr, gvs[0]);
                 for o in 0..order {
                     let yo = offset_block(b, y, t, o);
-                    for_each(b, ptr, t, |b, i| {
+                    for_count(b, ptr, t, |b, i| {
                         // pos, start: (i, 0) at the left edge, (i + w - t, t - w) at the right
                         // edge, (h, i - h) inside.
                         let left = b.ins().icmp_imm_u(IntCC::UnsignedLessThan, i, h as i64);
@@ -147,7 +147,7 @@ pub fn define(
                 for o in 0..order {
                     let src = if o == 0 { x } else { offset_block(b, y, t, o - 1) };
                     let yo = offset_block(b, y, t, o);
-                    for_each(b, ptr, t, |b, i| {
+                    for_count(b, ptr, t, |b, i| {
                         let acc = sum_over(b, ptr, taps, |b, p| {
                             // j = p - n; the frame i + j clamped to 0..t
                             let j = b.ins().iadd_imm_s(p, -n);
@@ -197,30 +197,6 @@ fn store_at(b: &mut FunctionBuilder<'_>, v: Value, base: Value, i: Value) {
 fn offset_block(b: &mut FunctionBuilder<'_>, y: Value, t: Value, o: usize) -> Value {
     let off = b.ins().imul_imm_s(t, (o * 8) as i64);
     b.ins().iadd(y, off)
-}
-
-/// Runs `body(i)` for `i in 0..count` (`count` at run time, possibly 0).
-fn for_each(
-    b: &mut FunctionBuilder<'_>,
-    ptr: types::Type,
-    count: Value,
-    body: impl FnOnce(&mut FunctionBuilder<'_>, Value),
-) {
-    let head = b.create_block();
-    let lp = b.create_block();
-    let exit = b.create_block();
-    b.append_block_param(head, ptr);
-    let zero = b.ins().iconst(ptr, 0);
-    b.ins().jump(head, &[BlockArg::Value(zero)]);
-    b.switch_to_block(head);
-    let i = b.block_params(head)[0];
-    let more = b.ins().icmp(IntCC::UnsignedLessThan, i, count);
-    b.ins().brif(more, lp, &[], exit, &[]);
-    b.switch_to_block(lp);
-    body(b, i);
-    let next = b.ins().iadd_imm_s(i, 1);
-    b.ins().jump(head, &[BlockArg::Value(next)]);
-    b.switch_to_block(exit);
 }
 
 /// `term(0) + term(1) + ... + term(count - 1)` in that order (`count >= 1` at run time): the

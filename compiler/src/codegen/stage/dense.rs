@@ -13,7 +13,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, MemFlagsData, Value};
 use cranelift_module::FuncId;
 
-use super::super::emit::{data, readonly};
+use super::super::emit::{data, for_count, readonly};
 use super::super::jit::{JitError, JitModule};
 use crate::graph::Precision;
 use crate::kernel::Dense;
@@ -57,42 +57,29 @@ pub fn define(jit: &mut JitModule, d: &Dense, precision: Precision) -> Result<Fu
         let p = b.block_params(entry).to_vec();
         let (src, frames, dst) = (p[0], p[1], p[2]);
         let wt = b.ins().symbol_value(ptr, gvs[0]);
-        // for f in 0..frames (a while loop: `frames` may be 0)
-        let head = b.create_block();
-        let body = b.create_block();
-        let exit = b.create_block();
-        b.append_block_param(head, ptr);
-        let zero = b.ins().iconst(ptr, 0);
-        b.ins().jump(head, &[BlockArg::Value(zero)]);
-        b.switch_to_block(head);
-        let f = b.block_params(head)[0];
-        let more = b.ins().icmp(IntCC::UnsignedLessThan, f, frames);
-        b.ins().brif(more, body, &[], exit, &[]);
-        b.switch_to_block(body);
-        let x = b.ins().imul_imm_s(f, (cols * esz) as i64);
-        let x = b.ins().iadd(src, x);
-        let y = b.ins().imul_imm_s(f, (rows * esz) as i64);
-        let y = b.ins().iadd(dst, y);
-        let passes = pairs.div_ceil(GROUP);
-        let per = pairs.div_ceil(passes);
-        for first in (0..pairs).step_by(per) {
-            let n = per.min(pairs - first);
-            let accs = columns(b, ptr, cols, n, x, wt, first, pairs, esz, scalar);
-            for (k, acc) in accs.into_iter().enumerate() {
-                for lane in 0..2u8 {
-                    let row = 2 * (first + k) + lane as usize;
-                    if row >= rows {
-                        break;
+        for_count(b, ptr, frames, |b, f| {
+            let x = b.ins().imul_imm_s(f, (cols * esz) as i64);
+            let x = b.ins().iadd(src, x);
+            let y = b.ins().imul_imm_s(f, (rows * esz) as i64);
+            let y = b.ins().iadd(dst, y);
+            let passes = pairs.div_ceil(GROUP);
+            let per = pairs.div_ceil(passes);
+            for first in (0..pairs).step_by(per) {
+                let n = per.min(pairs - first);
+                let accs = columns(b, ptr, cols, n, x, wt, first, pairs, esz, scalar);
+                for (k, acc) in accs.into_iter().enumerate() {
+                    for lane in 0..2u8 {
+                        let row = 2 * (first + k) + lane as usize;
+                        if row >= rows {
+                            break;
+                        }
+                        let v = b.ins().extractlane(acc, lane);
+                        let v = if precision == Precision::F32 { b.ins().fdemote(types::F32, v) } else { v };
+                        b.ins().store(data(), v, y, (row * esz) as i32);
                     }
-                    let v = b.ins().extractlane(acc, lane);
-                    let v = if precision == Precision::F32 { b.ins().fdemote(types::F32, v) } else { v };
-                    b.ins().store(data(), v, y, (row * esz) as i32);
                 }
             }
-        }
-        let next = b.ins().iadd_imm_s(f, 1);
-        b.ins().jump(head, &[BlockArg::Value(next)]);
-        b.switch_to_block(exit);
+        });
         b.ins().return_(&[]);
     })
 }
