@@ -9,11 +9,14 @@
 //!   buffers) and its check against a target ([`kernel::check`]).
 //! - [`target`]: the back end's target description (stage kinds, FFT codelets, vector widths).
 //! - [`wide`]: the precompiled AVX2 FFT kernels (8 frames per 256-bit vector).
+//! - [`program`]: a compiled program as the driver sees it: kernel entry points, the argument
+//!   block, the scratch layout and the plan, and whatever owns the code.
 #![warn(missing_docs)]
 
 pub mod consts;
 pub mod graph;
 pub mod kernel;
+pub mod program;
 pub mod target;
 pub mod wide;
 
