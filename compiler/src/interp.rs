@@ -227,12 +227,7 @@ fn concat(a: &Tensor, b: &Tensor, at_end: bool) -> Tensor {
     retail(a, 2, &[("frames", t), (name.as_str(), k + 1)], Data::Real(out))
 }
 
-/// numpy `symmetric` padding's source index for position `j` of an `n`-sample signal: the
-/// mirror with the edge repeated, periodic with period `2n`.
-pub fn symmetric_index(j: i64, n: i64) -> usize {
-    let m = j.rem_euclid(2 * n);
-    (if m < n { m } else { 2 * n - 1 - m }) as usize
-}
+pub use crate::graph::symmetric_index;
 
 fn eval(op: &Op, x: &Tensor) -> Result<Tensor, InterpError> {
     Ok(match op {

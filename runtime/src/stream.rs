@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use ndarray::{concatenate, ArrayD, Axis, IxDyn, Slice};
 use specc_compiler::codegen::program::Program;
+use specc_compiler::graph::symmetric_index;
 use specc_compiler::graph::{
     Clip, DTypeRule, DeltaMode, Deltas, Graph, Op, PadAmount, PadMode, PadStep, Precision, Size,
 };
-use specc_compiler::interp::symmetric_index;
 use specc_compiler::kernel::{CrossFrame, Over, StageKind};
 
 use crate::jit::{
@@ -463,7 +463,7 @@ impl Stream {
             });
         }
         let precision = precision_of(g, dtype)?;
-        let axes = crate::lead_sizes(g, chunk.shape())?;
+        let axes = specc_rt::lead_sizes(g, chunk.shape())?;
         let samples_axis = axes
             .iter()
             .position(|(a, _)| a == "samples")
@@ -1005,7 +1005,7 @@ impl<T: Float> Core1<T> {
 
     /// The output shape (the spec's layout, the time axis 0 long) and the time axis's index.
     fn shape_of(g: &Graph, lead_shape: &[usize], axis: usize) -> Result<(Vec<usize>, usize), RunError> {
-        let axes = crate::lead_sizes(g, &Self::signal_shape(lead_shape, axis, 1))?;
+        let axes = specc_rt::lead_sizes(g, &Self::signal_shape(lead_shape, axis, 1))?;
         let lead = |name: &str| axes.iter().find(|(a, _)| a == name).map(|(_, s)| *s as i64);
         let (mut shape, mut t) = (Vec::new(), None);
         for a in &g.output_type().axes {

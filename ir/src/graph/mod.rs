@@ -39,6 +39,13 @@ pub trait OpDecl {
     }
 }
 
+/// numpy `symmetric` padding's source index for position `j` of an `n`-sample signal: the
+/// mirror with the edge repeated, periodic with period `2n`.
+pub fn symmetric_index(j: i64, n: i64) -> usize {
+    let m = j.rem_euclid(2 * n);
+    (if m < n { m } else { 2 * n - 1 - m }) as usize
+}
+
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
 

@@ -9,7 +9,7 @@
 //! - `tail`: [`per_band`], whose values go through [`store`] (which also runs the `reduce`
 //!   stage's running maximum).
 //!
-//! Stages of later phases, a kernel each, which the runtime (`runtime/src/jit.rs`) calls as it
+//! Stages of later phases, a kernel each, which the driver (`specc_rt::driver`) calls as it
 //! walks the plan's phases: [`clip`] over the output in place, [`dense`] over the staged
 //! values, [`cross_frame`] over one column of a signal's frames.
 //!
