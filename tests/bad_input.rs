@@ -1595,7 +1595,7 @@ fn deep_text_is_a_nesting_error_not_a_stack_overflow() {
     assert!(Pipeline::open(s(&f), &[]).is_err());
 }
 
-/// Fuzz finding 6: words that start with a keyword (`ifq`, `matchq`) were first tried as `if` +
+/// Fuzz findings 6 and 7: words that start with a keyword (`ifq`, `matchq`) were first tried as `if` +
 /// `q...`, and that attempt was undone only after parsing everything nested in its condition,
 /// so each level was parsed twice: 18 levels of `ifq - (` took 3.6 s, 40 would take days. They
 /// are identifiers first now; an unclosed text of 40 levels is a plain syntax error (exponential
@@ -1608,6 +1608,14 @@ fn keyword_prefixed_words_are_parsed_once() {
         let text = format!("spec t\nlet a = {}z\n", format!("{word} - (").repeat(40));
         let e = Pipeline::compile("t.spec", &text, &[]).expect_err("an unclosed parenthesis");
         assert!(format!("{e:?}").contains("syntax error"), "{word}: {e:?}");
+        // Finding 7: the same word as a stage, an unclosed call whose argument pipes into the
+        // next (`match_stage` tried `match` + `q(...` after the call failed).
+        let text = format!(
+            "spec t\ninput audio: f32[..., samples]\naudio |> {}z\n",
+            format!("{word}(a |> ").repeat(40)
+        );
+        let e = Pipeline::compile("t.spec", &text, &[]).expect_err("an unclosed call");
+        assert!(format!("{e:?}").contains("syntax error"), "{word} stages: {e:?}");
     }
     let ok = "spec t\nparam iffy: int = 3\nparam matchy: int = 4\ninput audio: f32[..., samples]\n\
               audio |> frames(length: if iffy > 2 { matchy } else { 2 }, hop: match iffy > 2 { true => 2, _ => 1 })\n";
