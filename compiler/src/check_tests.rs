@@ -5,15 +5,8 @@ use crate::graph::Graph;
 use crate::graph::Precision;
 use crate::kernel::check::*;
 use crate::kernel::*;
+use crate::shipped_optimized as scheduled;
 use crate::target::Target;
-
-fn scheduled(spec: &str, sets: &[&str]) -> Graph {
-    let text =
-        std::fs::read_to_string(format!("{}/../specs/{spec}.spec", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let c = crate::compile(spec, &text, &sets).unwrap();
-    crate::passes::optimize(c.graph).unwrap()
-}
 
 fn plan(g: &Graph) -> KernelPlan {
     g.schedule.as_ref().expect("scheduled").plan().expect("a plan").clone()

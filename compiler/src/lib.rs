@@ -17,6 +17,17 @@ pub use specc_ir::{consts, graph, kernel, target, wide};
 #[cfg(test)]
 mod check_tests;
 
+/// A shipped spec (`specs/NAME.spec`) with `--set` values, compiled and optimized: the graph the
+/// crate's unit tests start from.
+#[cfg(test)]
+pub(crate) fn shipped_optimized(spec: &str, sets: &[&str]) -> Graph {
+    let text =
+        std::fs::read_to_string(format!("{}/../specs/{spec}.spec", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let c = compile(spec, &text, &sets).unwrap();
+    passes::optimize(c.graph).unwrap()
+}
+
 use diag::{Diag, ErrorKind, Origin, Source, SpecError};
 use std::sync::Arc;
 use syntax::ast::Span;

@@ -290,14 +290,7 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn graph(spec: &str, sets: &[&str]) -> Graph {
-        let text =
-            std::fs::read_to_string(format!("{}/../specs/{spec}.spec", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        let c = crate::compile(spec, &text, &sets).unwrap();
-        crate::passes::optimize(c.graph).unwrap()
-    }
+    use crate::shipped_optimized as graph;
 
     /// `SPECC_DUMP_STAGE=tail cargo test -p specc-compiler --release --lib dump_stage_vcode --
     /// --ignored --nocapture` prints the tail kernel (or `load`, `fft`, `dft`) of keras_mel
