@@ -11,8 +11,10 @@
 //! - [`wide`]: the precompiled AVX2 FFT kernels (8 frames per 256-bit vector).
 //! - [`program`]: a compiled program as the driver sees it: kernel entry points, the argument
 //!   block, the scratch layout and the plan, and whatever owns the code.
+//! - [`aot`]: the program descriptor an ahead-of-time object exports and the C runtime reads.
 #![warn(missing_docs)]
 
+pub mod aot;
 pub mod consts;
 pub mod graph;
 pub mod kernel;

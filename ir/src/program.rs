@@ -30,7 +30,7 @@ pub struct BlockArgs {
 }
 
 /// What the runtime needs to know to drive a program.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ProgramInfo {
     /// Compute precision.
     pub precision: Precision,
@@ -98,7 +98,7 @@ impl ProgramInfo {
 /// A per-frame log energy stored as an extra output column (Kaldi's `use_energy`): the `load`
 /// stage writes each frame's sum of squares to scratch, and the runtime stores
 /// `ln(max(sum, min))`, floored at `ln(floor)`, as the column.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EnergyColumn {
     /// Byte offset in scratch of the vector of sums (one lane per frame).
     pub offset: usize,

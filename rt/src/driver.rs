@@ -33,6 +33,8 @@ use crate::{Input, Output, Plan, RunError};
 
 /// A float the engine computes in.
 pub trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
+    /// The program precision of this element type.
+    const PRECISION: Precision;
     /// `v` rounded to this precision.
     fn from_f64(v: f64) -> Self;
     /// The value widened to f64.
@@ -46,6 +48,7 @@ pub trait Float: bytemuck::Pod + Default + Send + Sync + PartialOrd + 'static {
 }
 
 impl Float for f32 {
+    const PRECISION: Precision = Precision::F32;
     fn from_f64(v: f64) -> Self {
         v as f32
     }
@@ -64,6 +67,7 @@ impl Float for f32 {
 }
 
 impl Float for f64 {
+    const PRECISION: Precision = Precision::F64;
     fn from_f64(v: f64) -> Self {
         v
     }
@@ -987,27 +991,32 @@ pub fn run_into(
     threads: usize,
     out: &mut Output,
 ) -> Result<(), RunError> {
-    let threads = crate::pool::threads(threads);
-    fn in_pool<F: FnOnce() -> Result<(), RunError> + Send>(threads: usize, f: F) -> Result<(), RunError> {
-        if threads == 1 {
-            f()
-        } else {
-            crate::pool::pool(threads).map_err(RunError::Engine)?.install(f)
-        }
+    let layout = || RunError::Engine(String::from("output not in standard layout"));
+    match out {
+        Output::F32(a) => run_slice(g, prog, input, plan, threads, a.as_slice_mut().ok_or_else(layout)?),
+        Output::F64(a) => run_slice(g, prog, input, plan, threads, a.as_slice_mut().ok_or_else(layout)?),
     }
-    match (out, prog.info().precision) {
-        (Output::F32(a), Precision::F32) => {
-            let slice = a
-                .as_slice_mut()
-                .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
-            in_pool(threads, || run_typed(g, prog, input, plan, threads, slice))
-        }
-        (Output::F64(a), Precision::F64) => {
-            let slice = a
-                .as_slice_mut()
-                .ok_or_else(|| RunError::Engine(String::from("output not in standard layout")))?;
-            in_pool(threads, || run_typed(g, prog, input, plan, threads, slice))
-        }
-        _ => Err(RunError::Engine(String::from("output precision differs from the program's"))),
+}
+
+/// [`run_into`] a row-major slice of the planned output's length, whose element type is the
+/// program's precision.
+pub fn run_slice<T: Float>(
+    g: &Graph,
+    prog: &Program,
+    input: &Input<'_>,
+    plan: &Plan,
+    threads: usize,
+    out: &mut [T],
+) -> Result<(), RunError> {
+    if T::PRECISION != prog.info().precision {
+        return Err(RunError::Engine(String::from("output precision differs from the program's")));
+    }
+    let threads = crate::pool::threads(threads);
+    if threads == 1 {
+        run_typed(g, prog, input, plan, threads, out)
+    } else {
+        crate::pool::pool(threads)
+            .map_err(RunError::Engine)?
+            .install(|| run_typed(g, prog, input, plan, threads, out))
     }
 }

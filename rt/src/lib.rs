@@ -325,6 +325,24 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
     Ok(Plan { output_shape, frames, precision, memory: work })
 }
 
+/// Plans and checks an input (dtype, shape, finiteness where the library requires it).
+pub fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunError> {
+    let p = plan(g, input.shape(), input.dtype_name(), limits)?;
+    if g.finite_only {
+        let bad = match input {
+            Input::F32(a) => a.iter().position(|v| !v.is_finite()),
+            Input::F64(a) => a.iter().position(|v| !v.is_finite()),
+            Input::I16(_) => None,
+        };
+        if let Some(i) = bad {
+            return Err(RunError::NotFinite(format!(
+                "sample {i} (in row-major order) is NaN or inf; this spec's library rejects non-finite audio"
+            )));
+        }
+    }
+    Ok(p)
+}
+
 /// The smallest sample count that yields a frame, if one exists below a bound.
 fn min_samples(g: &Graph, n: i64) -> Option<i64> {
     let out = g.output_type();

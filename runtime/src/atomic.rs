@@ -200,6 +200,15 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// Writes `bytes` to `path` as [`write`] does (for outputs other than arrays: object files,
+/// headers, archives); the error says which path and why.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write(path, |w| w.write_all(bytes)).map_err(|e| {
+        let (AtomicError::Create(e) | AtomicError::Write(e)) = e;
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
 /// Encodes into memory with `body`, then writes the bytes with [`write`]: for encoders that
 /// need to seek (a zip archive cannot be streamed into a FIFO) or that report their own
 /// failures badly when the disk fills up mid-way.

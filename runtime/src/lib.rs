@@ -18,9 +18,9 @@ pub mod stream;
 
 // The runtime core (types, input checks, the driver, the pools) is `specc-rt`, which has no
 // code generator; re-exported so `specc_runtime::...` paths stay as they were.
-pub use specc_rt::{driver, plan, pool, Input, Limits, Output, Plan, RunError};
+pub use specc_rt::{check, driver, plan, pool, Input, Limits, Output, Plan, RunError};
 
-pub use atomic::remove_temporaries;
+pub use atomic::{remove_temporaries, write_file};
 pub use jit::Programs;
 pub use specc_compiler::codegen::jit::IsaChoice;
 
@@ -118,24 +118,6 @@ pub fn jit_support(programs: &Programs, g: &Graph, precision: Precision) -> Resu
 /// it was not yet; `Err` says why the JIT cannot run this graph.
 pub fn jit_description(programs: &Programs, g: &Graph, precision: Precision) -> Result<String, String> {
     programs.get(g, precision).map(|p| p.info().description.clone())
-}
-
-/// Plans and checks an input (dtype, shape, finiteness where the library requires it).
-fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunError> {
-    let p = plan(g, input.shape(), input.dtype_name(), limits)?;
-    if g.finite_only {
-        let bad = match input {
-            Input::F32(a) => a.iter().position(|v| !v.is_finite()),
-            Input::F64(a) => a.iter().position(|v| !v.is_finite()),
-            Input::I16(_) => None,
-        };
-        if let Some(i) = bad {
-            return Err(RunError::NotFinite(format!(
-                "sample {i} (in row-major order) is NaN or inf; this spec's library rejects non-finite audio"
-            )));
-        }
-    }
-    Ok(p)
 }
 
 fn interp_run(g: &Graph, input: &Input<'_>, p: &Plan) -> Result<Output, RunError> {

@@ -9,7 +9,7 @@ use cranelift_codegen::ir::{BlockArg, GlobalValue, InstBuilder, MemFlagsData, Ty
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::DataId;
 
-use super::jit::{JitError, JitModule, TargetInfo};
+use super::jit::{CodeModule, JitError, TargetInfo};
 use super::vec::Vk;
 
 /// Read-only tables for a kernel, collected while planning and registered as data objects of
@@ -47,7 +47,7 @@ impl DataSet {
         self.push(values.into_iter().flat_map(u32::to_le_bytes).collect())
     }
     /// Registers every table in `jit` (names prefixed by `prefix`).
-    pub fn register(self, jit: &mut JitModule, prefix: &str) -> Result<Vec<DataId>, JitError> {
+    pub fn register(self, jit: &mut CodeModule, prefix: &str) -> Result<Vec<DataId>, JitError> {
         self.blobs
             .into_iter()
             .enumerate()

@@ -1,5 +1,7 @@
-//! The owner of one Cranelift JIT module: ISA selection, compilation with panics turned into
-//! errors, and function handles that may cross threads but cannot outlive the code they point to.
+//! The owner of one Cranelift module, in memory (the JIT) or an object file (`specc aot`): ISA
+//! selection, compilation with panics turned into errors, and, for the JIT, function handles
+//! that may cross threads but cannot outlive the code they point to. Emitters see one type,
+//! [`CodeModule`], whichever the module is.
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
@@ -16,6 +18,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{
     default_libcall_names, DataDescription, DataId, FuncId, Linkage, Module, ModuleError,
 };
+use cranelift_object::{ObjectBuilder, ObjectModule};
 
 /// Which instruction set the JIT targets.
 ///
@@ -81,11 +84,17 @@ pub enum JitError {
     #[error("the JIT module is unusable after an earlier Cranelift panic")]
     Poisoned,
     /// The function was defined but `finalize` has not run since, so it has no code yet.
-    #[error("function is not finalized yet; call JitModule::finalize first")]
+    #[error("function is not finalized yet; call CodeModule::finalize first")]
     NotFinalized,
     /// A typed function id was redeemed against a module other than the one that compiled it.
     #[error("function id belongs to a different JIT module")]
     ForeignFunction,
+    /// The target of an object file was not understood or is not supported.
+    #[error("{0}")]
+    Target(String),
+    /// Asked an object module for machine code to call, or a JIT module for an object file.
+    #[error("{0}")]
+    WrongBackend(&'static str),
 }
 
 static NEXT_UID: AtomicU64 = AtomicU64::new(0);
@@ -100,13 +109,72 @@ pub struct TargetInfo {
     pub pointer_type: Type,
 }
 
-/// Owns a Cranelift `JITModule` and the executable memory of everything compiled into it.
+/// The CPU an object file is compiled for (`specc aot --cpu`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cpu {
+    /// The architecture's baseline: x86-64 with SSE2 only (no AVX, no FMA); every aarch64 CPU
+    /// (NEON and FMA are part of the architecture).
+    Baseline,
+    /// The CPU of the machine running `specc aot` (the target must be the host).
+    Native,
+    /// The x86-64-v3 level: AVX, AVX2, FMA, BMI1/2, LZCNT, MOVBE (Haswell and later, Zen).
+    X86_64V3,
+}
+
+impl std::str::FromStr for Cpu {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cpu, String> {
+        match s {
+            "baseline" => Ok(Cpu::Baseline),
+            "native" => Ok(Cpu::Native),
+            "x86-64-v3" => Ok(Cpu::X86_64V3),
+            other => Err(format!("unknown cpu `{other}`; cpus: baseline, native, x86-64-v3")),
+        }
+    }
+}
+
+/// Where an object file's code will run: a target triple (`x86_64-unknown-linux-gnu`,
+/// `aarch64-apple-ios`, ...) and a CPU level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectTarget {
+    /// The target triple; `None` is the host's.
+    pub triple: Option<String>,
+    /// The CPU level.
+    pub cpu: Cpu,
+}
+
+/// The x86-64-v3 features Cranelift knows (`cranelift_codegen::isa::x64::settings`).
+const X86_64_V3: [&str; 12] = [
+    "has_sse3",
+    "has_ssse3",
+    "has_cmpxchg16b",
+    "has_sse41",
+    "has_sse42",
+    "has_popcnt",
+    "has_avx",
+    "has_avx2",
+    "has_fma",
+    "has_bmi1",
+    "has_bmi2",
+    "has_lzcnt",
+];
+
+/// The Cranelift module a [`CodeModule`] writes into.
+enum Backend {
+    /// Executable memory of this process (boxed, as both modules are large).
+    Jit(Box<JITModule>),
+    /// An object file (`specc aot`).
+    Object(Box<ObjectModule>),
+}
+
+/// Owns a Cranelift module: a `JITModule` and the executable memory of everything compiled into
+/// it, or an `ObjectModule` whose bytes [`CodeModule::finish_object`] returns.
 ///
-/// The memory is freed on drop. `JitModule` is `!Sync` (Cranelift's module uses interior
+/// JIT memory is freed on drop. `CodeModule` is `!Sync` (Cranelift's module uses interior
 /// mutability); only [`JitFn`] handles, which borrow the module, cross threads.
-pub struct JitModule {
-    /// `Some` until `Drop` takes it to free the code memory.
-    module: Option<JITModule>,
+pub struct CodeModule {
+    /// `Some` until `Drop` (or `finish_object`) takes it.
+    module: Option<Backend>,
     ctx: Context,
     fctx: FunctionBuilderContext,
     target: TargetInfo,
@@ -119,19 +187,17 @@ pub struct JitModule {
     capture_vcode: bool,
     last_vcode: Option<String>,
     /// Code size and name of each function defined since the last `finalize`, kept only when
-    /// `SPECC_PERF_MAP` is set (see [`JitModule::finalize`]).
+    /// `SPECC_PERF_MAP` is set (see [`CodeModule::finalize`]).
     perf_names: Vec<(FuncId, usize, String)>,
+    /// Prepended to every name declared (an object holds several programs; its symbols carry
+    /// the spec's name).
+    prefix: String,
 }
 
-impl JitModule {
-    /// Builds a module for `isa` with `opt_level=speed`, `is_pic=false` and the IR verifier on
-    /// in debug builds (it costs compile time, and our IR is generated, so release builds trust it).
+impl CodeModule {
+    /// Builds a JIT module for `isa` (see [`flags`]; not position-independent).
     pub fn new(isa: IsaChoice) -> Result<Self, JitError> {
-        let mut flags = settings::builder();
-        flags.set("opt_level", "speed")?;
-        flags.set("is_pic", "false")?;
-        flags.set("use_colocated_libcalls", "false")?;
-        flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        let flags = flags(false)?;
         let isa_builder = match isa {
             IsaChoice::Native | IsaChoice::Avx2 => cranelift_native::builder(),
             IsaChoice::Baseline => cranelift_native::builder_with_options(false),
@@ -139,12 +205,67 @@ impl JitModule {
         .map_err(JitError::UnsupportedHost)?;
         let owned_isa =
             isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Isa(e.to_string()))?;
+        let module = JITModule::new(JITBuilder::with_isa(owned_isa, default_libcall_names()));
+        Ok(Self::with_backend(Backend::Jit(Box::new(module)), isa))
+    }
+
+    /// Builds a module that writes an object file for `target`, position-independent (it links
+    /// into executables, PIE or not, and shared libraries), named `name` in the object.
+    pub fn object(target: &ObjectTarget, name: &str) -> Result<Self, JitError> {
+        let flags = flags(true)?;
+        let host_triple = cranelift_native::builder().map(|b| b.triple().to_string()).ok();
+        let host = target.triple.is_none() || target.triple == host_triple;
+        let mut isa_builder = match (target.cpu, &target.triple) {
+            (Cpu::Native, _) if !host => {
+                return Err(JitError::Target(String::from(
+                    "--cpu native describes this machine's CPU, so it needs the host target (leave out --target)",
+                )))
+            }
+            (Cpu::Native, _) => cranelift_native::builder().map_err(JitError::UnsupportedHost)?,
+            (_, None) => cranelift_native::builder_with_options(false).map_err(JitError::UnsupportedHost)?,
+            (_, Some(t)) => cranelift_codegen::isa::lookup_by_name(t).map_err(|e| {
+                JitError::Target(format!(
+                    "target `{t}`: {e} (targets: x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu, aarch64-apple-darwin, aarch64-apple-ios, ...)"
+                ))
+            })?,
+        };
+        let arch = isa_builder.triple().architecture.to_string();
+        if target.cpu == Cpu::X86_64V3 {
+            if arch != "x86_64" {
+                return Err(JitError::Target(format!(
+                    "--cpu x86-64-v3 is an x86-64 level; the target is {arch}"
+                )));
+            }
+            for f in X86_64_V3 {
+                isa_builder.enable(f)?;
+            }
+        }
+        let owned_isa =
+            isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Isa(e.to_string()))?;
+        if owned_isa.pointer_bytes() != 8
+            || owned_isa.endianness() != cranelift_codegen::ir::Endianness::Little
+        {
+            return Err(JitError::Target(format!(
+                "{arch}: objects are written for 64-bit little-endian targets only"
+            )));
+        }
+        let builder = ObjectBuilder::new(owned_isa, name.as_bytes().to_vec(), default_libcall_names())
+            .map_err(|e| JitError::Target(e.to_string()))?;
+        let choice = if target.cpu == Cpu::Baseline { IsaChoice::Baseline } else { IsaChoice::Native };
+        Ok(Self::with_backend(Backend::Object(Box::new(ObjectModule::new(builder))), choice))
+    }
+
+    fn with_backend(backend: Backend, isa: IsaChoice) -> Self {
+        let m: &dyn Module = match &backend {
+            Backend::Jit(m) => &**m,
+            Backend::Object(m) => &**m,
+        };
+        let owned_isa = m.isa();
         let target =
             TargetInfo { has_fma: owned_isa.has_native_fma(), pointer_type: owned_isa.pointer_type() };
-        let module = JITModule::new(JITBuilder::with_isa(owned_isa, default_libcall_names()));
-        let ctx = module.make_context();
-        Ok(Self {
-            module: Some(module),
+        let ctx = m.make_context();
+        Self {
+            module: Some(backend),
             ctx,
             fctx: FunctionBuilderContext::new(),
             target,
@@ -155,7 +276,23 @@ impl JitModule {
             capture_vcode: false,
             last_vcode: None,
             perf_names: Vec::new(),
-        })
+            prefix: String::new(),
+        }
+    }
+
+    /// Prepends `prefix` to the names declared from now on.
+    pub fn set_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_string();
+    }
+
+    /// Whether this module writes an object file.
+    pub fn is_object(&self) -> bool {
+        matches!(self.module, Some(Backend::Object(_)))
+    }
+
+    /// The target's name of the module's architecture and the triple (`x86_64-...`).
+    pub fn triple(&self) -> String {
+        self.module().isa().triple().to_string()
     }
 
     /// True only when the ISA has AVX and FMA, i.e. when `fma` lowers to `vfmadd*`. Without
@@ -197,8 +334,25 @@ impl JitModule {
         self.last_vcode.as_deref()
     }
 
-    fn module(&self) -> &JITModule {
-        self.module.as_ref().expect("JITModule is present until drop")
+    fn module(&self) -> &dyn Module {
+        match self.module.as_ref().expect("the module is present until drop") {
+            Backend::Jit(m) => &**m,
+            Backend::Object(m) => &**m,
+        }
+    }
+
+    fn module_mut(&mut self) -> &mut dyn Module {
+        match self.module.as_mut().expect("the module is present until drop") {
+            Backend::Jit(m) => &mut **m,
+            Backend::Object(m) => &mut **m,
+        }
+    }
+
+    fn jit(&self) -> Option<&JITModule> {
+        match self.module.as_ref() {
+            Some(Backend::Jit(m)) => Some(m),
+            _ => None,
+        }
     }
 
     /// Declares and compiles one function whose body `build` emits. The builder is positioned
@@ -225,10 +379,74 @@ impl JitModule {
     /// [`define_declared_data`](Self::define_declared_data) (before [`finalize`](Self::finalize)),
     /// for tables that functions referencing them fill while they are built (a constant pool).
     pub fn declare_data(&mut self, name: &str) -> Result<DataId, JitError> {
-        let module = self.module.as_mut().expect("JITModule is present until drop");
-        guarded(&mut self.poisoned, name, || {
-            module.declare_data(name, Linkage::Local, false, false).map_err(Box::new)
-        })
+        let full = format!("{}{name}", self.prefix);
+        let mut poisoned = self.poisoned;
+        let module = self.module_mut();
+        let r = guarded(&mut poisoned, name, || {
+            module.declare_data(&full, Linkage::Local, false, false).map_err(Box::new)
+        });
+        self.poisoned = poisoned;
+        r
+    }
+
+    /// Defines an object module's read-only data object `name` (prefixed), exported when
+    /// `export`: `bytes`, with the address of function `f` written at each `(offset, f)` of
+    /// `funcs` and the address of data object `d` at each `(offset, d)` of `datas` (the linker
+    /// resolves them).
+    pub fn define_linked_data(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        align: u64,
+        funcs: &[(usize, FuncId)],
+        datas: &[(usize, DataId)],
+        export: bool,
+    ) -> Result<DataId, JitError> {
+        if !self.is_object() {
+            return Err(JitError::WrongBackend("linked data is for object files"));
+        }
+        let full = format!("{}{name}", self.prefix);
+        let linkage = if export { Linkage::Export } else { Linkage::Local };
+        let mut poisoned = self.poisoned;
+        let module = self.module_mut();
+        let r = guarded(&mut poisoned, name, || {
+            let id = module.declare_data(&full, linkage, false, false).map_err(Box::new)?;
+            let mut desc = DataDescription::new();
+            desc.define(bytes.into_boxed_slice());
+            desc.set_align(align.max(1));
+            for &(offset, f) in funcs {
+                let r = module.declare_func_in_data(f, &mut desc);
+                desc.write_function_addr(offset as u32, r);
+            }
+            for &(offset, d) in datas {
+                let gv = module.declare_data_in_data(d, &mut desc);
+                desc.write_data_addr(offset as u32, gv, 0);
+            }
+            module.define_data(id, &desc).map_err(Box::new)?;
+            Ok(id)
+        });
+        self.poisoned = poisoned;
+        r
+    }
+
+    /// The object file's bytes (an object module only; it is consumed).
+    pub fn finish_object(mut self) -> Result<Vec<u8>, JitError> {
+        if self.poisoned {
+            return Err(JitError::Poisoned);
+        }
+        match self.module.take() {
+            Some(Backend::Object(m)) => {
+                let product = catch_unwind(AssertUnwindSafe(|| m.finish())).map_err(|p| JitError::Panic {
+                    name: String::from("<object>"),
+                    message: panic_message(&*p),
+                })?;
+                product.emit().map_err(|e| JitError::Target(format!("could not write the object file: {e}")))
+            }
+            other => {
+                self.module = other;
+                Err(JitError::WrongBackend("a JIT module has no object file"))
+            }
+        }
     }
 
     /// Gives the contents of a data object from [`declare_data`](Self::declare_data).
@@ -239,8 +457,9 @@ impl JitModule {
         bytes: Vec<u8>,
         align: u64,
     ) -> Result<(), JitError> {
-        let module = self.module.as_mut().expect("JITModule is present until drop");
-        guarded(&mut self.poisoned, name, || {
+        let mut poisoned = self.poisoned;
+        let module = self.module_mut();
+        let r = guarded(&mut poisoned, name, || {
             let mut desc = DataDescription::new();
             // An empty object still needs an address; one zero byte gives it one.
             desc.define(if bytes.is_empty() {
@@ -250,7 +469,9 @@ impl JitModule {
             });
             desc.set_align(align.max(1));
             module.define_data(id, &desc).map_err(Box::new)
-        })
+        });
+        self.poisoned = poisoned;
+        r
     }
 
     /// [`define`](Self::define) for a function that reads data objects: `build` gets one
@@ -266,26 +487,35 @@ impl JitModule {
         F: FnOnce(&mut FunctionBuilder<'_>, TargetInfo, &[GlobalValue]),
     {
         let target = self.target;
-        let module = self.module.as_mut().expect("JITModule is present until drop");
+        let (is_jit, linkage) = match self.module {
+            Some(Backend::Object(_)) => (false, Linkage::Export),
+            _ => (true, Linkage::Local),
+        };
+        let full = format!("{}{name}", self.prefix);
+        let module: &mut dyn Module = match self.module.as_mut().expect("the module is present until drop") {
+            Backend::Jit(m) => &mut **m,
+            Backend::Object(m) => &mut **m,
+        };
         let ctx = &mut self.ctx;
         let fctx = &mut self.fctx;
         let capture = self.capture_vcode;
         let vcode = &mut self.last_vcode;
         let perf_names = &mut self.perf_names;
         let id = guarded(&mut self.poisoned, name, || {
-            let id = module.declare_function(name, Linkage::Local, &sig).map_err(Box::new)?;
+            let id = module.declare_function(&full, linkage, &sig).map_err(Box::new)?;
             module.clear_context(ctx);
             ctx.func.signature = sig;
             ctx.func.name = UserFuncName::user(0, id.as_u32());
-            // Data objects are addressed absolutely (`movabs`): Cranelift's JIT maps data and
-            // code separately, and a PC-relative 32-bit reference fails to link (a panic in
-            // cranelift-jit) when they land more than 2 GiB apart, as under AddressSanitizer.
+            // In the JIT, data objects are addressed absolutely (`movabs`): Cranelift's JIT maps
+            // data and code separately, and a PC-relative 32-bit reference fails to link (a
+            // panic in cranelift-jit) when they land more than 2 GiB apart, as under
+            // AddressSanitizer. An object keeps them PC-relative: its sections link together.
             let gvs: Vec<GlobalValue> = data
                 .iter()
                 .map(|d| {
                     let gv = module.declare_data_in_func(*d, &mut ctx.func);
                     if let GlobalValueData::Symbol { colocated, .. } = &mut ctx.func.global_values[gv] {
-                        *colocated = false;
+                        *colocated &= !is_jit;
                     }
                     gv
                 })
@@ -300,7 +530,7 @@ impl JitModule {
             let defined = module.define_function(id, ctx);
             // Only absolute relocations link wherever the JIT maps code and data; anything
             // else would panic inside `finalize` (see the data addressing above).
-            if let Some(c) = ctx.compiled_code() {
+            if let Some(c) = ctx.compiled_code().filter(|_| is_jit) {
                 if let Some(r) = c.buffer.relocs().iter().find(|r| r.kind != Reloc::Abs8) {
                     panic!("unexpected relocation {:?} in {name}", r.kind);
                 }
@@ -322,7 +552,9 @@ impl JitModule {
 
     /// Links everything defined so far and makes it executable.
     pub fn finalize(&mut self) -> Result<(), JitError> {
-        let module = self.module.as_mut().expect("JITModule is present until drop");
+        let Some(Backend::Jit(module)) = self.module.as_mut() else {
+            return Err(JitError::WrongBackend("an object module is finished with finish_object"));
+        };
         guarded(&mut self.poisoned, "<finalize>", || module.finalize_definitions().map_err(Box::new))?;
         self.pending.clear();
         self.write_perf_map();
@@ -338,8 +570,21 @@ impl JitModule {
         if self.pending.contains(&id) {
             return Err(JitError::NotFinalized);
         }
-        Ok(JitFn { ptr: self.module().get_finalized_function(id), _module: PhantomData })
+        let jit = self.jit().ok_or(JitError::WrongBackend("an object module has no code to call"))?;
+        Ok(JitFn { ptr: jit.get_finalized_function(id), _module: PhantomData })
     }
+}
+
+/// The shared flags: `opt_level=speed`, position-independent code for objects only, and the IR
+/// verifier in debug builds (it costs compile time, and our IR is generated, so release builds
+/// trust it).
+fn flags(pic: bool) -> Result<settings::Builder, JitError> {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed")?;
+    flags.set("is_pic", if pic { "true" } else { "false" })?;
+    flags.set("use_colocated_libcalls", "false")?;
+    flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    Ok(flags)
 }
 
 /// Runs one Cranelift step for `name` unless the module is `poisoned`: its error becomes
@@ -369,7 +614,7 @@ fn perf_map_enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("SPECC_PERF_MAP").is_some_and(|v| v != "0"))
 }
 
-impl JitModule {
+impl CodeModule {
     /// Appends the functions finalized last to `/tmp/perf-<pid>.map`, the file `perf report`
     /// reads to name addresses in JIT code. Failing to write it only costs the names.
     fn write_perf_map(&mut self) {
@@ -382,18 +627,19 @@ impl JitModule {
         let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else {
             return;
         };
+        let Some(jit) = self.jit() else { return };
         let mut text = String::new();
         for (id, size, name) in names {
-            let ptr = self.module().get_finalized_function(id);
+            let ptr = jit.get_finalized_function(id);
             text.push_str(&format!("{:x} {:x} specc_jit::{}\n", ptr as usize, size, name));
         }
         let _ = file.write_all(text.as_bytes());
     }
 }
 
-impl Drop for JitModule {
+impl Drop for CodeModule {
     fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
+        if let Some(Backend::Jit(module)) = self.module.take() {
             // SAFETY: every pointer handed out is wrapped in a `JitFn<'m>` that borrows `self`,
             // so none can exist (on any thread) once `drop` runs: no compiled function is
             // executing and none can be called afterwards, which is `free_memory`'s contract.
@@ -410,7 +656,7 @@ impl Drop for JitModule {
 #[derive(Clone, Copy, Debug)]
 pub struct JitFn<'m> {
     ptr: *const u8,
-    /// Lifetime only: `&'m JitModule` would make the handle `!Send` since the module is `!Sync`.
+    /// Lifetime only: `&'m CodeModule` would make the handle `!Send` since the module is `!Sync`.
     _module: PhantomData<fn() -> &'m ()>,
 }
 
@@ -443,7 +689,7 @@ mod tests {
     use super::*;
     use cranelift_codegen::ir::{types, AbiParam, InstBuilder};
 
-    fn add_i32(jit: &mut JitModule, name: &str, ty: Type) -> Result<FuncId, JitError> {
+    fn add_i32(jit: &mut CodeModule, name: &str, ty: Type) -> Result<FuncId, JitError> {
         let mut sig = jit.make_signature();
         sig.params.push(AbiParam::new(ty));
         sig.params.push(AbiParam::new(ty));
@@ -461,7 +707,7 @@ mod tests {
     #[test]
     fn codegen_jit_compiles_and_calls() {
         for isa in [IsaChoice::Native, IsaChoice::Baseline] {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             if isa == IsaChoice::Baseline {
                 assert!(!jit.has_fma());
             }
@@ -485,7 +731,7 @@ mod tests {
 
     #[test]
     fn codegen_jit_panic_becomes_error() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         // `iadd.i32x2` panics inside the x64 backend ("no rule matched for term x64_lea").
         let r = add_i32(&mut jit, "bad", types::I32X2);
         assert!(matches!(r, Err(JitError::Panic { .. }) | Err(JitError::Module { .. })), "{r:?}");
@@ -499,7 +745,7 @@ mod tests {
     /// panics when data and code are mapped more than 2 GiB apart.
     #[test]
     fn codegen_jit_data_is_addressed_absolutely() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         let d = jit.define_data("table", 7u32.to_le_bytes().to_vec(), 16).unwrap();
         let mut sig = jit.make_signature();
         sig.returns.push(AbiParam::new(types::I32));
@@ -524,7 +770,7 @@ mod tests {
 
     #[test]
     fn codegen_jit_unsupported_type_is_error() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         let r = add_i32(&mut jit, "wide", types::I32X8);
         assert!(r.is_err(), "256-bit vectors are not lowered on x64");
     }

@@ -27,7 +27,7 @@ use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, MemFlagsData
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 
-use super::jit::{JitError, JitFn, JitModule, TargetInfo};
+use super::jit::{CodeModule, JitError, JitFn, TargetInfo};
 use super::vec::Vk;
 
 /// The lane kind of every kernel here: `mul_add` and `max_nanprop` are [`Vk`]'s, shared with
@@ -235,10 +235,12 @@ pub fn emit_log(b: &mut FunctionBuilder<'_>, t: TargetInfo, x: Value, base: LogB
     let is_zero = mask_f32(b, is_zero);
     let neg_inf = splat_f32(b, f32::NEG_INFINITY);
     let r = b.ins().bitselect(is_zero, neg_inf, r);
-    let bad = b.ins().fcmp(FloatCC::UnorderedOrLessThan, x, zero);
-    let bad = mask_f32(b, bad);
+    // `x >= 0` is false for NaN and negatives: those give NaN (aarch64 has no vector lowering
+    // of `UnorderedOrLessThan`).
+    let ok = b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+    let ok = mask_f32(b, ok);
     let nan = splat_f32(b, f32::NAN);
-    b.ins().bitselect(bad, nan, r)
+    b.ins().bitselect(ok, r, nan)
 }
 
 /// `ln(x)` on `F32X4` for `x` that is a normal positive float, `+inf` or NaN — what a floor
@@ -311,7 +313,7 @@ pub struct MapF32Id {
 
 impl MapF32Id {
     /// The callable kernel, once `jit` has been finalized.
-    pub fn get(self, jit: &JitModule) -> Result<MapF32<'_>, JitError> {
+    pub fn get(self, jit: &CodeModule) -> Result<MapF32<'_>, JitError> {
         if jit.uid() != self.module {
             return Err(JitError::ForeignFunction);
         }
@@ -348,7 +350,7 @@ impl MapF32<'_> {
 /// iteration: iterations are independent, so out-of-order execution overlaps them already, and
 /// unrolling ×2 made the log kernels spill (56 stack accesses per iteration) without a
 /// measurable gain.
-pub fn define_map_f32<F>(jit: &mut JitModule, name: &str, op: F) -> Result<MapF32Id, JitError>
+pub fn define_map_f32<F>(jit: &mut CodeModule, name: &str, op: F) -> Result<MapF32Id, JitError>
 where
     F: Fn(&mut FunctionBuilder<'_>, TargetInfo, Value) -> Value,
 {
@@ -413,7 +415,7 @@ where
 }
 
 /// Compiles the dB kernel `dst[i] = mult·log10(max(src[i], amin)) - offset`.
-pub fn define_db_kernel(jit: &mut JitModule, name: &str, p: DbParams) -> Result<MapF32Id, JitError> {
+pub fn define_db_kernel(jit: &mut CodeModule, name: &str, p: DbParams) -> Result<MapF32Id, JitError> {
     define_map_f32(jit, name, move |b, t, x| emit_db(b, t, x, p))
 }
 
@@ -426,7 +428,7 @@ mod fast_tests {
     #[test]
     fn codegen_fast_ln_accuracy() {
         for isa in [IsaChoice::Native, IsaChoice::Baseline] {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             let id = define_map_f32(&mut jit, "lnn", |b, t, x| emit_ln_normal(b, t, x, &mut Inline)).unwrap();
             jit.finalize().unwrap();
             let k = id.get(&jit).unwrap();
@@ -540,7 +542,7 @@ mod tests {
     fn codegen_log_accuracy() {
         let pos = positive_inputs();
         for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             let ids: Vec<_> = [LogBase::E, LogBase::Two, LogBase::Ten]
                 .into_iter()
                 .map(|base| {
@@ -632,7 +634,7 @@ mod tests {
         for isa in ISAS {
             for amin in [1e-10f32, 1e-45] {
                 let p = DbParams { mult: 10.0, amin, offset: 0.0 };
-                let mut jit = JitModule::new(isa).unwrap();
+                let mut jit = CodeModule::new(isa).unwrap();
                 let id = define_db_kernel(&mut jit, "db", p).unwrap();
                 jit.finalize().unwrap();
                 let k = id.get(&jit).unwrap();
@@ -655,7 +657,7 @@ mod tests {
         }
         // A non-trivial mult/offset, e.g. 20·log10 relative to ref = 2.
         let p = DbParams { mult: 20.0, amin: 1e-5, offset: 20.0 * 2f32.log10() };
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         let id = define_db_kernel(&mut jit, "db20", p).unwrap();
         jit.finalize().unwrap();
         let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.37 - 10.0).collect();
@@ -665,7 +667,7 @@ mod tests {
     #[test]
     fn codegen_max_nanprop_is_one_maxps_and_propagates_x() {
         for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             jit.set_capture_vcode(true);
             let id = define_map_f32(&mut jit, "max", |b, _, x| {
                 let a = splat_f32(b, 0.25);
@@ -693,7 +695,7 @@ mod tests {
     #[test]
     fn codegen_db_kernel_has_no_calls() {
         for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             jit.set_capture_vcode(true);
             define_db_kernel(&mut jit, "db", DbParams { mult: 10.0, amin: 1e-10, offset: 0.0 }).unwrap();
             let vcode = jit.last_vcode().unwrap();
@@ -707,8 +709,8 @@ mod tests {
 
     #[test]
     fn codegen_foreign_id_is_rejected() {
-        let mut a = JitModule::new(IsaChoice::Native).unwrap();
-        let mut b = JitModule::new(IsaChoice::Native).unwrap();
+        let mut a = CodeModule::new(IsaChoice::Native).unwrap();
+        let mut b = CodeModule::new(IsaChoice::Native).unwrap();
         let id = define_map_f32(&mut a, "ln", emit_ln).unwrap();
         a.finalize().unwrap();
         b.finalize().unwrap();
@@ -724,7 +726,7 @@ mod tests {
         let src: Vec<f32> = (0..n).map(|_| (rng.unit() * 1e3) as f32).collect();
         let mut dst = vec![0.0f32; n];
         for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             let t0 = std::time::Instant::now();
             let id =
                 define_db_kernel(&mut jit, "db", DbParams { mult: 10.0, amin: 1e-10, offset: 0.0 }).unwrap();

@@ -1,9 +1,11 @@
 //! Code generation with Cranelift: scheduled graphs become SIMD machine code.
 //!
-//! - [`jit`]: [`JitModule`] owns one Cranelift JIT module for an [`IsaChoice`] (the host with
-//!   AVX/FMA, or the x86-64 SSE2 baseline used to test the fallback lowering). It compiles
-//!   functions from IR-building closures, holds read-only data objects (windows, twiddles,
-//!   filterbanks), turns Cranelift panics into [`JitError`]s and frees everything on drop.
+//! - [`jit`]: [`CodeModule`] owns one Cranelift module: a JIT module for an [`IsaChoice`] (the
+//!   host with AVX/FMA, or the x86-64 SSE2 baseline used to test the fallback lowering), or an
+//!   object file for an [`ObjectTarget`]. It compiles functions from IR-building closures,
+//!   holds read-only data objects (windows, twiddles, filterbanks), turns Cranelift panics into
+//!   [`JitError`]s and frees JIT code on drop.
+//! - [`aot`]: a graph's programs as an object file with a program descriptor, and its C header.
 //! - [`emit`]: the emission toolkit every emitter shares: [`emit::Emit`] (builder, target,
 //!   pointer type, lane kind; loops, vector loads and stores, constants, `mul_add`), a kernel's
 //!   read-only tables ([`emit::DataSet`], [`emit::Addrs`]) and the memory flags.
@@ -22,6 +24,7 @@
 //!   transform, per_band, store and reduce, clip, dense, cross_frame) and the elementwise steps
 //!   they share.
 
+pub mod aot;
 pub mod emit;
 pub mod fft;
 pub mod jit;
@@ -31,5 +34,5 @@ pub mod stage;
 pub mod vec;
 pub mod vmath;
 
-pub use jit::{IsaChoice, JitError, JitFn, JitModule, TargetInfo};
+pub use jit::{CodeModule, Cpu, IsaChoice, JitError, JitFn, ObjectTarget, TargetInfo};
 pub use math::{DbParams, LogBase, MapF32, MapF32Id};

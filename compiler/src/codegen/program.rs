@@ -18,13 +18,14 @@ use cranelift_module::FuncId;
 
 use super::emit::DataSet;
 use super::fft::FftError;
-use super::jit::{IsaChoice, JitError, JitModule};
+use super::jit::{CodeModule, IsaChoice, JitError};
 use super::stage::{self, Scratch};
 use super::vec::Vk;
 use crate::graph::*;
 use crate::kernel::check::{block_stages, check};
-use crate::kernel::{CrossFrame, KernelPlan, Over, StageKind, Unsupported};
+use crate::kernel::{KernelPlan, Over, StageKind, Unsupported};
 use crate::target::Target;
+use specc_ir::aot::Layout;
 pub use specc_ir::program::{
     BlockArgs, ClipFn, CrossFn, DeltasFn, DenseFn, EnergyColumn, Kernels, MeanFn, Program, ProgramInfo,
     StageFn, WideStage,
@@ -59,20 +60,58 @@ pub fn compile(g: &Graph, precision: Precision, isa: IsaChoice) -> Result<Progra
     lower(plan_of(g)?, precision, isa)
 }
 
-/// Lowers a kernel plan, after checking it against the target.
+/// Lowers a kernel plan into JIT code, after checking it against the target.
 pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<Program, CodegenError> {
-    check(&plan, &Target::CRANELIFT, precision)?;
-    let b = block_stages(&plan.phases[0])?;
-    let vk = Vk::of(precision);
-    let mut jit = JitModule::new(isa)?;
+    let mut jit = CodeModule::new(isa)?;
     #[cfg(test)]
     jit.set_capture_vcode(std::env::var_os("SPECC_DUMP_STAGE").is_some());
+    let e = emit(&plan, precision, isa == IsaChoice::Avx2, &mut jit)?;
+    jit.finalize()?;
+    let get = |id: FuncId| -> Result<*const u8, JitError> { Ok(jit.function(id)?.as_ptr()) };
+    let entries = e.ids.iter().map(|&id| get(id)).collect::<Result<Vec<_>, _>>()?;
+    // SAFETY: each entry is the finalized code of the kernel its slot names, defined by `emit`
+    // with the signature the slot's type has (one pointer argument for block kernels; pointer,
+    // usize, pointer for the clip, dense and deltas kernels; pointer, usize, usize for
+    // subtract_mean, the signatures `stage::cross_frame` gives each kind), and the module that
+    // owns the code moves into the same `Program`.
+    let fns = unsafe { e.layout.kernels(&entries) }.expect("one finalized entry per slot");
+    // SAFETY: the kernels are the finalized code of the functions `emit` defined, owned by
+    // `jit`, which the program keeps; `info` and `wide` describe the layout they were emitted
+    // for.
+    Ok(unsafe { Program::new(Box::new(jit), fns, e.wide, e.info) })
+}
+
+/// A kernel plan emitted into a module: its kernels' ids in the order of its layout's slots
+/// ([`Layout::slots`]), and what the runtime needs to know to run them.
+pub(crate) struct Emitted {
+    /// Which kernels there are.
+    pub layout: Layout,
+    /// Their ids, in slot order.
+    pub ids: Vec<FuncId>,
+    /// The scratch layout, lanes and plan.
+    pub info: ProgramInfo,
+    /// The FFT stage on the wide kernels, if any.
+    pub wide: Option<WideStage>,
+}
+
+/// Checks `plan` against the target and emits its kernels into `module` (on the wide FFT
+/// kernels where `wide_allowed`, the plan offers them, the precision is f32 and this CPU has
+/// them).
+pub(crate) fn emit(
+    plan: &KernelPlan,
+    precision: Precision,
+    wide_allowed: bool,
+    jit: &mut CodeModule,
+) -> Result<Emitted, CodegenError> {
+    check(plan, &Target::CRANELIFT, precision)?;
+    let b = block_stages(&plan.phases[0])?;
+    let vk = Vk::of(precision);
     let mut tables = DataSet::default();
     let t = b.transform;
     let taps = b.load.length;
     // The wide FFT kernels: asked for, offered by the plan, f32, and the CPU has them.
-    let wide = match (isa, t.wide, crate::wide::Avx2::detect()) {
-        (IsaChoice::Avx2, Some(w), Some(cpu)) if precision == Precision::F32 => {
+    let wide = match (wide_allowed, t.wide, crate::wide::Avx2::detect()) {
+        (true, Some(w), Some(cpu)) if precision == Precision::F32 => {
             let fft = crate::wide::WideFft::new(&t.plan).map_err(|e| FftError::Unsupported(e.to_string()))?;
             Some((w, cpu, fft))
         }
@@ -140,7 +179,7 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
 
     let load_tables = stage::load::tables(b.load, &b.frame.iter().collect::<Vec<_>>(), vk, &mut tables);
     let band_tables = stage::per_band::tables(b.per_band, vk, &mut tables);
-    let mut ids = tables.register(&mut jit, "p")?;
+    let mut ids = tables.register(jit, "p")?;
     // The tail's constant pool: filled while the tail is built, defined right after it.
     let pool_id = jit.declare_data("p.pool")?;
     ids.push(pool_id);
@@ -149,19 +188,19 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
     let time_contiguous = b.store.frames_innermost();
     let frame: Vec<&crate::kernel::Stage> = b.frame.iter().collect();
 
-    let load = stage::define_block_kernel(&mut jit, "load", &ids, vk, |e, addrs, args| {
+    let load = stage::define_block_kernel(jit, "load", &ids, vk, |e, addrs, args| {
         stage::load::emit(e, addrs, args, b.load, &frame, &load_tables, &s)
     })?;
     let fft_fn = match wide {
         Some(_) => None,
-        None => Some(stage::define_block_kernel(&mut jit, "fft", &ids, vk, |e, addrs, args| {
+        None => Some(stage::define_block_kernel(jit, "fft", &ids, vk, |e, addrs, args| {
             stage::transform::emit_fft(e, addrs, args, t, &transform, &s)
         })?),
     };
-    let dft_fn = stage::define_block_kernel(&mut jit, "dft", &ids, vk, |e, addrs, args| {
+    let dft_fn = stage::define_block_kernel(jit, "dft", &ids, vk, |e, addrs, args| {
         stage::transform::emit_dft(e, addrs, args, t, &transform, &s)
     })?;
-    let tail = stage::define_block_kernel(&mut jit, "tail", &ids, vk, |e, addrs, args| {
+    let tail = stage::define_block_kernel(jit, "tail", &ids, vk, |e, addrs, args| {
         let bt = band_tables.as_ref();
         stage::per_band::emit(e, addrs, args, b.per_band, bt, &s, time_contiguous, &mut pool, pool_table)
     })?;
@@ -171,66 +210,33 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         StageKind::Clip(c) => Some(c),
         _ => None,
     });
-    let clip_fn = clip_stage.map(|c| stage::clip::define(&mut jit, c, vk)).transpose()?;
+    let clip_fn = clip_stage.map(|c| stage::clip::define(jit, c, vk)).transpose()?;
     let dense_stage = plan.phases[1..].iter().flat_map(|ph| &ph.stages).find_map(|st| match &st.kind {
         StageKind::Dense(d) => Some(d),
         _ => None,
     });
-    let dense_fn = dense_stage.map(|d| stage::dense::define(&mut jit, d, precision)).transpose()?;
+    let dense_fn = dense_stage.map(|d| stage::dense::define(jit, d, precision)).transpose()?;
     let mut cross_fns = Vec::new();
     for st in plan.phases[1..].iter().flat_map(|ph| &ph.stages) {
         if let StageKind::CrossFrame(c) = &st.kind {
             if !cross_fns.iter().any(|(k, _)| k == c) {
-                cross_fns.push((*c, stage::cross_frame::define(&mut jit, c, cross_fns.len(), precision)?));
+                cross_fns.push((*c, stage::cross_frame::define(jit, c, cross_fns.len(), precision)?));
             }
         }
     }
-    jit.finalize()?;
-    let get = |id: FuncId| -> Result<*const u8, JitError> { Ok(jit.function(id)?.as_ptr()) };
-    // SAFETY: each pointer is the finalized code of a function defined above with exactly the
-    // signature it is cast to (one pointer argument for block kernels; pointer, usize, pointer
-    // for the clip, dense and deltas kernels; pointer, usize, usize for subtract_mean, the
-    // signatures `stage::cross_frame` gives each kind), and the module that owns the code moves
-    // into the same `Program`.
-    let fns = unsafe {
-        Kernels {
-            load: std::mem::transmute::<*const u8, StageFn>(get(load)?),
-            fft: match fft_fn {
-                Some(id) => Some(std::mem::transmute::<*const u8, StageFn>(get(id)?)),
-                None => None,
-            },
-            dft: std::mem::transmute::<*const u8, StageFn>(get(dft_fn)?),
-            tail: std::mem::transmute::<*const u8, StageFn>(get(tail)?),
-            clip: match clip_fn {
-                // The clip kernel works on one 128-bit vector at a time, whatever the block's
-                // frames (8 in a wide program).
-                Some(id) => Some((std::mem::transmute::<*const u8, ClipFn>(get(id)?), Vk::BYTES as usize)),
-                None => None,
-            },
-            dense: match (dense_fn, dense_stage) {
-                (Some(id), Some(d)) => {
-                    Some((std::mem::transmute::<*const u8, DenseFn>(get(id)?), d.rows, d.cols))
-                }
-                _ => None,
-            },
-            cross: cross_fns
-                .iter()
-                .map(|&(c, id)| {
-                    let f = get(id)?;
-                    Ok((
-                        c,
-                        match c {
-                            CrossFrame::Deltas(_) => {
-                                CrossFn::Deltas(std::mem::transmute::<*const u8, DeltasFn>(f))
-                            }
-                            CrossFrame::SubtractMean => {
-                                CrossFn::Mean(std::mem::transmute::<*const u8, MeanFn>(f))
-                            }
-                        },
-                    ))
-                })
-                .collect::<Result<_, JitError>>()?,
-        }
+    let mut ids = vec![load];
+    ids.extend(fft_fn);
+    ids.extend([dft_fn, tail]);
+    ids.extend(clip_fn);
+    ids.extend(dense_fn);
+    ids.extend(cross_fns.iter().map(|&(_, id)| id));
+    let layout = Layout {
+        fft: fft_fn.is_some(),
+        // The clip kernel works on one 128-bit vector at a time, whatever the block's frames
+        // (8 in a wide program).
+        clip: clip_fn.map(|_| Vk::BYTES as usize),
+        dense: dense_stage.filter(|_| dense_fn.is_some()).map(|d| (d.rows, d.cols)),
+        cross: cross_fns.iter().map(|&(c, _)| c).collect(),
     };
     let bands = b.store.bands;
     let description = format!(
@@ -281,15 +287,14 @@ pub fn lower(plan: KernelPlan, precision: Precision, isa: IsaChoice) -> Result<P
         plan: plan.clone(),
     };
     debug_assert!(plan.phases.iter().skip(1).all(|p| p.over != Over::Blocks));
-    // SAFETY: the kernels are the finalized code of the functions defined above (see the
-    // transmutes), owned by `jit`, which the program keeps; `info` and `wide_stage` describe
-    // the layout they were emitted for.
-    Ok(unsafe { Program::new(Box::new(jit), fns, wide_stage, info) })
+    debug_assert_eq!(ids.len(), layout.slots().len());
+    Ok(Emitted { layout, ids, info, wide: wide_stage })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::CrossFrame;
     use crate::shipped_optimized as graph;
 
     /// `SPECC_DUMP_STAGE=tail cargo test -p specc-compiler --release --lib dump_stage_vcode --

@@ -402,9 +402,11 @@ fn log_specials(e: &mut Emit<'_, '_>, x: Value, v: Value) -> Value {
     let is_zero = e.cmpk(FloatCC::Equal, x, 0.0);
     let ninf = e.splat(f64::NEG_INFINITY);
     let v = e.sel(is_zero, ninf, v);
-    let bad = e.cmpk(FloatCC::UnorderedOrLessThan, x, 0.0);
+    // `x >= 0` is false for NaN and negatives: those give NaN. (`UnorderedOrLessThan` would say
+    // it directly, but aarch64 has no vector lowering of it.)
+    let ok = e.cmpk(FloatCC::GreaterThanOrEqual, x, 0.0);
     let nan = e.splat(f64::NAN);
-    e.sel(bad, nan, v)
+    e.sel(ok, v, nan)
 }
 
 /// `e^x`: overflow gives `+inf`, underflow rounds into denormals / to `+0`, NaN stays NaN.
@@ -822,7 +824,7 @@ fn quadrant_const(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codegen::jit::{IsaChoice, JitModule};
+    use crate::codegen::jit::{CodeModule, IsaChoice};
     use cranelift_codegen::ir::condcodes::IntCC;
     use cranelift_codegen::ir::{AbiParam, BlockArg};
     use cranelift_module::FuncId;
@@ -865,7 +867,7 @@ mod tests {
 
     /// Compiles `dst[i] = op(in_0[i], ..)` as `extern "C" fn(in_0, .., dst, len)`: whole
     /// vectors, then the tail through lane 0 of a splat.
-    fn define(jit: &mut JitModule, vk: Vk, (name, arity, op): Kernel<'_>) -> FuncId {
+    fn define(jit: &mut CodeModule, vk: Vk, (name, arity, op): Kernel<'_>) -> FuncId {
         let ptr = jit.target().pointer_type;
         let mut sig = jit.make_signature();
         sig.params.extend(std::iter::repeat_n(AbiParam::new(ptr), arity + 2));
@@ -947,7 +949,7 @@ mod tests {
     /// Compiles `kernels` into one module and runs each on f64 inputs (exactly representable
     /// in the lane type).
     fn eval(isa: IsaChoice, vk: Vk, kernels: &[Kernel<'_>], ins: &[&[f64]]) -> Vec<Vec<f64>> {
-        let mut jit = JitModule::new(isa).unwrap();
+        let mut jit = CodeModule::new(isa).unwrap();
         let ids: Vec<FuncId> = kernels.iter().map(|&k| define(&mut jit, vk, k)).collect();
         jit.finalize().unwrap();
         let n = ins[0].len();
@@ -1213,7 +1215,7 @@ mod tests {
     fn codegen_vmath_kernels_have_no_calls() {
         for isa in ISAS {
             for vk in KINDS {
-                let mut jit = JitModule::new(isa).unwrap();
+                let mut jit = CodeModule::new(isa).unwrap();
                 jit.set_capture_vcode(true);
                 for k in all_kernels() {
                     define(&mut jit, vk, k);
@@ -1245,7 +1247,7 @@ mod tests {
         let src: Vec<f64> = (0..2 * n).map(|_| rng.log_uniform(1e-3, 1e3)).collect();
         for isa in ISAS {
             for vk in KINDS {
-                let mut jit = JitModule::new(isa).unwrap();
+                let mut jit = CodeModule::new(isa).unwrap();
                 let ids: Vec<_> = all_kernels().map(|k| (k.0, k.1, define(&mut jit, vk, k))).into();
                 jit.finalize().unwrap();
                 let line: Vec<String> = ids

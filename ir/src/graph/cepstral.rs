@@ -8,7 +8,7 @@ use std::f64::consts::PI;
 use super::{Axis, Elem, OpDecl, Size, Type};
 
 /// The cepstral family: what `Op::Cepstral` holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Cepstral {
     /// `... x K` -> `... x coeffs`: a DCT-II of each row.
     Dct(Dct),
@@ -44,7 +44,7 @@ impl OpDecl for Cepstral {
 }
 
 /// Normalisation of a DCT-II (scipy's `norm`, torchaudio's `create_dct(norm)`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DctNorm {
     /// `y[k] = 2 sum_j x[j] cos(pi k (2j + 1) / 2K)` (scipy `norm=None`).
     None,
@@ -54,7 +54,7 @@ pub enum DctNorm {
 
 /// `dct`: a DCT-II over the last axis, keeping coefficients `first .. first + n`
 /// (`scipy.fftpack.dct(type=2)[:n]`, torchaudio's `create_dct`, Kaldi's cepstra).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dct {
     /// Coefficients kept.
     pub n: usize,
@@ -115,7 +115,7 @@ impl Dct {
 
 /// `lifter`: coefficient `j` of the last axis times `1 + coeff / 2 * sin(pi (j + base) / coeff)`
 /// (librosa's `lifter` with `base` 1, Kaldi's `cepstral_lifter` with `base` 0).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lifter {
     /// `L`, non-zero.
     pub coeff: f64,
@@ -145,7 +145,7 @@ impl Lifter {
 }
 
 /// How `deltas` treats the first and last frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DeltaMode {
     /// Savitzky-Golay with `polyorder = order`, the edges from a polynomial fit to the first
     /// and last `width` frames (`librosa.feature.delta`, scipy `savgol_filter(mode='interp')`);
@@ -159,7 +159,7 @@ pub enum DeltaMode {
 
 /// `deltas`: the `order`-th time derivative of every value along `frames`, or (with `append`)
 /// the values followed by their derivatives of orders 1..=order along the last axis.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Deltas {
     /// Frames in the window (odd for `Interp`).
     pub width: usize,

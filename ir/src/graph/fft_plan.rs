@@ -41,7 +41,7 @@ use std::fmt;
 use crate::target::{FftTarget, Target};
 
 /// A plan for a complex DFT of length n (forward, `e^{-2πi jk/n}`, unnormalised).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ComplexPlan {
     /// A straight-line codelet of this length (one the target offers, [`FftTarget::codelets`]).
     Codelet(usize),
@@ -78,7 +78,7 @@ pub enum ComplexPlan {
 }
 
 /// A plan for the real-input DFT that returns bins `0..=n/2`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RealPlan {
     /// Even `n`: the input packed as `n/2` complex pairs `x[2j] + i·x[2j+1]`, one complex FFT of
     /// `n/2`, then a post-twiddle pass separating the even and odd halves.

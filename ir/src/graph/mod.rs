@@ -50,7 +50,7 @@ pub fn symmetric_index(j: i64, n: i64) -> usize {
 pub type NodeId = usize;
 
 /// Floating-point precision of a computation or a tensor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Precision {
     /// 32-bit floats.
     F32,
@@ -69,7 +69,7 @@ impl Precision {
 }
 
 /// How the runtime chooses the compute precision from the caller's array.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DTypeRule {
     /// Always this precision; float and int16 inputs are cast to it (as Keras casts).
     Fixed(Precision),
@@ -78,7 +78,7 @@ pub enum DTypeRule {
 }
 
 /// Element kind of a tensor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Elem {
     /// Real numbers.
     Real,
@@ -87,7 +87,7 @@ pub enum Elem {
 }
 
 /// One axis: a name and a symbolic size.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Axis {
     /// `...`, `batch`, `channels`, `samples`, `frames`, `taps`, `bins`, `mel`.
     pub name: String,
@@ -107,7 +107,7 @@ impl Axis {
 }
 
 /// Type of a tensor value: element kind and named, sized axes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Type {
     /// Real or complex.
     pub elem: Elem,
@@ -127,7 +127,7 @@ impl Type {
 }
 
 /// Window functions, as scipy / torch define them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WindowKind {
     /// Hann: `0.5 - 0.5 cos(2 pi n / M)`.
     Hann,
@@ -180,7 +180,7 @@ impl WindowKind {
 }
 
 /// Where a window shorter than the frame sits in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Placement {
     /// Zero-padded on both sides, `(frame - length) / 2` zeros on the left (librosa, torch, Keras
     /// `ops.stft`).
@@ -190,7 +190,7 @@ pub enum Placement {
 }
 
 /// A window vector, described rather than stored (the fold pass turns it into a constant).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowSpec {
     /// Which function.
     pub kind: WindowKind,
@@ -208,7 +208,7 @@ pub struct WindowSpec {
 }
 
 /// Divide the windowed frame by a norm of the window (scipy `scaling`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WindowScaling {
     /// No scaling.
     None,
@@ -219,7 +219,7 @@ pub enum WindowScaling {
 }
 
 /// Padding modes for the signal's ends.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PadMode {
     /// A constant value.
     Constant(f64),
@@ -236,7 +236,7 @@ pub enum PadMode {
 }
 
 /// How much to pad: fixed amounts, or TF's "SAME" rule that depends on the signal length.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PadAmount {
     /// Fixed left and right amounts.
     Fixed(usize, usize),
@@ -283,7 +283,7 @@ impl PadAmount {
 }
 
 /// Mel scales.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MelScale {
     /// HTK / O'Shaughnessy: `2595 log10(1 + f/700)` = `1127 ln(1 + f/700)`.
     Htk,
@@ -292,7 +292,7 @@ pub enum MelScale {
 }
 
 /// Domain in which filter triangles are linear.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TriangleDomain {
     /// Linear in mel (TF, Keras, Kaldi).
     Mel,
@@ -301,7 +301,7 @@ pub enum TriangleDomain {
 }
 
 /// Frequencies assigned to FFT bins.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum BinGrid {
     /// `linspace(0, top, F)` (Keras/TF with top = rate/2; torchaudio with top = rate // 2).
     Linspace {
@@ -313,7 +313,7 @@ pub enum BinGrid {
 }
 
 /// Filter normalisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MelNorm {
     /// Peak 1.
     None,
@@ -322,7 +322,7 @@ pub enum MelNorm {
 }
 
 /// A mel filterbank, described rather than stored.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MelSpec {
     /// Number of mel bands.
     pub bands: usize,
@@ -351,7 +351,7 @@ pub struct MelSpec {
 }
 
 /// How the `top_db` maximum treats NaN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NanMax {
     /// A NaN makes the maximum NaN, and so every clipped value (numpy, torch).
     Propagate,
@@ -360,7 +360,7 @@ pub enum NanMax {
 }
 
 /// Over which axes `top_db` takes its maximum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     /// The whole tensor, batch included (Keras, librosa 0.11, Whisper).
     Tensor,
@@ -369,7 +369,7 @@ pub enum Scope {
 }
 
 /// Elementwise real functions.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Unary {
     /// `sqrt(x)`
     Sqrt,
@@ -386,7 +386,7 @@ pub enum Unary {
 }
 
 /// One axis of a layout's output: a product of internal axes (`channels * bins`), or `...`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutAxis {
     /// Internal axis names, outermost first; the output axis is their flattening.
     pub parts: Vec<String>,
@@ -394,7 +394,7 @@ pub struct OutAxis {
 
 /// A constant table folded at compile time: `rows x cols` values in f64, row-major. Code
 /// generation stores them in the kernel's dtype.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     /// Rows.
     pub rows: usize,
@@ -423,7 +423,7 @@ impl Table {
 
 /// A filterbank stored by rows as one contiguous non-zero range each (triangular filters touch
 /// a few bins each).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SparseRows {
     /// Number of input bins.
     pub cols: usize,
@@ -447,7 +447,7 @@ impl SparseRows {
 }
 
 /// Complex bins to real values, the first step of a fused tail.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FromComplex {
     /// `re^2 + im^2`
     Power,
@@ -462,7 +462,7 @@ pub enum FromComplex {
 }
 
 /// One elementwise step of a fused tail.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// A real function.
     Unary(Unary),
@@ -487,7 +487,7 @@ pub enum Step {
 /// The dynamic-range clip `max(x, max_over_scope(x) - top)`; with `ref_max`, first
 /// `x - max_over_scope(x)` (librosa's `ref=np.max`: the dB are relative to the loudest value),
 /// then the clip against the maximum of that.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clip {
     /// Range below the maximum (`None`: no clip, only the `ref_max` shift).
     pub top: Option<f64>,
@@ -528,7 +528,7 @@ impl Clip {
 }
 
 /// The reference of a `db` op.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DbRef {
     /// A fixed value (its absolute value is used, as librosa and Keras do).
     Value(f64),
@@ -537,7 +537,7 @@ pub enum DbRef {
 }
 
 /// A fused elementwise tail: complex-to-real, steps, an optional clip against a reduction, steps.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Epilogue {
     /// Complex-to-real first step, when the input is complex.
     pub from: Option<FromComplex>,
@@ -550,7 +550,7 @@ pub struct Epilogue {
 }
 
 /// What the sparse power-filterbank takes of each bin.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SpectrumPower {
     /// `re^2 + im^2`.
     Power,
@@ -559,7 +559,7 @@ pub enum SpectrumPower {
 }
 
 /// One padding step of a framed load.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PadStep {
     /// Amounts.
     pub amount: PadAmount,
@@ -568,7 +568,7 @@ pub struct PadStep {
 }
 
 /// Operations. Each acts on the trailing axes named in its doc and keeps leading axes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// The input signal. `user_axes` is the caller's axis order; the node's type has the same
     /// axes with `samples` moved last.
@@ -805,7 +805,7 @@ impl Op {
 }
 
 /// A node: an op, its inputs, its result type, and the spec text it came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// What it computes.
     pub op: Op,
@@ -818,7 +818,7 @@ pub struct Node {
 }
 
 /// A whole program: one input, one output.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Graph {
     /// The spec's name.
     pub name: String,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A symbolic axis size.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Size {
     /// A known number.
     Const(i64),

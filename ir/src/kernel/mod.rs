@@ -22,7 +22,7 @@ use crate::graph::{
 };
 
 /// What the schedule pass attaches to a graph.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Schedule {
     /// The kernel plan the back end lowers.
     Plan(KernelPlan),
@@ -42,7 +42,7 @@ impl Schedule {
 
 /// Why the back end cannot run a graph: the node it cannot lower and the reason. Returned at
 /// compile time, by the schedule pass or the target check, never discovered while running.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("%{node}: {reason}")]
 pub struct Unsupported {
     /// The graph node (`%N` in the graph text).
@@ -59,7 +59,7 @@ impl Unsupported {
 }
 
 /// Phases in order, and the buffers their stages pass values through.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KernelPlan {
     /// Each buffer the stages name, with its shape, in first-use order.
     pub buffers: Vec<(Buf, String)>,
@@ -68,7 +68,7 @@ pub struct KernelPlan {
 }
 
 /// One phase: stages run over the same domain.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Phase {
     /// What the phase iterates over.
     pub over: Over,
@@ -77,7 +77,7 @@ pub struct Phase {
 }
 
 /// What a phase iterates over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Over {
     /// Blocks of consecutive frames of one signal (one frame per vector lane), in parallel.
     Blocks,
@@ -91,7 +91,7 @@ pub enum Over {
 }
 
 /// A buffer between stages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Buf {
     /// The caller's samples (padded on the fly).
     Signal,
@@ -132,7 +132,7 @@ impl Buf {
 }
 
 /// One stage: what it computes, the graph node it comes from, and its buffers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stage {
     /// The graph node (for messages and the text form).
     pub node: NodeId,
@@ -146,7 +146,7 @@ pub struct Stage {
 
 /// Stage kinds: each has one emitter in `codegen/stage/` (or, for the cross-frame kinds, one
 /// runner in the runtime).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StageKind {
     /// A block's frames from the signal: pads, framing, window.
     Load(Load),
@@ -189,7 +189,7 @@ impl StageKind {
 }
 
 /// The framed load.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Load {
     /// A leading axis reduced to one index first.
     pub select: Option<(String, usize)>,
@@ -206,7 +206,7 @@ pub struct Load {
 }
 
 /// A per-frame op.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FrameOp {
     /// Subtract the frame's mean.
     RemoveDc,
@@ -218,7 +218,7 @@ pub enum FrameOp {
 
 /// Kaldi's energy column: `ln(max(Σx², min))`, floored at `ln(floor)`, from the frame as it is
 /// at this point of the per-frame stages.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     /// Floor on the sum before the log.
     pub min: f64,
@@ -229,7 +229,7 @@ pub struct Column {
 }
 
 /// The real-input DFT.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transform {
     /// Bins `0..=n/2`.
     pub n: usize,
@@ -248,7 +248,7 @@ pub struct Transform {
 }
 
 /// A transform's wide FFT capability: precompiled kernels for `isa`, `lanes` frames per vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Wide {
     /// The instruction set (`avx2`).
     pub isa: &'static str,
@@ -256,8 +256,28 @@ pub struct Wide {
     pub lanes: usize,
 }
 
+/// A [`Wide`] as serialized (an ahead-of-time program's descriptor): read back only for the
+/// instruction sets wide kernels exist for.
+#[derive(serde::Deserialize)]
+#[serde(rename = "Wide")]
+struct WideText {
+    isa: String,
+    lanes: usize,
+}
+
+// By hand: a derived impl would borrow the `&'static str` from the input.
+impl<'de> serde::Deserialize<'de> for Wide {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Wide, D::Error> {
+        let w = <WideText as serde::Deserialize>::deserialize(d)?;
+        match w.isa.as_str() {
+            "avx2" => Ok(Wide { isa: "avx2", lanes: w.lanes }),
+            other => Err(serde::de::Error::custom(format!("no wide kernels for `{other}`"))),
+        }
+    }
+}
+
 /// Per-band values.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PerBand {
     /// A sparse filterbank over the power per bin, then `steps` per band.
     Filterbank {
@@ -283,7 +303,7 @@ pub enum PerBand {
 /// A dense `rows x cols` product over each frame's band values: any linear map of the last
 /// axis the schedule folds into a matrix (`dct`'s DCT-II, with a following `lifter` folded in as
 /// `diag(lifter) · DCT`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dense {
     /// Values out (coefficients).
     pub rows: usize,
@@ -296,7 +316,7 @@ pub struct Dense {
 }
 
 /// Storing into the output.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Store {
     /// The output layout.
     pub layout: Vec<OutAxis>,
@@ -312,7 +332,7 @@ impl Store {
 }
 
 /// A clip and the steps after it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipStage {
     /// The clip.
     pub clip: Clip,
@@ -321,7 +341,7 @@ pub struct ClipStage {
 }
 
 /// Ops across frames.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum CrossFrame {
     /// Each output column minus its mean over the signal's frames (Kaldi's `subtract_mean`).
     SubtractMean,

@@ -2,12 +2,12 @@
 //! executor and a naive DFT.
 
 use super::*;
-use crate::codegen::jit::{JitFn, JitModule};
+use crate::codegen::jit::{CodeModule, JitFn};
 use cranelift_codegen::ir::AbiParam;
 use cranelift_module::FuncId;
 
-/// A compiled stand-alone complex FFT in a [`JitModule`]; redeem it with [`FftKernelId::get`]
-/// after [`JitModule::finalize`].
+/// A compiled stand-alone complex FFT in a [`CodeModule`]; redeem it with [`FftKernelId::get`]
+/// after [`CodeModule::finalize`].
 #[derive(Clone, Debug)]
 pub struct FftKernelId {
     func: FuncId,
@@ -19,7 +19,7 @@ pub struct FftKernelId {
 
 impl FftKernelId {
     /// The callable kernel, once `jit` has been finalized.
-    pub fn get<'m>(&self, jit: &'m JitModule) -> Result<FftKernel<'m>, JitError> {
+    pub fn get<'m>(&self, jit: &'m CodeModule) -> Result<FftKernel<'m>, JitError> {
         if jit.uid() != self.module {
             return Err(JitError::ForeignFunction);
         }
@@ -85,7 +85,7 @@ impl FftKernel<'_> {
 /// Compiles a stand-alone forward complex FFT of one vector of frames for `plan` (codelet
 /// chains and Bluestein around one): `extern "C" fn(in_re, in_im, out_re, out_im, scratch)`.
 pub fn compile_complex(
-    jit: &mut JitModule,
+    jit: &mut CodeModule,
     name: &str,
     plan: &ComplexPlan,
     vk: Vk,
@@ -164,7 +164,7 @@ mod accuracy {
     #[test]
     fn codegen_fft_matches_reference() {
         for isa in ISAS {
-            let mut jit = JitModule::new(isa).unwrap();
+            let mut jit = CodeModule::new(isa).unwrap();
             let lengths = test_lengths();
             let ids: Vec<FftKernelId> = lengths
                 .iter()
@@ -189,7 +189,7 @@ mod accuracy {
     }
 
     /// A stand-alone real FFT: `fn(x, y_re, y_im, scratch)`, x natural order (one vector per tap).
-    fn compile_real(jit: &mut JitModule, n: usize, vk: Vk) -> (FuncId, RealFft) {
+    fn compile_real(jit: &mut CodeModule, n: usize, vk: Vk) -> (FuncId, RealFft) {
         let mut data = DataSet::default();
         let plan = crate::graph::fft_plan::plan_real(n);
         let fft = RealFft::new(&plan, vk, &mut data).unwrap();
@@ -220,7 +220,7 @@ mod accuracy {
         lengths.extend([600, 1000, 1021, 1024, 2039, 2048, 2205, 4096]);
         for (vk, bound) in [(Vk::F32X4, 2e-6), (Vk::F64X2, 1e-14)] {
             let lanes = vk.lanes();
-            let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+            let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
             let kernels: Vec<(usize, FuncId, RealFft)> = lengths
                 .iter()
                 .filter(|&&n| vk == Vk::F32X4 || n <= 64 || n % 97 == 0 || n > 512)
@@ -286,7 +286,7 @@ mod accuracy {
 
     #[test]
     fn codegen_fft_unsupported_plans_are_errors() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         let rader = ComplexPlan::Rader { n: 11, inner: Box::new(plan_complex(10)) };
         assert!(matches!(compile_complex(&mut jit, "r11", &rader, Vk::F32X4), Err(FftError::Unsupported(_))));
         assert!(matches!(
@@ -321,7 +321,7 @@ mod accuracy {
         let alt = std::env::var("FFT_ALT").ok();
         for n in [1024usize, 200] {
             for isa in ISAS {
-                let mut jit = JitModule::new(isa).unwrap();
+                let mut jit = CodeModule::new(isa).unwrap();
                 let plan = match (n, alt.as_deref()) {
                     (1024, Some("8844")) => c(&[8, 8, 4, 4]),
                     (1024, Some("4888")) => c(&[4, 8, 8, 4]),
@@ -367,7 +367,7 @@ mod vcode_dump {
     #[test]
     #[ignore]
     fn dump_fft_vcode() {
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         jit.set_capture_vcode(true);
         let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
         compile_complex(&mut jit, "f", &crate::graph::fft_plan::plan_complex(n), Vk::F32X4).unwrap();
@@ -379,7 +379,7 @@ mod vcode_dump {
     #[ignore]
     fn dump_real_fft_vcode() {
         let n = std::env::var("FFT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
-        let mut jit = JitModule::new(IsaChoice::Native).unwrap();
+        let mut jit = CodeModule::new(IsaChoice::Native).unwrap();
         jit.set_capture_vcode(true);
         let vk = Vk::F32X4;
         let mut data = DataSet::default();

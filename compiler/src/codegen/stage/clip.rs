@@ -8,14 +8,14 @@ use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder};
 use cranelift_module::FuncId;
 
 use super::super::emit::{readonly, Emit};
-use super::super::jit::{JitError, JitModule};
+use super::super::jit::{CodeModule, JitError};
 use super::super::math::Inline;
 use super::super::vec::Vk;
 use super::steps::emit_steps;
 use crate::kernel::ClipStage;
 
 /// Defines the clip kernel of `stage`.
-pub fn define(jit: &mut JitModule, stage: &ClipStage, vk: Vk) -> Result<FuncId, JitError> {
+pub fn define(jit: &mut CodeModule, stage: &ClipStage, vk: Vk) -> Result<FuncId, JitError> {
     let ptr = jit.target().pointer_type;
     let esz = vk.elem_bytes();
     let lanes = vk.lanes();

@@ -22,7 +22,7 @@ use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 
 use super::super::emit::{data, for_count, readonly};
-use super::super::jit::{JitError, JitModule};
+use super::super::jit::{CodeModule, JitError};
 use crate::graph::cepstral::savgol_weights;
 use crate::graph::{DeltaMode, Precision};
 use crate::kernel::CrossFrame;
@@ -43,7 +43,7 @@ pub fn interp_weights(width: usize, order: usize) -> usize {
 
 /// Defines the kernel of cross-frame stage number `k` of the plan, for programs of `precision`.
 pub fn define(
-    jit: &mut JitModule,
+    jit: &mut CodeModule,
     c: &CrossFrame,
     k: usize,
     precision: Precision,

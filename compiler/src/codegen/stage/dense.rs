@@ -14,7 +14,7 @@ use cranelift_codegen::ir::{types, AbiParam, BlockArg, InstBuilder, MemFlagsData
 use cranelift_module::FuncId;
 
 use super::super::emit::{data, for_count, readonly};
-use super::super::jit::{JitError, JitModule};
+use super::super::jit::{CodeModule, JitError};
 use crate::graph::Precision;
 use crate::kernel::Dense;
 
@@ -26,7 +26,7 @@ use crate::kernel::Dense;
 const GROUP: usize = 12;
 
 /// Defines the dense kernel of `d` for `precision`.
-pub fn define(jit: &mut JitModule, d: &Dense, precision: Precision) -> Result<FuncId, JitError> {
+pub fn define(jit: &mut CodeModule, d: &Dense, precision: Precision) -> Result<FuncId, JitError> {
     let (rows, cols) = (d.rows, d.cols);
     let pairs = rows.div_ceil(2);
     // Column-major, each column padded to whole pairs: the pair loaded for rows (2k, 2k+1) of

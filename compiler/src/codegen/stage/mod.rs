@@ -30,7 +30,7 @@ use cranelift_codegen::ir::{AbiParam, InstBuilder, Value};
 use cranelift_module::{DataId, FuncId};
 
 use super::emit::{data, Addrs, Emit};
-use super::jit::{JitError, JitModule};
+use super::jit::{CodeModule, JitError};
 use super::vec::Vk;
 
 /// Byte offsets of the block kernels' scratch regions (each 16-byte aligned) and the sizes the
@@ -77,7 +77,7 @@ pub struct Scratch {
 /// addresses of the program's tables and the argument block's address; the kernel returns
 /// after it.
 pub fn define_block_kernel(
-    jit: &mut JitModule,
+    jit: &mut CodeModule,
     name: &str,
     ids: &[DataId],
     vk: Vk,
