@@ -29,6 +29,7 @@ pub use specc_runtime::{Engine, Input, IsaChoice, Limits, Output, Plan, RunError
 use specc_runtime::{Programs, RunOptions};
 use std::sync::Arc;
 
+pub mod aot;
 mod stream;
 pub use stream::{ClipMode, Stream};
 
@@ -73,6 +74,9 @@ pub enum Error {
     /// A bug in specc: a pass produced an invalid graph.
     #[error("{0}")]
     Internal(String),
+    /// The spec could not be compiled ahead of time, or its files not written.
+    #[error("{0}")]
+    Aot(String),
 }
 
 impl From<Box<SpecError>> for Error {

@@ -157,6 +157,40 @@ enum Cmd {
         #[arg(long, value_name = "N|block", default_value = "1")]
         group: streamcmd::Group,
     },
+    /// Compile a spec ahead of time: an object file, a C header and (with --lib) a static
+    /// library bundling the C runtime, for C programs that run it without a JIT.
+    Aot {
+        /// Spec file or preset name.
+        spec: String,
+        /// Override a param.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// The object file to write.
+        #[arg(short, long, value_name = "FILE.o")]
+        output: PathBuf,
+        /// Also write the C header declaring the API (specc_NAME_plan, specc_NAME_run_f32, ...).
+        #[arg(long, value_name = "FILE.h")]
+        header: Option<PathBuf>,
+        /// Also write a static library holding the object and the C runtime
+        /// (`cc app.c libNAME.a -lm -lpthread -ldl`).
+        #[arg(long, value_name = "LIBNAME.a")]
+        lib: Option<PathBuf>,
+        /// The C identifier the symbols carry (specc_NAME_...); default: the spec's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Target triple (x86_64-unknown-linux-gnu, aarch64-unknown-linux-gnu,
+        /// aarch64-apple-darwin, aarch64-apple-ios, ...); default: this machine's.
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// CPU level: baseline (x86-64 SSE2, any aarch64), x86-64-v3 (AVX2, FMA) or native
+        /// (this machine's CPU).
+        #[arg(long, default_value = "baseline")]
+        cpu: specc::aot::Cpu,
+        /// The C runtime static library to bundle with --lib (built for the target); default:
+        /// the one built beside this specc, or $SPECC_RUNTIME_LIB.
+        #[arg(long, value_name = "FILE.a")]
+        runtime: Option<PathBuf>,
+    },
     /// Check a spec: parse, resolve params, build and verify its graph.
     Check {
         /// Spec file or preset name.
@@ -403,6 +437,48 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
                 stream_clip,
             },
         ),
+        Cmd::Aot { spec, sets, output, header, lib, name, target, cpu, runtime } => {
+            let p = open(&spec, &sets)?;
+            let name = name.unwrap_or_else(|| specc::aot::default_name(&spec));
+            let command: Vec<String> =
+                std::iter::once(String::from("specc")).chain(std::env::args().skip(1)).collect();
+            let target = specc::aot::ObjectTarget { triple: target, cpu };
+            let outputs: Vec<&PathBuf> =
+                [Some(&output), header.as_ref(), lib.as_ref()].into_iter().flatten().collect();
+            specc::aot::check_outputs(&spec, &outputs)?;
+            let out = specc::aot::compile(&p, &name, &target, &command.join(" "))?;
+            // Everything is built before anything is written, so a failure leaves no file.
+            let archive = match &lib {
+                Some(_) => {
+                    let path = specc::aot::find_runtime(runtime.as_deref())?;
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| specc::Error::Io(format!("cannot read {}: {e}", path.display())))?;
+                    let member = output
+                        .file_name()
+                        .map_or_else(|| format!("{name}.o"), |n| n.to_string_lossy().into());
+                    Some(specc::aot::bundle(&out.object, &member, &bytes)?)
+                }
+                None => None,
+            };
+            let write = |path: &PathBuf, bytes: &[u8]| {
+                specc_runtime::write_file(path, bytes).map_err(specc::Error::Io)
+            };
+            write(&output, &out.object)?;
+            if let Some(h) = &header {
+                write(h, out.header.as_bytes())?;
+            }
+            if let (Some(l), Some(a)) = (&lib, &archive) {
+                write(l, a)?;
+            }
+            errln!(
+                "specc aot: {} for {} ({} symbols, specc_{name}_program): {}",
+                outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                out.triple,
+                out.symbols.len(),
+                out.programs.join("; ")
+            );
+            Ok(())
+        }
         Cmd::Check { spec, sets } => {
             let p = open(&spec, &sets)?;
             outln!("spec {}: ok", p.graph().name);

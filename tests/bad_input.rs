@@ -153,7 +153,7 @@ fn kind(e: &specc::Error) -> &'static str {
         specc::Error::Run(_) => "run-other",
         specc::Error::Io(_) => "io",
         specc::Error::Usage(_) => "usage",
-        specc::Error::Failed | specc::Error::Internal(_) => "other",
+        specc::Error::Failed | specc::Error::Internal(_) | specc::Error::Aot(_) => "other",
     }
 }
 

@@ -47,7 +47,7 @@ fn py_err(e: Error) -> PyErr {
         Error::Run(_) => PyValueError::new_err(e.to_string()),
         Error::Npy(_) | Error::Io(_) => PyOSError::new_err(e.to_string()),
         Error::Usage(_) => PyValueError::new_err(e.to_string()),
-        Error::Failed | Error::Internal(_) => PyRuntimeError::new_err(e.to_string()),
+        Error::Failed | Error::Internal(_) | Error::Aot(_) => PyRuntimeError::new_err(e.to_string()),
     }
 }
 
