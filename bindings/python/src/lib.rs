@@ -227,6 +227,30 @@ impl PyPipeline {
         })
     }
 
+    /// Compiles the pipeline ahead of time (README, "Ahead of time"): the object file's bytes,
+    /// its C header, the exported symbols and the target triple. `name` defaults to the spec's
+    /// name as a C identifier; `target` to this machine's triple.
+    #[pyo3(signature = (name=None, target=None, cpu="baseline"))]
+    fn compile_object<'py>(
+        &self,
+        py: Python<'py>,
+        name: Option<&str>,
+        target: Option<String>,
+        cpu: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let cpu: specc::aot::Cpu = cpu.parse().map_err(PyValueError::new_err)?;
+        let name = name.map_or_else(|| specc::aot::default_name(&self.name), str::to_string);
+        let target = specc::aot::ObjectTarget { triple: target, cpu };
+        let command = format!("specc.Pipeline({:?}).compile_object()", self.name);
+        let out = py.detach(|| specc::aot::compile(&self.core, &name, &target, &command)).map_err(py_err)?;
+        let d = PyDict::new(py);
+        d.set_item("object", pyo3::types::PyBytes::new(py, &out.object))?;
+        d.set_item("header", out.header)?;
+        d.set_item("symbols", out.symbols)?;
+        d.set_item("triple", out.triple)?;
+        Ok(d)
+    }
+
     /// Output shape, frames per signal, output dtype and working memory for an input of
     /// `shape` and `dtype`, without running.
     fn plan<'py>(&self, py: Python<'py>, shape: Vec<usize>, dtype: &str) -> PyResult<Bound<'py, PyDict>> {

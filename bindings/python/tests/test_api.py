@@ -279,3 +279,19 @@ def test_stream_deltas():
     got = np.concatenate(parts, axis=st.time_axis)
     assert np.array_equal(got.view(np.uint32), mfcc(x).view(np.uint32))
     assert st.latency == 200 + 4 * 200
+
+
+def test_compile_object_for_c():
+    p = specc.preset("keras_mel", num_mel_bins=40)
+    out = p.compile_object()
+    assert out["object"][:4] == b"\x7fELF"
+    assert "specc_keras_mel_program" in out["symbols"]
+    assert "static inline int specc_keras_mel_run_f32(" in out["header"]
+    ios = p.compile_object(name="mel", target="aarch64-apple-ios")
+    assert ios["triple"].startswith("aarch64-apple-ios")
+    assert ios["object"][:4] == b"\xcf\xfa\xed\xfe"  # 64-bit Mach-O
+    assert sorted(s.replace("mel", "keras_mel", 1) for s in ios["symbols"]) == sorted(out["symbols"])
+    with pytest.raises(ValueError, match="unknown cpu"):
+        p.compile_object(cpu="pentium")
+    with pytest.raises(ValueError, match="cannot name C symbols"):
+        p.compile_object(name="9lives")

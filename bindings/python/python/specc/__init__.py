@@ -202,6 +202,18 @@ class Pipeline:
         (bytes) for an input of ``shape`` and ``dtype``, without running."""
         return self._core.plan([int(n) for n in shape], np.dtype(dtype).name)
 
+    def compile_object(
+        self, name: Optional[str] = None, target: Optional[str] = None, cpu: str = "baseline"
+    ) -> Dict[str, Any]:
+        """Compiles the pipeline ahead of time, for C programs that run it with no JIT (see the
+        README's "Ahead of time"; ``specc aot`` also bundles the C runtime into a static
+        library). Returns ``object`` (the object file's bytes), ``header`` (the C header's
+        text), ``symbols`` (what the object exports) and ``triple``. ``name`` (default: the
+        spec's name) prefixes the C symbols; ``target`` is a triple such as
+        ``"aarch64-apple-ios"`` (default: this machine's); ``cpu`` is ``"baseline"``,
+        ``"x86-64-v3"`` or ``"native"``."""
+        return self._core.compile_object(name, target, cpu)
+
     # -- inspecting ----------------------------------------------------------------------
 
     @property

@@ -74,6 +74,11 @@ class Pipeline:
     def graph(self, after: Optional[str] = None) -> str:
         """The op graph as text: as lowered (None), after every pass ("all"), or after the
         passes up to and including the one named."""
+    def compile_object(
+        self, name: Optional[str] = None, target: Optional[str] = None, cpu: str = "baseline"
+    ) -> Dict[str, Any]:
+        """The object file (bytes), C header, exported symbols and triple of the pipeline
+        compiled ahead of time."""
     def plan(self, shape: List[int], dtype: str) -> Dict[str, Any]:
         """``shape`` (tuple), ``frames``, ``dtype`` and ``memory`` (bytes) of the output for an
         input of ``shape`` and ``dtype``, without running."""
