@@ -117,7 +117,8 @@ pub enum Cpu {
     Baseline,
     /// The CPU of the machine running `specc aot` (the target must be the host).
     Native,
-    /// The x86-64-v3 level: AVX, AVX2, FMA, BMI1/2, LZCNT, MOVBE (Haswell and later, Zen).
+    /// The x86-64-v3 level as Cranelift knows it: SSE3 to SSE4.2, POPCNT, AVX, AVX2, FMA,
+    /// BMI1/2, LZCNT (Haswell and later, every Zen).
     X86_64V3,
 }
 
