@@ -88,8 +88,7 @@ pub fn find_runtime(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     };
     match beside {
         Some(p) if p.is_file() => Ok(p),
-        _ if in_deps().is_some() => Ok(in_deps().expect("checked")),
-        _ => Err(Error::Aot(format!(
+        _ => in_deps().ok_or_else(|| Error::Aot(format!(
             "the specc C runtime ({RUNTIME_LIB}) is not beside this specc{}: build it with `cargo build --release -p specc-capi` (or for another target, with `--target TRIPLE`) and pass it with --runtime PATH or SPECC_RUNTIME_LIB",
             beside.map(|p| format!(" ({})", p.display())).unwrap_or_default()
         ))),
@@ -138,33 +137,4 @@ pub fn bundle(object: &[u8], member: &str, runtime: &[u8]) -> Result<Vec<u8>, Er
     write_archive_to_stream(&mut out, &members, kind, false, None)
         .map_err(|e| Error::Aot(format!("could not write the static library: {e}")))?;
     Ok(out.into_inner())
-}
-
-/// Refuses outputs that name the same file twice, or the spec file (a path that exists is
-/// compared by device and inode, so no spelling or link gets past).
-pub fn check_outputs(spec: &str, outputs: &[&PathBuf]) -> Result<(), Error> {
-    #[derive(PartialEq)]
-    enum Key {
-        Inode(u64, u64),
-        Path(PathBuf),
-    }
-    let key = |p: &Path| -> Key {
-        #[cfg(unix)]
-        if let Ok(m) = std::fs::metadata(p) {
-            use std::os::unix::fs::MetadataExt;
-            return Key::Inode(m.dev(), m.ino());
-        }
-        Key::Path(std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
-    };
-    let spec_key = Path::new(spec).is_file().then(|| key(Path::new(spec)));
-    for (i, a) in outputs.iter().enumerate() {
-        let ka = key(a);
-        if spec_key.as_ref() == Some(&ka) {
-            return Err(Error::Usage(format!("{} is the spec file: refusing to overwrite it", a.display())));
-        }
-        if let Some(b) = outputs[..i].iter().find(|b| key(b) == ka) {
-            return Err(Error::Usage(format!("{} and {} are the same file", b.display(), a.display())));
-        }
-    }
-    Ok(())
 }

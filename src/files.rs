@@ -236,6 +236,31 @@ fn file_id(p: &Path) -> Option<(u64, u64)> {
     }
 }
 
+/// Refuses outputs that name the same file twice, or the spec file (`specc aot`): existing paths
+/// are compared by [`file_id`], new ones by their absolute path.
+pub fn check_distinct_outputs(spec: &str, outputs: &[&PathBuf]) -> Result<(), Error> {
+    #[derive(PartialEq)]
+    enum Key {
+        Id((u64, u64)),
+        Path(PathBuf),
+    }
+    let key = |p: &Path| match file_id(p) {
+        Some(id) => Key::Id(id),
+        None => Key::Path(std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())),
+    };
+    let spec_key = Path::new(spec).is_file().then(|| key(Path::new(spec)));
+    for (i, a) in outputs.iter().enumerate() {
+        let ka = key(a);
+        if spec_key.as_ref() == Some(&ka) {
+            return Err(Error::Usage(format!("{} is the spec file: refusing to overwrite it", a.display())));
+        }
+        if let Some(b) = outputs[..i].iter().find(|b| key(b) == ka) {
+            return Err(Error::Usage(format!("{} and {} are the same file", b.display(), a.display())));
+        }
+    }
+    Ok(())
+}
+
 /// Files to run: given files as they are, folders recursed (sorted) for audio and `.npy` files;
 /// other files in folders are skipped with a warning. Links to files are followed, links to
 /// folders are not (a link to `.` would loop), and each file is run once however many paths

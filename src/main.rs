@@ -445,7 +445,7 @@ fn real_main(cli: Cli) -> Result<(), specc::Error> {
             let target = specc::aot::ObjectTarget { triple: target, cpu };
             let outputs: Vec<&PathBuf> =
                 [Some(&output), header.as_ref(), lib.as_ref()].into_iter().flatten().collect();
-            specc::aot::check_outputs(&spec, &outputs)?;
+            files::check_distinct_outputs(&spec, &outputs)?;
             let out = specc::aot::compile(&p, &name, &target, &command.join(" "))?;
             // Everything is built before anything is written, so a failure leaves no file.
             let archive = match &lib {

@@ -328,6 +328,13 @@ pub fn plan(g: &Graph, shape: &[usize], dtype: &str, limits: &Limits) -> Result<
 /// Plans and checks an input (dtype, shape, finiteness where the library requires it).
 pub fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunError> {
     let p = plan(g, input.shape(), input.dtype_name(), limits)?;
+    check_finite(g, input)?;
+    Ok(p)
+}
+
+/// The finiteness part of [`check`]: NaN or inf samples are an error where the spec's library
+/// rejects them (for callers that planned the shape already).
+pub fn check_finite(g: &Graph, input: &Input<'_>) -> Result<(), RunError> {
     if g.finite_only {
         let bad = match input {
             Input::F32(a) => a.iter().position(|v| !v.is_finite()),
@@ -340,7 +347,7 @@ pub fn check(g: &Graph, input: &Input<'_>, limits: &Limits) -> Result<Plan, RunE
             )));
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 /// The smallest sample count that yields a frame, if one exists below a bound.
