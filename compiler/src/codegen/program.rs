@@ -235,7 +235,7 @@ pub(crate) fn emit(
         // The clip kernel works on one 128-bit vector at a time, whatever the block's frames
         // (8 in a wide program).
         clip: clip_fn.map(|_| Vk::BYTES as usize),
-        dense: dense_stage.filter(|_| dense_fn.is_some()).map(|d| (d.rows, d.cols)),
+        dense: dense_stage.map(|d| (d.rows, d.cols)),
         cross: cross_fns.iter().map(|&(c, _)| c).collect(),
     };
     let bands = b.store.bands;
