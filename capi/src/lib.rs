@@ -20,35 +20,37 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use ndarray::{ArrayViewD, IxDyn};
-use specc_ir::aot::{Blob, Descriptor, FORMAT, MAGIC};
+use specc_ir::aot::{status, Blob, Descriptor, FORMAT, MAGIC, STATUSES};
 use specc_ir::graph::Precision;
 use specc_ir::program::Program;
 use specc_rt::driver::{run_slice, Float};
 use specc_rt::{Input, Limits, RunError};
 
+// The values and texts come from `specc_ir::aot::STATUSES`, the table the generated header is
+// written from.
 /// Success.
-pub const SPECC_OK: c_int = 0;
+pub const SPECC_OK: c_int = status::OK;
 /// A null pointer, a rank over [`SPECC_MAX_RANK`], or an output length other than the plan's.
-pub const SPECC_E_ARGUMENT: c_int = 1;
+pub const SPECC_E_ARGUMENT: c_int = status::ARGUMENT;
 /// The input's shape does not fit the spec's input axes.
-pub const SPECC_E_SHAPE: c_int = 2;
+pub const SPECC_E_SHAPE: c_int = status::SHAPE;
 /// The element type is not accepted, or the output's element type is not the spec's precision.
-pub const SPECC_E_DTYPE: c_int = 3;
+pub const SPECC_E_DTYPE: c_int = status::DTYPE;
 /// An axis has length zero.
-pub const SPECC_E_EMPTY: c_int = 4;
+pub const SPECC_E_EMPTY: c_int = status::EMPTY;
 /// Too few samples for what the spec does.
-pub const SPECC_E_TOO_SHORT: c_int = 5;
+pub const SPECC_E_TOO_SHORT: c_int = status::TOO_SHORT;
 /// NaN or inf where the spec's library rejects them.
-pub const SPECC_E_NOT_FINITE: c_int = 6;
+pub const SPECC_E_NOT_FINITE: c_int = status::NOT_FINITE;
 /// The run would need more working memory than the limit.
-pub const SPECC_E_TOO_LARGE: c_int = 7;
+pub const SPECC_E_TOO_LARGE: c_int = status::TOO_LARGE;
 /// The descriptor is corrupt, from another specc version, or lacks the precision asked for.
-pub const SPECC_E_PROGRAM: c_int = 8;
+pub const SPECC_E_PROGRAM: c_int = status::PROGRAM;
 /// A bug in specc.
-pub const SPECC_E_INTERNAL: c_int = 9;
+pub const SPECC_E_INTERNAL: c_int = status::INTERNAL;
 
 /// The largest rank of an input or output.
-pub const SPECC_MAX_RANK: usize = 16;
+pub const SPECC_MAX_RANK: usize = specc_ir::aot::MAX_RANK;
 
 /// A descriptor's decoded contents, kept for the life of the process.
 struct Loaded {
@@ -338,19 +340,8 @@ pub unsafe extern "C" fn specc_run_f64(
 /// A static description of a status code.
 #[no_mangle]
 pub extern "C" fn specc_strerror(status: c_int) -> *const c_char {
-    let s: &'static CStr = match status {
-        SPECC_OK => c"success",
-        SPECC_E_ARGUMENT => c"invalid argument",
-        SPECC_E_SHAPE => c"the input's shape does not fit the spec",
-        SPECC_E_DTYPE => c"element type not accepted",
-        SPECC_E_EMPTY => c"the input is empty",
-        SPECC_E_TOO_SHORT => c"the input is too short",
-        SPECC_E_NOT_FINITE => c"the input is not finite",
-        SPECC_E_TOO_LARGE => c"the input is too large",
-        SPECC_E_PROGRAM => c"not a program of this specc runtime",
-        SPECC_E_INTERNAL => c"internal error",
-        _ => c"unknown status code",
-    };
+    let s: &'static CStr =
+        STATUSES.iter().find(|s| s.code == status).map_or(c"unknown status code", |s| s.text);
     s.as_ptr()
 }
 

@@ -22,6 +22,109 @@ pub const MAGIC: [u8; 8] = *b"SPECCAOT";
 /// The descriptor's layout version; the runtime refuses others.
 pub const FORMAT: u32 = 1;
 
+/// The C API's status codes. [`STATUSES`] describes each; the C runtime returns them and the
+/// generated header declares them as `enum specc_status`.
+pub mod status {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// A null pointer, a rank over [`MAX_RANK`](super::MAX_RANK), or an output length other
+    /// than the plan's.
+    pub const ARGUMENT: i32 = 1;
+    /// The input's shape does not fit the spec's input axes.
+    pub const SHAPE: i32 = 2;
+    /// The element type is not accepted, or the output's element type is not the spec's
+    /// precision.
+    pub const DTYPE: i32 = 3;
+    /// An axis has length zero.
+    pub const EMPTY: i32 = 4;
+    /// Too few samples for what the spec does.
+    pub const TOO_SHORT: i32 = 5;
+    /// NaN or inf where the spec's library rejects them.
+    pub const NOT_FINITE: i32 = 6;
+    /// The run would need more working memory than the limit.
+    pub const TOO_LARGE: i32 = 7;
+    /// The descriptor is corrupt, from another specc version, or lacks the precision asked for.
+    pub const PROGRAM: i32 = 8;
+    /// A bug in specc.
+    pub const INTERNAL: i32 = 9;
+}
+
+/// One status code of the C API, as C sees it.
+#[derive(Debug)]
+pub struct Status {
+    /// The value.
+    pub code: i32,
+    /// The C enumerator, `SPECC_OK` or `SPECC_E_*`.
+    pub name: &'static str,
+    /// What `specc_strerror` returns for it.
+    pub text: &'static std::ffi::CStr,
+    /// When it is returned: the header's comment on the enumerator.
+    pub detail: &'static str,
+}
+
+/// Every status code, in order: the one table both the C runtime (`specc_strerror`) and the
+/// header `specc aot` writes read, so they cannot disagree.
+pub const STATUSES: [Status; 10] = [
+    Status { code: status::OK, name: "SPECC_OK", text: c"success", detail: "" },
+    Status {
+        code: status::ARGUMENT,
+        name: "SPECC_E_ARGUMENT",
+        text: c"invalid argument",
+        detail: "a null pointer, a rank over SPECC_MAX_RANK, a wrong output length",
+    },
+    Status {
+        code: status::SHAPE,
+        name: "SPECC_E_SHAPE",
+        text: c"the input's shape does not fit the spec",
+        detail: "the input's shape does not fit the spec's input axes",
+    },
+    Status {
+        code: status::DTYPE,
+        name: "SPECC_E_DTYPE",
+        text: c"element type not accepted",
+        detail: "the element type is not accepted, or the output's differs",
+    },
+    Status {
+        code: status::EMPTY,
+        name: "SPECC_E_EMPTY",
+        text: c"the input is empty",
+        detail: "an axis has length zero",
+    },
+    Status {
+        code: status::TOO_SHORT,
+        name: "SPECC_E_TOO_SHORT",
+        text: c"the input is too short",
+        detail: "too few samples for what the spec does",
+    },
+    Status {
+        code: status::NOT_FINITE,
+        name: "SPECC_E_NOT_FINITE",
+        text: c"the input is not finite",
+        detail: "NaN or inf where the spec's library rejects them",
+    },
+    Status {
+        code: status::TOO_LARGE,
+        name: "SPECC_E_TOO_LARGE",
+        text: c"the input is too large",
+        detail: "the run would need more memory than the limit (8 GiB)",
+    },
+    Status {
+        code: status::PROGRAM,
+        name: "SPECC_E_PROGRAM",
+        text: c"not a program of this specc runtime",
+        detail: "the object's descriptor is corrupt or from another specc version",
+    },
+    Status {
+        code: status::INTERNAL,
+        name: "SPECC_E_INTERNAL",
+        text: c"internal error",
+        detail: "a bug in specc: please report it with specc_last_error()",
+    },
+];
+
+/// The largest rank of an input or output the C API takes (`SPECC_MAX_RANK`).
+pub const MAX_RANK: usize = 16;
+
 /// The exported descriptor, as the C runtime reads it (`#[repr(C)]`, 48 bytes on 64-bit
 /// targets, the only ones objects are written for).
 #[repr(C)]

@@ -10,7 +10,7 @@
 //! The header declares the runtime's C API and, for this spec, `static inline` wrappers that
 //! pass its descriptor: `specc_<name>_plan`, `specc_<name>_run_f32`, `specc_<name>_run_f64`.
 
-use specc_ir::aot::{offsets, AotProgram, Blob, FORMAT, MAGIC, VERSION};
+use specc_ir::aot::{offsets, AotProgram, Blob, FORMAT, MAGIC, MAX_RANK, STATUSES, VERSION};
 
 use super::jit::{CodeModule, ObjectTarget};
 use super::program::{emit, plan_of, CodegenError};
@@ -135,27 +135,18 @@ fn slot_name(s: specc_ir::aot::Slot) -> String {
 }
 
 /// The runtime's C API, shared by every spec's header (guarded, so several headers can be
-/// included together). Keep in step with `capi/src/lib.rs`.
+/// included together): `capi/src/lib.rs` implements these functions. The status codes and the
+/// rank limit come from `specc_ir::aot` ([`runtime_api`]).
 const RUNTIME_API: &str = r#"#ifndef SPECC_RUNTIME_API
 #define SPECC_RUNTIME_API 1
 
 /* Status codes: 0 is success; specc_strerror names each, specc_last_error says what exactly
  * went wrong in this thread's last failed call. */
 enum specc_status {
-    SPECC_OK = 0,
-    SPECC_E_ARGUMENT = 1,   /* a null pointer, a rank over SPECC_MAX_RANK, a wrong output length */
-    SPECC_E_SHAPE = 2,      /* the input's shape does not fit the spec's input axes */
-    SPECC_E_DTYPE = 3,      /* the element type is not accepted, or the output's differs */
-    SPECC_E_EMPTY = 4,      /* an axis has length zero */
-    SPECC_E_TOO_SHORT = 5,  /* too few samples for what the spec does */
-    SPECC_E_NOT_FINITE = 6, /* NaN or inf where the spec's library rejects them */
-    SPECC_E_TOO_LARGE = 7,  /* the run would need more memory than the limit (8 GiB) */
-    SPECC_E_PROGRAM = 8,    /* the object's descriptor is corrupt or from another specc version */
-    SPECC_E_INTERNAL = 9    /* a bug in specc: please report it with specc_last_error() */
-};
+@STATUSES@};
 
 /* The largest rank of an input or output. */
-#define SPECC_MAX_RANK 16
+#define SPECC_MAX_RANK @MAX_RANK@
 
 /* A compiled spec: the descriptor an object exports as specc_<name>_program. */
 typedef struct specc_program specc_program;
@@ -184,6 +175,18 @@ const char* specc_last_error(void);
 
 #endif /* SPECC_RUNTIME_API */
 "#;
+
+/// [`RUNTIME_API`] with the status enumerators and the rank limit of `specc_ir::aot`.
+fn runtime_api() -> String {
+    let mut statuses = String::new();
+    let last = STATUSES.len() - 1;
+    for (i, s) in STATUSES.iter().enumerate() {
+        let item = format!("    {} = {}{}", s.name, s.code, if i == last { "" } else { "," });
+        statuses += &if s.detail.is_empty() { item } else { format!("{item:<28}/* {} */", s.detail) };
+        statuses.push('\n');
+    }
+    RUNTIME_API.replace("@STATUSES@", &statuses).replace("@MAX_RANK@", &MAX_RANK.to_string())
+}
 
 fn header(g: &Graph, name: &str, triple: &str, target: &ObjectTarget, command: &str) -> String {
     let guard = format!("SPECC_{}_H", name.to_ascii_uppercase());
@@ -219,7 +222,7 @@ fn header(g: &Graph, name: &str, triple: &str, target: &ObjectTarget, command: &
 extern "C" {{
 #endif
 
-{RUNTIME_API}
+{api}
 /* The compiled spec `{name}`. */
 extern const specc_program specc_{name}_program;
 
@@ -244,6 +247,7 @@ static inline int specc_{name}_run_f64(const double* input, const size_t* shape,
 #endif /* {guard} */
 "#,
         out = out_axes.join(", "),
+        api = runtime_api(),
         command = command.replace("*/", "* /"),
     )
 }
