@@ -139,6 +139,21 @@ diag!(
     &["fft_length=512", "sequence_length=1024"]
 );
 diag!(
+    db_skip_from_without_nan_skip,
+    ErrorKind::Range,
+    with("|> layout(..., mel, frames)", "|> db(top_db: 80, skip_from: 4096)\n  |> layout(..., mel, frames)"),
+    &[]
+);
+diag!(
+    db_skip_from_negative,
+    ErrorKind::Type,
+    with(
+        "|> layout(..., mel, frames)",
+        "|> db(top_db: 80, nan: skip, skip_from: -1)\n  |> layout(..., mel, frames)"
+    ),
+    &[]
+);
+diag!(
     keras_mel_top_db_none,
     ErrorKind::Type,
     specc::preset_text("keras_mel").unwrap_or(""),

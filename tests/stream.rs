@@ -318,6 +318,9 @@ fn deferred_variants() -> &'static [(String, Pipeline, bool)] {
             ("librosa_mel", &["ref=max", "pad_mode=reflect", "n_fft=256", "hop_length=64"], false),
             ("librosa_stft", &["n_fft=256"], false),
             ("keras_mel", &["fft_length=512", "sequence_stride=160", "num_mel_bins=40"], false),
+            // 128 bands: the long signals cross the 4096 values from which Keras's maximum
+            // skips NaN (the deferred clip counts every pushed frame).
+            ("keras_mel", &["fft_length=512", "sequence_stride=160"], false),
             ("torchaudio_mel", &["top_db=80"], false),
         ];
         presets
@@ -792,6 +795,33 @@ fn push_all(st: &mut specc::Stream, x: &ArrayD<f32>, axis: usize, sizes: &[usize
     }
     parts.push(st.finish().unwrap());
     parts
+}
+
+/// Keras's top_db maximum propagates NaN below 4096 values and skips it from 4096 (XLA's CPU
+/// `reduce_max`): the deferred clip counts every frame pushed, not the last push's, so a NaN
+/// frame in a long stream clips as offline. One clip of 8000 samples is 16 frames x 128 bands
+/// (2048 values: every value NaN); two are 4096 (only the NaN frames).
+#[test]
+fn the_deferred_keras_clip_counts_every_pushed_frame_for_nan() {
+    let p = Pipeline::preset("keras_mel", &[]).unwrap();
+    for (clips, nan_values) in [(1usize, 2048usize), (2, 4 * 128)] {
+        let mut rng = Rng(11);
+        let mut x = ArrayD::<f32>::from_shape_fn(IxDyn(&[clips, 8000]), |_| rng.unit() as f32);
+        x[[0, 3000]] = f32::NAN;
+        let offline = p.run(&Input::F32(x.view())).unwrap().to_f64();
+        assert_eq!(offline.iter().filter(|v| v.is_nan()).count(), nan_values, "{clips} clips offline");
+        let mut st = p.stream_deferred().unwrap();
+        let mut got = concat(&push_all(&mut st, &x, 1, &[700, 1, 160]), st.time_axis().unwrap());
+        st.apply_clip(&mut got).unwrap();
+        let got = got.to_f64();
+        assert_eq!(got.len(), offline.len());
+        for (g, o) in got.iter().zip(&offline) {
+            assert!(
+                (g.is_nan() && o.is_nan()) || (g - o).abs() <= 1e-4 * (1.0 + o.abs()),
+                "{clips}: {g} vs {o}"
+            );
+        }
+    }
 }
 
 /// The running clip mode: each push's frames are clipped against the maximum of every frame so

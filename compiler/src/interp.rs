@@ -639,9 +639,10 @@ fn clip_tensor(y: &Tensor, c: &Clip) -> Tensor {
 
 /// The maximum of `s` under a NaN rule (`-inf` when empty or all NaN and skipped).
 fn scope_max(s: &[f64], nan: NanMax) -> f64 {
-    match nan {
-        NanMax::Propagate => s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b)),
-        NanMax::Skip => s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+    if nan.propagates(s.len()) {
+        s.iter().fold(f64::NEG_INFINITY, |a, &b| nan_max(a, b))
+    } else {
+        s.iter().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, |a, &b| a.max(b))
     }
 }
 

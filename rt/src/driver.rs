@@ -600,8 +600,14 @@ pub fn run_rows<T: Float>(
         use rayon::prelude::*;
         (0..total_tasks).into_par_iter().map(task).collect()
     };
-    // Per row; neither the split into tasks nor their order changes the result.
-    Ok((0..nrows).map(|r| ScopeMax::of(&maxima[r * tasks_per_row..(r + 1) * tasks_per_row])).collect())
+    // Per row; neither the split into tasks nor their order changes the result. A row's
+    // maximum covers its frames' bands (the tasks' maxima include no count).
+    Ok((0..nrows)
+        .map(|r| ScopeMax {
+            values: frames * bands,
+            ..ScopeMax::of(&maxima[r * tasks_per_row..(r + 1) * tasks_per_row])
+        })
+        .collect())
 }
 
 /// A clip scope's running maximum: the largest non-NaN value seen (`-inf` if none) and
@@ -610,11 +616,13 @@ pub fn run_rows<T: Float>(
 pub struct ScopeMax {
     max: f64,
     nan: bool,
+    /// How many values the maximum covers (NaN included): [`NanMax::Skip`] depends on it.
+    values: usize,
 }
 
 impl ScopeMax {
     /// Nothing seen yet.
-    pub const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false };
+    pub const EMPTY: ScopeMax = ScopeMax { max: f64::NEG_INFINITY, nan: false, values: 0 };
 
     fn add(&mut self, v: f64) {
         if v.is_nan() {
@@ -626,12 +634,16 @@ impl ScopeMax {
 
     /// The maximum of several parts (maxima combine exactly, in any order).
     pub fn of(parts: &[ScopeMax]) -> ScopeMax {
-        parts.iter().fold(ScopeMax::EMPTY, |a, b| ScopeMax { max: a.max.max(b.max), nan: a.nan || b.nan })
+        parts.iter().fold(ScopeMax::EMPTY, |a, b| ScopeMax {
+            max: a.max.max(b.max),
+            nan: a.nan || b.nan,
+            values: a.values + b.values,
+        })
     }
 
     /// The maximum under the clip's NaN rule.
     pub fn value(self, rule: NanMax) -> f64 {
-        if self.nan && rule == NanMax::Propagate {
+        if self.nan && rule.propagates(self.values) {
             f64::NAN
         } else {
             self.max

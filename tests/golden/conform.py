@@ -13,7 +13,12 @@ library (as gen.py's runners call it) and `specc run` on the same samples and ch
 
 Usage (inside the golden venv, which has the libraries):
     tests/golden/.venv/bin/python tests/golden/conform.py --bin target/release/specc \
-        --cases 300 --seed 1 [--spec kaldi_fbank]
+        --cases 300 --seed 1 [--spec kaldi_fbank] [--specials 0.3]
+
+`--specials P` makes a fraction P of the inputs special: a NaN, +inf or -inf at a random sample,
+a float64 copy, or silence (all zeros), so NaN propagation, library errors on non-finite input,
+dtype handling and log floors are compared too (default 0: the draws of earlier seeds stay as
+they were).
 
 Findings are printed and written to tests/golden/conform-findings.json (not committed); a fixed
 finding becomes a golden case in gen.py.
@@ -156,6 +161,18 @@ def draw(spec, r):
     raise KeyError(spec)
 
 
+def special(x, r):
+    """x with one of: a NaN, +inf or -inf at a random sample; float64 samples; all zeros."""
+    what = str(r.choice(["nan", "inf", "-inf", "float64", "zeros"]))
+    x = x.copy()
+    if what == "float64":
+        return x.astype(np.float64), what
+    if what == "zeros":
+        return np.zeros_like(x), what
+    x.reshape(-1)[int(r.integers(0, x.size))] = float(what)
+    return x, what
+
+
 def violation(kind, got, want, x, params):
     """The worst error over its tolerance (<= 1 passes): tests/golden.rs `compare`, widened
     only where float32 rounding of the library itself exceeds it on inputs the fixed goldens do
@@ -211,6 +228,7 @@ def main():
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--spec", action="append")
+    ap.add_argument("--specials", type=float, default=0.0)
     a = ap.parse_args()
     specs = a.spec or ["keras_mel", "keras_stft", "librosa_mel", "librosa_stft", "torchaudio_mel",
                        "whisper", "kaldi_fbank", "torchaudio_mfcc", "librosa_mfcc", "kaldi_mfcc"]
@@ -220,6 +238,9 @@ def main():
         for i in range(a.cases):
             spec = specs[i % len(specs)]
             params, x, kind = draw(spec, r)
+            what = None
+            if a.specials > 0 and r.random() < a.specials:
+                x, what = special(x, r)
             gen.keras.utils.clear_session()
             try:
                 want, lib_err = np.asarray(gen.RUNNERS[spec](x, params)), None
@@ -227,6 +248,8 @@ def main():
                 want, lib_err = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             got, err = run_specc(a.bin, spec, params, x, tmp)
             case = dict(spec=spec, params={k: gen.lit(v) for k, v in params.items()}, shape=list(x.shape))
+            if what:
+                case["input"] = what
             if lib_err and err:
                 agreed_errors += 1
                 continue

@@ -85,8 +85,8 @@ pub const OPS: &[OpSig] = &[
     } },
     OpSig { name: "mel", params: &["bands", "rate", "fmin", "fmax", "scale", "triangles", "grid", "top", "norm", "zero_dc", "n_fft", "table"], required: 4,
         doc: "mel(bands, rate, fmin, fmax, scale: htk|slaney, triangles: mel|hz, grid: linspace|rfftfreq, top: rate/2, norm: none|slaney, zero_dc: false)", lower: mel },
-    OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over", "nan"], required: 0,
-        doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes, nan: propagate|skip)", lower: db },
+    OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over", "nan", "skip_from"], required: 0,
+        doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes, nan: propagate|skip, skip_from: 0) the top_db maximum propagates NaN, or skips it in scopes of at least skip_from values", lower: db },
     OpSig { name: "dct", params: &["n", "type", "norm", "first"], required: 1,
         doc: "dct(n, type: 2, norm: ortho|none, first: 0) DCT-II of the last axis, coefficients first..first+n (scipy.fft.dct, torchaudio create_dct)", lower: dct },
     OpSig { name: "lifter", params: &["coeff", "base"], required: 1,
@@ -479,9 +479,22 @@ fn db(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
         Some(Value::Sym(s)) if s == "tensor" => Scope::Tensor,
         Some(_) => return Err(a.bad("over", "`tensor` or a positive number of trailing axes")),
     };
-    let nan = match a.word("nan", "propagate", &["propagate", "skip"])?.as_str() {
-        "skip" => NanMax::Skip,
-        _ => NanMax::Propagate,
+    let skip = a.word("nan", "propagate", &["propagate", "skip"])? == "skip";
+    let from = match a.get("skip_from")? {
+        None => 0,
+        Some(Value::Int(n)) if n >= 0 => n as usize,
+        Some(_) => return Err(a.bad("skip_from", "a non-negative whole number of values")),
+    };
+    let nan = if skip {
+        NanMax::Skip { from }
+    } else if a.expr("skip_from").is_some() {
+        return Err(a.range(
+            "skip_from",
+            "`skip_from` applies to `nan: skip` only",
+            "add `nan: skip`, or drop `skip_from`",
+        ));
+    } else {
+        NanMax::Propagate
     };
     if reference == DbRef::Max {
         // The maximum of the dB values is the dB of the maximum only for a rising
@@ -493,7 +506,7 @@ fn db(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
                 "use mult: 10 (power) or 20 (amplitude)",
             ));
         }
-        if nan == NanMax::Skip {
+        if skip {
             return Err(a.range(
                 "nan",
                 "`ref: max` takes the maximum as numpy does, NaN propagating",

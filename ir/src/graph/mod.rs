@@ -355,8 +355,34 @@ pub struct MelSpec {
 pub enum NanMax {
     /// A NaN makes the maximum NaN, and so every clipped value (numpy, torch).
     Propagate,
-    /// NaNs are passed over (XLA's CPU `reduce_max`, so Keras on JAX).
-    Skip,
+    /// NaNs are passed over in a scope of at least `from` values; in a smaller scope a NaN
+    /// makes the maximum NaN. XLA's CPU `reduce_max` (Keras on JAX) does this with `from` 4096:
+    /// below it XLA rewrites the reduction into a tree of reduce-windows whose `maximum`
+    /// propagates NaN; from it the reduction goes to YNNPACK, whose vector maximum passes NaN
+    /// over.
+    Skip {
+        /// The fewest values for which NaN is passed over (0: always).
+        from: usize,
+    },
+}
+
+impl NanMax {
+    /// Whether a NaN among `values` values makes the maximum NaN.
+    pub fn propagates(self, values: usize) -> bool {
+        match self {
+            NanMax::Propagate => true,
+            NanMax::Skip { from } => values < from,
+        }
+    }
+
+    /// How a kernel plan describes the rule: nothing for propagation (the default).
+    pub fn describe(self) -> String {
+        match self {
+            NanMax::Propagate => String::new(),
+            NanMax::Skip { from: 0 } => String::from(", NaN skipped"),
+            NanMax::Skip { from } => format!(", NaN skipped from {from} values"),
+        }
+    }
 }
 
 /// Over which axes `top_db` takes its maximum.

@@ -134,8 +134,9 @@ pub fn op_text(op: &Op) -> String {
                 Scope::Trailing(k) => format!("trailing({k})"),
             };
             let nan = match nan {
-                NanMax::Propagate => "",
-                NanMax::Skip => ", nan: skip",
+                NanMax::Propagate => String::new(),
+                NanMax::Skip { from: 0 } => String::from(", nan: skip"),
+                NanMax::Skip { from } => format!(", nan: skip, skip_from: {from}"),
             };
             let reference = match reference {
                 DbRef::Value(r) => fmt_f(*r),
@@ -260,10 +261,7 @@ fn clip_text(c: &Option<Clip>) -> String {
                 Scope::Tensor => String::from("tensor"),
                 Scope::Trailing(k) => format!("last {k} axes"),
             };
-            let nan = match c.nan {
-                NanMax::Propagate => "",
-                NanMax::Skip => ", NaN skipped",
-            };
+            let nan = c.nan.describe();
             match (c.ref_max, c.top) {
                 (false, Some(top)) => format!("; clip max(x, max over {sc}{nan} - {})", fmt_f(top)),
                 (true, Some(top)) => {

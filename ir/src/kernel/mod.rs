@@ -387,7 +387,7 @@ fn steps_text(from: Option<FromComplex>, steps: &[Step]) -> String {
 }
 
 fn scope_text(s: Scope, nan: NanMax) -> String {
-    let nan = if nan == NanMax::Skip { ", NaN skipped" } else { "" };
+    let nan = nan.describe();
     match s {
         Scope::Tensor => format!("over the whole tensor{nan}"),
         Scope::Trailing(k) => format!("per slice of the last {k} axes{nan}"),
