@@ -115,6 +115,7 @@ def _kaldi_inputs():
         "noise_1x401_kaldi_f32": noise[None, :401].copy(),
         "noise_1x480_kaldi_f32": noise[None, 1000:1480].copy(),
         "noise_1x300_kaldi_f32": noise[None, :300].copy(),
+        "speech_1x16000_kaldi_f64": (np.load(SPEECH)[None, :16000] * 32768.0).astype(np.float32).astype(np.float64),
     }
 
 
@@ -535,10 +536,15 @@ case("torchaudio_mel_fmin_fmax_pad", TM, "mix_2x16000_f32", "db", n_mels=64, f_m
 case("torchaudio_mel_sr22050", TM, "mix_2x16000_f32", "db", sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80,
      note="sample_rate // 2 = 11025 grid")
 case("torchaudio_mel_1d", TM, "mix_16000_f32", "db")
+case("torchaudio_mel_f64_input", TM, "mix_2x16000_f64", "db", expect_error=True,
+     note="float64 input: torch matmul of float64 magnitudes with the float32 filterbank buffer")
+case("torchaudio_mel_int16", TM, "mix_2x16000_i16", "db", expect_error=True, note="torch.stft refuses int16")
 
 # ---- kaldi fbank (torchaudio.compliance.kaldi) -----------------------------------------------
 KF = "kaldi_fbank"
 case("kaldi_fbank_default", KF, "mix_2x16000_f32", "log", note="(channels, samples): channel 0 is used")
+case("kaldi_fbank_f64_input", KF, "speech_1x16000_kaldi_f64", "log",
+     note="float64 in, float64 out: torch computes in float64 (mel banks built in float32, then cast)")
 case("kaldi_fbank_channel1", KF, "mix_2x16000_f32", "log", channel=1)
 case("kaldi_fbank_40_bins", KF, "mix_2x16000_f32", "log", num_mel_bins=40, low_freq=60.0, high_freq=-400.0)
 case("kaldi_fbank_hamming_no_pow2", KF, "mix_2x16000_f32", "log", window_type="hamming", round_to_power_of_two=False)
@@ -590,6 +596,8 @@ case("librosa_mfcc_deltas_width5", LMF, "mix_2x8000_f32", "cepstral", n_mfcc=13,
 case("librosa_mfcc_deltas_too_few_frames", LMF, "short_2x300_f32", "cepstral", expect_error=True, deltas=1)
 case("librosa_mfcc_deltas_even_width", LMF, "mix_2x8000_f32", "cepstral", expect_error=True, deltas=1, delta_width=4)
 case("torchaudio_mfcc_default", TMF, "mix_2x16000_f32", "cepstral")
+case("torchaudio_mfcc_f64_input", TMF, "mix_2x16000_f64", "cepstral", expect_error=True,
+     note="float64 input: as torchaudio_mel_f64_input")
 case("torchaudio_mfcc_batch_channels", TMF, "mix_2x3x4000_f32", "cepstral", n_mfcc=13, n_mels=40,
      note="(B, C, T): the top_db maximum is per item over (channel, freq, time)")
 case("torchaudio_mfcc_log_mels", TMF, "mix_16000_f32", "cepstral", log_mels=True, n_mfcc=13, n_mels=40,
@@ -599,6 +607,8 @@ case("torchaudio_mfcc_norm_none_deltas", TMF, "mix_2x8000_f32", "cepstral", norm
 case("torchaudio_mfcc_too_many_coefficients", TMF, "mix_16000_f32", "cepstral", expect_error=True,
      n_mfcc=64, n_mels=40)
 case("kaldi_mfcc_default", KMF, "speech_1x16000_kaldi_f32", "cepstral")
+case("kaldi_mfcc_f64_input", KMF, "speech_1x16000_kaldi_f64", "cepstral",
+     note="float64 in, float64 out: torch computes in float64 (mel banks built in float32, then cast)")
 case("kaldi_mfcc_energy", KMF, "noise_1x4000_kaldi_f32", "cepstral", use_energy=True)
 case("kaldi_mfcc_energy_htk_no_lifter", KMF, "speech_1x16000_kaldi_f32", "cepstral", use_energy=True,
      htk_compat=True, cepstral_lifter=0.0, num_ceps=20)
