@@ -3,6 +3,7 @@
 //! Written to be obviously right rather than fast: it is the oracle every optimisation and every
 //! generated kernel is checked against. It shares nothing with code generation but the graph.
 
+use crate::consts::dft::keras_basis;
 use crate::consts::{mel, window};
 use crate::graph::cepstral::savgol_weights;
 use crate::graph::*;
@@ -689,8 +690,9 @@ impl Tensor {
 /// inf meeting a zero weight, reaches every bin of its frame. An FFT skips some of those
 /// products (it multiplies by +-i exactly), so frames holding non-finite samples, and periods
 /// other than `n`, are summed directly (with the float32 basis for `basis: f32`, whose exact
-/// zeros decide where `inf * 0` happens); finite frames use an f64 FFT, which differs from a
-/// float32 basis only by that basis's rounding.
+/// zeros and near-zero signs decide where `inf * 0` happens and the sign of an infinite bin);
+/// finite frames use an f64 FFT, which differs from a float32 basis only by that basis's
+/// rounding.
 fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
     let taps = last(x);
     let bins = n / 2 + 1;
@@ -700,13 +702,9 @@ fn rfft(x: &Tensor, n: usize, period: usize, basis: Precision) -> Tensor {
     let fft = FftPlanner::<f64>::new().plan_fft_forward(n);
     let tw: Vec<Complex64> =
         (0..period).map(|j| Complex64::from_polar(1.0, -2.0 * PI * j as f64 / period as f64)).collect();
-    // Keras's kernels: `cos/sin(-2 * t * (k / period) * pi)` in float32, so the sine is exactly
-    // zero only at t * k = 0 and the sign of near-zero entries follows float32 rounding.
     let keras = |t: usize, k: usize| {
-        let freq = k as f32 / period as f32;
-        let arg = (-2.0f32 * t as f32) * freq * std::f32::consts::PI;
-        let a = arg as f64;
-        Complex64::new(a.cos() as f32 as f64, a.sin() as f32 as f64)
+        let (c, s) = keras_basis(t, k, period);
+        Complex64::new(c, s)
     };
     let mut buf = vec![Complex64::new(0.0, 0.0); n];
     for r in 0..rows {

@@ -628,6 +628,10 @@ case("keras_mel_inf_no_db", KM, "inf_2x8000_f32", "linear", power_to_db=False)
 case("keras_stft_nan_magnitude", KS, "nan_2x4000x1_f32", "linear", mode="magnitude")
 case("keras_stft_nan_stft", KS, "nan_2x4000x1_f32", "linear", mode="stft")
 case("keras_stft_inf_psd", KS, "inf_2x4000x1_f32", "linear", mode="psd")
+case("keras_stft_inf_stft_200", KS, "inf_2x4000x1_f32", "linear", mode="stft", frame_length=200,
+     frame_step=50, fft_length=200, padding="same",
+     note="the inf meets near-zero kernel entries, whose float32 signs (k / 200 compiled by XLA as "
+          "k * (1 / 200)) make a bin +inf or -inf")
 case("librosa_mel_nan", LM, "nan_2x8000_f32", "db", sr=16000, n_fft=512, hop_length=128, n_mels=40)
 case("librosa_mel_inf_no_db", LM, "inf_2x8000_f32", "linear", sr=16000, n_fft=512, hop_length=128, n_mels=40,
      power_to_db=False)

@@ -8,6 +8,8 @@
 
 use std::mem::offset_of;
 
+use crate::consts::dft::keras_basis;
+
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
@@ -64,9 +66,8 @@ pub fn prepare(
         let mut tab = Vec::with_capacity(2 * taps * bins);
         for k in 0..bins {
             for tt in 0..taps {
-                let freq = k as f32 / t.period as f32;
-                let arg = ((-2.0f32 * tt as f32) * freq * std::f32::consts::PI) as f64;
-                tab.extend([arg.cos() as f32 as f64, arg.sin() as f32 as f64]);
+                let (c, s) = keras_basis(tt, k, t.period);
+                tab.extend([c, s]);
             }
         }
         set.push_floats(vk, tab)
