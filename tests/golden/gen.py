@@ -536,6 +536,9 @@ case("torchaudio_mel_fmin_fmax_pad", TM, "mix_2x16000_f32", "db", n_mels=64, f_m
 case("torchaudio_mel_sr22050", TM, "mix_2x16000_f32", "db", sample_rate=22050, n_fft=1024, hop_length=256, n_mels=80,
      note="sample_rate // 2 = 11025 grid")
 case("torchaudio_mel_1d", TM, "mix_16000_f32", "db")
+case("torchaudio_mel_narrow_bands", TM, "mix_2x16000_f32", "db", n_fft=400, hop_length=115, n_mels=128,
+     f_min=300.0, f_max=4000.0, normalized=True, window_fn="hamming_window", pad_mode="replicate",
+     note="128 bands over 300-4000 Hz at 40 Hz bins: small weights carry torch's float32 rounding")
 case("torchaudio_mel_f64_input", TM, "mix_2x16000_f64", "db", expect_error=True,
      note="float64 input: torch matmul of float64 magnitudes with the float32 filterbank buffer")
 case("torchaudio_mel_int16", TM, "mix_2x16000_i16", "db", expect_error=True, note="torch.stft refuses int16")

@@ -84,7 +84,7 @@ pub const OPS: &[OpSig] = &[
         a.push(op, input)
     } },
     OpSig { name: "mel", params: &["bands", "rate", "fmin", "fmax", "scale", "triangles", "grid", "top", "norm", "zero_dc", "n_fft", "table"], required: 4,
-        doc: "mel(bands, rate, fmin, fmax, scale: htk|slaney, triangles: mel|hz, grid: linspace|rfftfreq, top: rate/2, norm: none|slaney, zero_dc: false)", lower: mel },
+        doc: "mel(bands, rate, fmin, fmax, scale: htk|slaney, triangles: mel|hz, grid: linspace|rfftfreq, top: rate/2, norm: none|slaney, zero_dc: false, table: f64|xla_f32|torch_f32)", lower: mel },
     OpSig { name: "db", params: &["amin", "ref", "top_db", "mult", "over", "nan", "skip_from"], required: 0,
         doc: "db(amin: 1e-10, ref: 1, top_db: none, mult: 10, over: tensor|K trailing axes, nan: propagate|skip, skip_from: 0) the top_db maximum propagates NaN, or skips it in scopes of at least skip_from values", lower: db },
     OpSig { name: "dct", params: &["n", "type", "norm", "first"], required: 1,
@@ -402,9 +402,10 @@ fn mel(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
         },
     };
     let zero_dc = a.bool_or("zero_dc", false)?;
-    let table = match a.word("table", "f64", &["f32", "f64"])?.as_str() {
-        "f32" => Precision::F32,
-        _ => Precision::F64,
+    let table = match a.word("table", "f64", &["f64", "xla_f32", "torch_f32"])?.as_str() {
+        "xla_f32" => MelTable::XlaF32,
+        "torch_f32" => MelTable::TorchF32,
+        _ => MelTable::F64,
     };
     let n_fft = match a.get("n_fft")? {
         Some(_) => a.count("n_fft", 1)?,

@@ -1,7 +1,7 @@
 //! Mel filterbanks: librosa `filters.mel`, torchaudio `melscale_fbanks` and Keras/TF
 //! `linear_to_mel_weight_matrix`, each a choice of scale, triangle domain, bin grid and norm.
 
-use crate::graph::{BinGrid, MelNorm, MelScale, MelSpec, Precision, TriangleDomain};
+use crate::graph::{BinGrid, MelNorm, MelScale, MelSpec, MelTable, TriangleDomain};
 
 /// Hz to mel.
 pub fn hz_to_mel(f: f64, scale: MelScale) -> f64 {
@@ -57,8 +57,10 @@ pub fn bin_frequencies(spec: &MelSpec) -> Vec<f64> {
 
 /// The filterbank as `bands` rows of `n_fft / 2 + 1` weights.
 pub fn filterbank(spec: &MelSpec) -> Vec<Vec<f64>> {
-    if spec.table == Precision::F32 {
-        return filterbank_f32(spec);
+    match spec.table {
+        MelTable::XlaF32 => return filterbank_f32(spec),
+        MelTable::TorchF32 => return filterbank_torch_f32(spec),
+        MelTable::F64 => {}
     }
     let freqs = bin_frequencies(spec);
     let edges_mel =
@@ -193,6 +195,83 @@ fn filterbank_f32(spec: &MelSpec) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// torch's `linspace(start, stop, num)` for a float32 tensor: the endpoints and the step
+/// `(stop - start) / (num - 1)` in float32, then `start + step * i` for the first half and
+/// `stop - step * (num - 1 - i)` for the rest, each one fused multiply-add (ATen's vectorized
+/// CPU kernel).
+fn torch_linspace_f32(start: f64, stop: f64, num: usize) -> Vec<f32> {
+    let (a, b) = (start as f32, stop as f32);
+    match num {
+        0 => Vec::new(),
+        1 => vec![a],
+        _ => {
+            let step = (b - a) / (num - 1) as f32;
+            let half = num / 2;
+            (0..num)
+                .map(|i| {
+                    if i < half {
+                        step.mul_add(i as f32, a)
+                    } else {
+                        (-step).mul_add((num - 1 - i) as f32, b)
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// torchaudio's `melscale_fbanks` as torch computes it in float32: `_hz_to_mel` of the band
+/// edges in f64 (Python floats), the mel points by [`torch_linspace_f32`], `_mel_to_hz` in
+/// float32 tensor arithmetic (Python scalars cast to float32), the bins by
+/// `linspace(0, top, n_freqs)`, float32 slopes and the slaney norm in float32. torch's float32
+/// `pow` and `exp` are Sleef's, within an ulp but not always rounded correctly; here they are
+/// rounded correctly, so a few edges (1-2% of `pow` and `exp` results) can differ by an ulp.
+fn filterbank_torch_f32(spec: &MelSpec) -> Vec<Vec<f64>> {
+    let bins = spec.n_fft / 2 + 1;
+    // torchaudio's own formulas (`2595 log10`, and slaney's constants as it spells them).
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    let hz_to_mel = |f: f64| match spec.scale {
+        MelScale::Htk => 2595.0 * (1.0 + f / 700.0).log10(),
+        MelScale::Slaney if f >= min_log_hz => min_log_mel + (f / min_log_hz).ln() / logstep,
+        MelScale::Slaney => f / f_sp,
+    };
+    let mel_to_hz = |m: f32| -> f32 {
+        match spec.scale {
+            MelScale::Htk => {
+                let q = m / 2595.0f32;
+                700.0f32 * (10f64.powf(q as f64) as f32 - 1.0f32)
+            }
+            MelScale::Slaney if m >= min_log_mel as f32 => {
+                let e = ((logstep as f32 * (m - min_log_mel as f32)) as f64).exp() as f32;
+                min_log_hz as f32 * e
+            }
+            MelScale::Slaney => f_sp as f32 * m,
+        }
+    };
+    let top = match spec.grid {
+        BinGrid::Linspace { top } => top,
+        BinGrid::Rfftfreq => spec.rate / 2.0,
+    };
+    let freqs = torch_linspace_f32(0.0, top, bins);
+    let m_pts = torch_linspace_f32(hz_to_mel(spec.fmin), hz_to_mel(spec.fmax), spec.bands + 2);
+    let f_pts: Vec<f32> = m_pts.iter().map(|&m| mel_to_hz(m)).collect();
+    (0..spec.bands)
+        .map(|i| {
+            let (lo, c, hi) = (f_pts[i], f_pts[i + 1], f_pts[i + 2]);
+            let enorm = match spec.norm {
+                MelNorm::None => None,
+                MelNorm::Slaney => Some(2.0f32 / (hi - lo)),
+            };
+            row(spec, &freqs, |x| {
+                let w = triangle(x, lo, c, hi);
+                enorm.map_or(w, |e| w * e) as f64
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,7 +340,7 @@ mod tests {
             grid: BinGrid::Rfftfreq,
             norm: MelNorm::None,
             zero_dc: false,
-            table: Precision::F64,
+            table: MelTable::F64,
         };
         let fb = filterbank(&spec);
         for row in &fb {

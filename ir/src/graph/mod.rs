@@ -347,7 +347,18 @@ pub struct MelSpec {
     /// Arithmetic the library builds the table in. Keras builds it in float32 whatever the
     /// layer's dtype; near triangle edges its weights differ from exact ones by ~1e-5, which a
     /// strong tone at an edge turns into dB differences of 5e-3, so we build it the same way.
-    pub table: Precision,
+    pub table: MelTable,
+}
+
+/// How a mel filterbank's weights are computed (see `consts::mel::filterbank`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MelTable {
+    /// Exactly, in f64 (librosa computes in float64).
+    F64,
+    /// In float32 as XLA compiles Keras's `linear_to_mel_weight_matrix` on CPU.
+    XlaF32,
+    /// In float32 as torch computes torchaudio's `melscale_fbanks`.
+    TorchF32,
 }
 
 /// How the `top_db` maximum treats NaN.

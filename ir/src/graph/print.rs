@@ -121,7 +121,11 @@ pub fn op_text(op: &Op) -> String {
                 fmt_f(m.fmin),
                 fmt_f(m.fmax),
                 if m.zero_dc { ", zero_dc" } else { "" },
-                if m.table == Precision::F32 { ", table: f32" } else { "" }
+                match m.table {
+                    MelTable::F64 => "",
+                    MelTable::XlaF32 => ", table: xla_f32",
+                    MelTable::TorchF32 => ", table: torch_f32",
+                }
             )
         }
         Op::Db { mult, amin, reference, top_db, scope, nan } => {
