@@ -139,6 +139,12 @@ diag!(
     &["fft_length=512", "sequence_length=1024"]
 );
 diag!(
+    mel_table_of_another_shape,
+    ErrorKind::Range,
+    with("fmax: 8 kHz)", "fmax: 8 kHz, triangles: mel, table: torch_f32)"),
+    &[]
+);
+diag!(
     db_skip_from_without_nan_skip,
     ErrorKind::Range,
     with("|> layout(..., mel, frames)", "|> db(top_db: 80, skip_from: 4096)\n  |> layout(..., mel, frames)"),

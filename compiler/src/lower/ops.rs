@@ -407,6 +407,23 @@ fn mel(a: &mut Args<'_, '_, '_>, input: NodeId) -> Result<NodeId, Diag> {
         "torch_f32" => MelTable::TorchF32,
         _ => MelTable::F64,
     };
+    // Each float32 table reproduces one library's construction (`consts::mel`): Keras's
+    // triangles in mel with no norm, torchaudio's in Hz over its linspace bins. Any other
+    // shape would be built as that library's, silently.
+    let modelled = match table {
+        MelTable::F64 => None,
+        MelTable::XlaF32 => (triangles != TriangleDomain::Mel || norm != MelNorm::None)
+            .then_some("Keras's table: triangles: mel and no norm"),
+        MelTable::TorchF32 => (triangles != TriangleDomain::Hz || !matches!(grid, BinGrid::Linspace { .. }))
+            .then_some("torchaudio's table: triangles: hz and grid: linspace"),
+    };
+    if let Some(what) = modelled {
+        return Err(a.range(
+            "table",
+            &format!("this float32 table builds {what}"),
+            "use those arguments with it, or table: f64",
+        ));
+    }
     let n_fft = match a.get("n_fft")? {
         Some(_) => a.count("n_fft", 1)?,
         None => upstream_fft(&a.lw.nodes, input).ok_or_else(|| {
